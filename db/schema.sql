@@ -1,0 +1,301 @@
+\restrict dbmate
+
+-- Dumped from database version 18.6
+-- Dumped by pg_dump version 18.6
+
+SET statement_timeout = 0;
+SET lock_timeout = 0;
+SET idle_in_transaction_session_timeout = 0;
+SET transaction_timeout = 0;
+SET client_encoding = 'UTF8';
+SET standard_conforming_strings = on;
+SELECT pg_catalog.set_config('search_path', '', false);
+SET check_function_bodies = false;
+SET xmloption = content;
+SET client_min_messages = warning;
+SET row_security = off;
+
+--
+-- Name: batch_mode; Type: TYPE; Schema: public; Owner: -
+--
+
+CREATE TYPE public.batch_mode AS ENUM (
+    'list_mode',
+    'profile_mode'
+);
+
+
+--
+-- Name: batch_status; Type: TYPE; Schema: public; Owner: -
+--
+
+CREATE TYPE public.batch_status AS ENUM (
+    'pending_review',
+    'completed',
+    'failed'
+);
+
+
+--
+-- Name: project_status; Type: TYPE; Schema: public; Owner: -
+--
+
+CREATE TYPE public.project_status AS ENUM (
+    'active',
+    'archived'
+);
+
+
+--
+-- Name: row_status; Type: TYPE; Schema: public; Owner: -
+--
+
+CREATE TYPE public.row_status AS ENUM (
+    'valid',
+    'warning',
+    'error'
+);
+
+
+SET default_tablespace = '';
+
+SET default_table_access_method = heap;
+
+--
+-- Name: ingestion_batches; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.ingestion_batches (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    project_id uuid NOT NULL,
+    user_id uuid NOT NULL,
+    mode public.batch_mode NOT NULL,
+    status public.batch_status DEFAULT 'pending_review'::public.batch_status NOT NULL,
+    file_count integer NOT NULL,
+    row_count integer NOT NULL,
+    column_metadata jsonb DEFAULT '[]'::jsonb NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    deleted_at timestamp with time zone,
+    deleted_by uuid
+);
+
+
+--
+-- Name: ingestion_rows; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.ingestion_rows (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    batch_id uuid NOT NULL,
+    data jsonb NOT NULL,
+    status public.row_status DEFAULT 'valid'::public.row_status NOT NULL,
+    validation_messages jsonb DEFAULT '[]'::jsonb NOT NULL,
+    source_file_name text NOT NULL,
+    source_sheet_name text NOT NULL,
+    source_row_index integer NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    deleted_at timestamp with time zone,
+    "position" integer NOT NULL
+);
+
+
+--
+-- Name: projects; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.projects (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    user_id uuid NOT NULL,
+    name text NOT NULL,
+    description text,
+    status public.project_status DEFAULT 'active'::public.project_status NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    deleted_at timestamp with time zone,
+    deleted_by uuid,
+    CONSTRAINT ck_projects_description_length CHECK ((char_length(description) <= 2000)),
+    CONSTRAINT ck_projects_name_length CHECK (((char_length(name) >= 1) AND (char_length(name) <= 100)))
+);
+
+
+--
+-- Name: schema_migrations; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.schema_migrations (
+    version character varying NOT NULL
+);
+
+
+--
+-- Name: users; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.users (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    external_id text NOT NULL,
+    email text,
+    name text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    deleted_at timestamp with time zone
+);
+
+
+--
+-- Name: ingestion_batches pk_ingestion_batches; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.ingestion_batches
+    ADD CONSTRAINT pk_ingestion_batches PRIMARY KEY (id);
+
+
+--
+-- Name: ingestion_rows pk_ingestion_rows; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.ingestion_rows
+    ADD CONSTRAINT pk_ingestion_rows PRIMARY KEY (id);
+
+
+--
+-- Name: projects pk_projects; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.projects
+    ADD CONSTRAINT pk_projects PRIMARY KEY (id);
+
+
+--
+-- Name: users pk_users; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.users
+    ADD CONSTRAINT pk_users PRIMARY KEY (id);
+
+
+--
+-- Name: schema_migrations schema_migrations_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.schema_migrations
+    ADD CONSTRAINT schema_migrations_pkey PRIMARY KEY (version);
+
+
+--
+-- Name: users uq_users_external_id; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.users
+    ADD CONSTRAINT uq_users_external_id UNIQUE (external_id);
+
+
+--
+-- Name: idx_ingestion_batches_project_id; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX idx_ingestion_batches_project_id ON public.ingestion_batches USING btree (project_id);
+
+
+--
+-- Name: idx_ingestion_batches_user_id; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX idx_ingestion_batches_user_id ON public.ingestion_batches USING btree (user_id);
+
+
+--
+-- Name: idx_ingestion_rows_batch_id; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX idx_ingestion_rows_batch_id ON public.ingestion_rows USING btree (batch_id);
+
+
+--
+-- Name: idx_projects_user_id_created_at; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX idx_projects_user_id_created_at ON public.projects USING btree (user_id, created_at DESC, id DESC) WHERE (deleted_at IS NULL);
+
+
+--
+-- Name: uq_ingestion_rows_batch_position; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE UNIQUE INDEX uq_ingestion_rows_batch_position ON public.ingestion_rows USING btree (batch_id, "position");
+
+
+--
+-- Name: uq_projects_user_name; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE UNIQUE INDEX uq_projects_user_name ON public.projects USING btree (user_id, name) WHERE (deleted_at IS NULL);
+
+
+--
+-- Name: ingestion_batches fk_ingestion_batches_deleted_by; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.ingestion_batches
+    ADD CONSTRAINT fk_ingestion_batches_deleted_by FOREIGN KEY (deleted_by) REFERENCES public.users(id) ON DELETE RESTRICT;
+
+
+--
+-- Name: ingestion_batches fk_ingestion_batches_project_id; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.ingestion_batches
+    ADD CONSTRAINT fk_ingestion_batches_project_id FOREIGN KEY (project_id) REFERENCES public.projects(id) ON DELETE RESTRICT;
+
+
+--
+-- Name: ingestion_batches fk_ingestion_batches_user_id; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.ingestion_batches
+    ADD CONSTRAINT fk_ingestion_batches_user_id FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE RESTRICT;
+
+
+--
+-- Name: ingestion_rows fk_ingestion_rows_batch_id; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.ingestion_rows
+    ADD CONSTRAINT fk_ingestion_rows_batch_id FOREIGN KEY (batch_id) REFERENCES public.ingestion_batches(id) ON DELETE RESTRICT;
+
+
+--
+-- Name: projects fk_projects_deleted_by; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.projects
+    ADD CONSTRAINT fk_projects_deleted_by FOREIGN KEY (deleted_by) REFERENCES public.users(id) ON DELETE RESTRICT;
+
+
+--
+-- Name: projects fk_projects_user_id; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.projects
+    ADD CONSTRAINT fk_projects_user_id FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE RESTRICT;
+
+
+--
+-- PostgreSQL database dump complete
+--
+
+\unrestrict dbmate
+
+
+--
+-- Dbmate schema migrations
+--
+
+INSERT INTO public.schema_migrations (version) VALUES
+    ('20261124200100'),
+    ('20261124200200'),
+    ('20261124200300'),
+    ('20261124200400'),
+    ('20261124200500');

@@ -1,0 +1,130 @@
+"""Domain entities: what the store returns and the service passes around.
+
+Fields are snake_case and mirror the table columns; nullable columns are `X | None`
+with no default, so a missing column is a bug that shows, not a silently absent key.
+JSONB sub-documents (`ColumnMetadata`, `ValidationMessage`) keep the wire names of the
+spec (camelCase) because that is how they are stored in the database too.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any, NamedTuple
+from uuid import UUID
+
+import msgspec
+
+
+class ProjectStatus(enum.StrEnum):
+    ACTIVE = "active"
+    ARCHIVED = "archived"
+
+
+class BatchMode(enum.StrEnum):
+    LIST_MODE = "list_mode"
+    PROFILE_MODE = "profile_mode"
+
+
+class BatchStatus(enum.StrEnum):
+    PENDING_REVIEW = "pending_review"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+class RowStatus(enum.StrEnum):
+    VALID = "valid"
+    WARNING = "warning"
+    ERROR = "error"
+
+
+class InferredType(enum.StrEnum):
+    INTEGER = "integer"
+    NUMBER = "number"
+    BOOLEAN = "boolean"
+    DATE = "date"
+    DATETIME = "datetime"
+    TIME = "time"
+    EMAIL = "email"
+    URL = "url"
+    STRING = "string"
+    EMPTY = "empty"
+
+
+class User(msgspec.Struct, frozen=True, kw_only=True):
+    id: UUID
+    external_id: str
+    email: str | None
+    name: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class Project(msgspec.Struct, frozen=True, kw_only=True):
+    id: UUID
+    user_id: UUID
+    name: str
+    description: str | None
+    status: ProjectStatus
+    created_at: datetime
+    updated_at: datetime
+
+
+class ColumnMetadata(msgspec.Struct, frozen=True, kw_only=True, rename="camel", omit_defaults=True):
+    normalized_key: str
+    original_header: str
+    inferred_type: InferredType
+    position: int
+    sheet_names: list[str] | None = None
+    """Only in list-mode batches read from several sheets: where the column appears."""
+
+
+class Batch(msgspec.Struct, frozen=True, kw_only=True):
+    id: UUID
+    project_id: UUID
+    user_id: UUID
+    mode: BatchMode
+    status: BatchStatus
+    file_count: int
+    row_count: int
+    column_metadata: list[ColumnMetadata]
+    created_at: datetime
+    updated_at: datetime
+
+
+class ValidationMessage(msgspec.Struct, frozen=True, kw_only=True):
+    field: str
+    type: str
+    message: str
+
+
+class Row(msgspec.Struct, frozen=True, kw_only=True):
+    id: UUID
+    batch_id: UUID
+    position: int
+    data: dict[str, Any]
+    status: RowStatus
+    validation_messages: list[ValidationMessage]
+    source_file_name: str
+    source_sheet_name: str
+    source_row_index: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class NewRow(NamedTuple):
+    """One row on its way into `copy_records_to_table`.
+
+    A NamedTuple rather than a Struct because COPY consumes plain sequences: the fields are
+    in the column order of `copy_rows` in `sql/rows.sql`, and no per-row conversion is paid
+    on the hot path of an upload.
+    """
+
+    batch_id: UUID
+    position: int
+    data: dict[str, Any]
+    status: RowStatus
+    validation_messages: list[ValidationMessage]
+    source_file_name: str
+    source_sheet_name: str
+    source_row_index: int

@@ -1,0 +1,88 @@
+"""The domain error tree: every failure the service reports on purpose.
+
+    SheetflowError                  base; never raised itself
+    ├── NotFound                    the resource does not exist, or is not yours (404)
+    ├── Conflict                    the request clashes with current state (409)
+    │   └── InvalidTransition       a review step not allowed from the batch's status
+    ├── InvalidInput                the request itself is malformed (400)
+    ├── IngestError                 an uploaded file cannot be ingested; names file/sheet/row
+    │   ├── UnsupportedFormat       not a spreadsheet we read, or not what its extension says (415)
+    │   ├── CorruptFile             the file cannot be parsed (422)
+    │   ├── LimitExceeded           a configured limit was passed (413 size/count, else 422)
+    │   └── SheetNotFound           the requested sheet is not in the workbook (422)
+    └── DatabaseUnavailable         PostgreSQL cannot be reached right now (503)
+
+Store functions translate database errors into these by constraint name; the HTTP layer maps
+each class to one status code in one place. Messages are written for the person who sent the
+request: they say what was wrong and, where possible, how to fix it.
+"""
+
+from __future__ import annotations
+
+
+class SheetflowError(Exception):
+    """Base of every deliberate error. `detail` is safe to show to the client."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class NotFound(SheetflowError):
+    pass
+
+
+class Conflict(SheetflowError):
+    pass
+
+
+class InvalidTransition(Conflict):
+    pass
+
+
+class InvalidInput(SheetflowError):
+    pass
+
+
+class IngestError(SheetflowError):
+    """A file-level failure. The location fields are `None` where they do not apply."""
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        file: str | None = None,
+        sheet: str | None = None,
+        row: int | None = None,
+        column: str | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.file = file
+        self.sheet = sheet
+        self.row = row
+        self.column = column
+
+
+class UnsupportedFormat(IngestError):
+    pass
+
+
+class CorruptFile(IngestError):
+    pass
+
+
+class SheetNotFound(IngestError):
+    pass
+
+
+class LimitExceeded(IngestError):
+    """`limit` names the setting (e.g. `max_rows`), `value` is its configured value."""
+
+    def __init__(self, detail: str, *, limit: str, value: int, **where: str | int | None) -> None:
+        super().__init__(detail, **where)  # type: ignore[arg-type]
+        self.limit = limit
+        self.value = value
+
+
+class DatabaseUnavailable(SheetflowError):
+    pass

@@ -1,0 +1,59 @@
+"""Ingestion batches: created pending review, finished inside the upload's transaction."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from service import queries
+from service.db import Executor
+from service.entities import Batch, BatchMode, ColumnMetadata
+
+
+async def create(
+    db: Executor,
+    *,
+    project_id: UUID,
+    user_id: UUID,
+    mode: BatchMode,
+    file_count: int,
+    row_count: int = 0,
+    column_metadata: list[ColumnMetadata] | None = None,
+) -> Batch:
+    batch = await queries.one(
+        db,
+        "create_batch",
+        project_id,
+        user_id,
+        mode,
+        file_count,
+        row_count,
+        column_metadata or [],
+        into=Batch,
+    )
+    assert batch is not None
+    return batch
+
+
+async def finish(
+    db: Executor, batch_id: UUID, *, row_count: int, column_metadata: list[ColumnMetadata]
+) -> Batch:
+    """Write what the ingestion found; call it in the transaction that copied the rows."""
+    batch = await queries.one(db, "finish_batch", batch_id, row_count, column_metadata, into=Batch)
+    assert batch is not None, f"batch {batch_id} vanished during its own ingestion"
+    return batch
+
+
+async def find_by_id(db: Executor, batch_id: UUID) -> Batch | None:
+    return await queries.one(db, "get_batch", batch_id, into=Batch)
+
+
+async def find_by_project_id(
+    db: Executor, project_id: UUID, *, limit: int | None = None, offset: int = 0
+) -> list[Batch]:
+    """The project's live batches, newest first (`limit=None`: all of them)."""
+    return await queries.many(db, "list_batches_for_project", project_id, limit, offset, into=Batch)
+
+
+async def soft_delete(db: Executor, batch_id: UUID, deleted_by: UUID) -> bool:
+    """Hide the batch (its rows stay, so it can be restored); False if it was not live."""
+    return await queries.scalar(db, "soft_delete_batch", batch_id, deleted_by) is not None

@@ -1,0 +1,70 @@
+"""Projects: always read and written through their owner, so another user's project looks
+exactly like a missing one."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+import msgspec
+
+from service import queries
+from service.db import Executor, Pool, transaction
+from service.entities import Project, ProjectStatus
+from service.store import constraint_errors
+
+
+async def create(db: Executor, owner_id: UUID, *, name: str, description: str | None) -> Project:
+    with constraint_errors():
+        project = await queries.one(db, "create_project", owner_id, name, description, into=Project)
+    assert project is not None
+    return project
+
+
+async def get(db: Executor, owner_id: UUID, project_id: UUID) -> Project | None:
+    return await queries.one(db, "get_project", project_id, owner_id, into=Project)
+
+
+async def list_for_owner(
+    db: Executor, owner_id: UUID, *, limit: int, offset: int
+) -> tuple[list[Project], int]:
+    """A page of the owner's live projects, newest first, and how many there are in all."""
+    items = await queries.many(db, "list_projects_for_owner", owner_id, limit, offset, into=Project)
+    total = await queries.scalar(db, "count_projects_for_owner", owner_id)
+    return items, int(total)
+
+
+async def update(
+    db: Executor,
+    owner_id: UUID,
+    project_id: UUID,
+    *,
+    name: str | msgspec.UnsetType = msgspec.UNSET,
+    description: str | msgspec.UnsetType | None = msgspec.UNSET,
+    status: ProjectStatus | msgspec.UnsetType = msgspec.UNSET,
+) -> Project | None:
+    """Change only the fields given (UNSET = leave alone; `description=None` clears it)."""
+    with constraint_errors():
+        return await queries.one(
+            db,
+            "update_project",
+            project_id,
+            owner_id,
+            name is not msgspec.UNSET,
+            None if name is msgspec.UNSET else name,
+            description is not msgspec.UNSET,
+            None if description is msgspec.UNSET else description,
+            status is not msgspec.UNSET,
+            None if status is msgspec.UNSET else status,
+            into=Project,
+        )
+
+
+async def soft_delete(pool: Pool, owner_id: UUID, project_id: UUID) -> bool:
+    """Hide the project and its live batches in one transaction; False if it was not the
+    owner's live project (then nothing changes)."""
+    async with transaction(pool) as conn:
+        deleted = await queries.scalar(conn, "soft_delete_project", project_id, owner_id)
+        if deleted is None:
+            return False
+        await queries.execute(conn, "soft_delete_batches_for_project", project_id, owner_id)
+        return True

@@ -1,0 +1,28 @@
+"""Ingestion rows: written once by binary COPY, read back in source order."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, Iterable
+from uuid import UUID
+
+from service import queries
+from service.db import Executor
+from service.entities import NewRow, Row
+
+
+async def create_many(db: Executor, rows: Iterable[NewRow] | AsyncIterable[NewRow]) -> int:
+    """Copy `rows` in with one binary COPY; returns how many were written.
+
+    The rows are consumed lazily (asyncpg sends them in buffers), so an iterator or async
+    iterator of any length keeps memory flat. No parameter limit applies and nothing is
+    returned per row. Run it in the transaction that created the batch: if COPY fails
+    half-way, the rollback takes every row with it.
+    """
+    return await queries.copy(db, "copy_rows", rows)
+
+
+async def find_by_batch_id(
+    db: Executor, batch_id: UUID, *, limit: int | None = None, offset: int = 0
+) -> list[Row]:
+    """A live batch's live rows in source order (`limit=None`: all of them)."""
+    return await queries.many(db, "list_rows_for_batch", batch_id, limit, offset, into=Row)
