@@ -128,3 +128,11 @@ class NewRow(NamedTuple):
     source_file_name: str
     source_sheet_name: str
     source_row_index: int
+
+
+class StatusCounts(msgspec.Struct, frozen=True, kw_only=True):
+    """How many live rows of a batch have each status."""
+
+    valid: int
+    warning: int
+    error: int

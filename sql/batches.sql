@@ -1,18 +1,10 @@
--- Ingestion batches: one per upload, created pending review, finished with their row count
--- and column metadata in the same transaction as their rows.
+-- Ingestion batches: one per upload, created pending review with their row count and column
+-- metadata, in the same transaction as their rows.
 
 -- name: create_batch :one
--- A new batch, pending review, before its rows are copied in.
+-- A new batch, pending review; its rows are copied in by the same transaction.
 INSERT INTO ingestion_batches (project_id, user_id, mode, file_count, row_count, column_metadata)
 VALUES ($1::uuid, $2::uuid, $3::batch_mode, $4::integer, $5::integer, $6::jsonb)
-RETURNING id, project_id, user_id, mode, status, file_count, row_count, column_metadata,
-    created_at, updated_at;
-
--- name: finish_batch :one
--- Record what was ingested: the row count and the column metadata.
-UPDATE ingestion_batches
-SET row_count = $2::integer, column_metadata = $3::jsonb, updated_at = now()
-WHERE id = $1::uuid AND deleted_at IS NULL
 RETURNING id, project_id, user_id, mode, status, file_count, row_count, column_metadata,
     created_at, updated_at;
 

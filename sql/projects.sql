@@ -41,3 +41,9 @@ UPDATE projects
 SET deleted_at = now(), deleted_by = $2::uuid, updated_at = now()
 WHERE id = $1::uuid AND user_id = $2::uuid AND deleted_at IS NULL
 RETURNING id;
+
+-- name: get_project_any_owner :one
+-- One live project whoever owns it: for operators (the `sheetflow ingest` command), never HTTP.
+SELECT id, user_id, name, description, status, created_at, updated_at
+FROM projects
+WHERE id = $1::uuid AND deleted_at IS NULL;

@@ -13,3 +13,11 @@ JOIN ingestion_batches AS b ON b.id = r.batch_id AND b.deleted_at IS NULL
 WHERE r.batch_id = $1::uuid AND r.deleted_at IS NULL
 ORDER BY r.position
 LIMIT $2::integer OFFSET $3::integer;
+
+-- name: count_rows_by_status :one
+-- How many live rows of a batch are valid, warning and error.
+SELECT count(*) FILTER (WHERE status = 'valid') AS valid,
+    count(*) FILTER (WHERE status = 'warning') AS warning,
+    count(*) FILTER (WHERE status = 'error') AS error
+FROM ingestion_rows
+WHERE batch_id = $1::uuid AND deleted_at IS NULL;

@@ -1,4 +1,5 @@
-"""Ingestion batches: created pending review, finished inside the upload's transaction."""
+"""Ingestion batches: created pending review, with their row count and column metadata,
+in the transaction that copies their rows."""
 
 from __future__ import annotations
 
@@ -31,15 +32,6 @@ async def create(
         into=Batch,
     )
     assert batch is not None
-    return batch
-
-
-async def finish(
-    db: Executor, batch_id: UUID, *, row_count: int, column_metadata: list[ColumnMetadata]
-) -> Batch:
-    """Write what the ingestion found; call it in the transaction that copied the rows."""
-    batch = await queries.one(db, "finish_batch", batch_id, row_count, column_metadata, into=Batch)
-    assert batch is not None, f"batch {batch_id} vanished during its own ingestion"
     return batch
 
 

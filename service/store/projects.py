@@ -68,3 +68,9 @@ async def soft_delete(pool: Pool, owner_id: UUID, project_id: UUID) -> bool:
             return False
         await queries.execute(conn, "soft_delete_batches_for_project", project_id, owner_id)
         return True
+
+
+async def get_any_owner(db: Executor, project_id: UUID) -> Project | None:
+    """A live project whoever owns it. Only for operator tools run on the server (the
+    `sheetflow ingest` command acts as the project's owner); HTTP handlers use `get`."""
+    return await queries.one(db, "get_project_any_owner", project_id, into=Project)

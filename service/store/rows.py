@@ -7,7 +7,7 @@ from uuid import UUID
 
 from service import queries
 from service.db import Executor
-from service.entities import NewRow, Row
+from service.entities import NewRow, Row, StatusCounts
 
 
 async def create_many(db: Executor, rows: Iterable[NewRow] | AsyncIterable[NewRow]) -> int:
@@ -26,3 +26,9 @@ async def find_by_batch_id(
 ) -> list[Row]:
     """A live batch's live rows in source order (`limit=None`: all of them)."""
     return await queries.many(db, "list_rows_for_batch", batch_id, limit, offset, into=Row)
+
+
+async def status_counts(db: Executor, batch_id: UUID) -> StatusCounts:
+    counts = await queries.one(db, "count_rows_by_status", batch_id, into=StatusCounts)
+    assert counts is not None
+    return counts

@@ -7,20 +7,9 @@ from service.store import batches
 from tests.factories import make_batch, make_project, make_user
 
 
-async def test_create_finish_and_find(pool):
+async def test_create_and_find(pool):
     owner = await make_user(pool)
     project = await make_project(pool, owner=owner)
-    batch = await batches.create(
-        pool, project_id=project.id, user_id=owner.id, mode=BatchMode.PROFILE_MODE, file_count=3
-    )
-    assert (batch.status, batch.mode, batch.file_count, batch.row_count) == (
-        BatchStatus.PENDING_REVIEW,
-        BatchMode.PROFILE_MODE,
-        3,
-        0,
-    )
-    assert batch.column_metadata == []
-
     columns = [
         ColumnMetadata(
             normalized_key="nome",
@@ -36,11 +25,24 @@ async def test_create_finish_and_find(pool):
             position=1,
         ),
     ]
-    finished = await batches.finish(pool, batch.id, row_count=42, column_metadata=columns)
+    batch = await batches.create(
+        pool,
+        project_id=project.id,
+        user_id=owner.id,
+        mode=BatchMode.PROFILE_MODE,
+        file_count=3,
+        row_count=42,
+        column_metadata=columns,
+    )
 
-    assert finished.row_count == 42
-    assert finished.column_metadata == columns
-    assert await batches.find_by_id(pool, batch.id) == finished
+    assert (batch.status, batch.mode, batch.file_count, batch.row_count) == (
+        BatchStatus.PENDING_REVIEW,
+        BatchMode.PROFILE_MODE,
+        3,
+        42,
+    )
+    assert batch.column_metadata == columns
+    assert await batches.find_by_id(pool, batch.id) == batch
     stored = await pool.fetchval(
         "SELECT column_metadata::text FROM ingestion_batches WHERE id = $1", batch.id
     )

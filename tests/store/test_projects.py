@@ -116,3 +116,11 @@ async def test_name_and_description_limits_are_enforced_by_the_schema(pool):
         await projects.create(pool, owner.id, name="x" * 101, description=None)
     with pytest.raises(asyncpg.CheckViolationError, match="ck_projects_description_length"):
         await projects.create(pool, owner.id, name="ok", description="d" * 2001)
+
+
+async def test_get_any_owner_finds_live_projects_only(pool):
+    owner = await make_user(pool)
+    project = await make_project(pool, owner=owner)
+    assert await projects.get_any_owner(pool, project.id) == project
+    await projects.soft_delete(pool, owner.id, project.id)
+    assert await projects.get_any_owner(pool, project.id) is None
