@@ -16,26 +16,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import csv
 import statistics
-import subprocess
 import tempfile
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
-import msgspec
+import baselines
 
 from service import db
 from service.entities import NewRow, RowStatus, ValidationMessage
 from service.store import rows as row_store
-
-COPY_COLUMNS = (
-    "batch_id, position, data, status, validation_messages, "
-    "source_file_name, source_sheet_name, source_row_index"
-)
-INSERT_CHUNK = 5_000
 
 
 def make_data(index: int) -> dict[str, Any]:
@@ -73,75 +65,10 @@ def make_rows(batch_id: uuid.UUID, count: int) -> list[NewRow]:
     ]
 
 
-def write_csv(path: Path, rows: list[NewRow]) -> None:
-    encode = db.encode_jsonb
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        for row in rows:
-            writer.writerow(
-                (
-                    row.batch_id,
-                    row.position,
-                    encode(row.data)[1:].decode(),
-                    row.status.value,
-                    encode(row.validation_messages)[1:].decode(),
-                    row.source_file_name,
-                    row.source_sheet_name,
-                    row.source_row_index,
-                )
-            )
-
-
-async def reset(pool: db.Pool) -> None:
-    await pool.execute("TRUNCATE ingestion_rows")
-    await pool.execute("CHECKPOINT")
-
-
 async def by_create_many(pool: db.Pool, rows: list[NewRow]) -> float:
     started = time.perf_counter()
     async with db.transaction(pool) as conn:
         await row_store.create_many(conn, rows)
-    return time.perf_counter() - started
-
-
-async def by_chunked_insert(pool: db.Pool, rows: list[NewRow]) -> float:
-    """The seed's INSERT of 5,000 rows per statement. asyncpg caps a statement at 32,767
-    parameters, fewer than 5,000 x 8 VALUES placeholders, so each column goes in as one array
-    and `unnest` turns the arrays back into rows: still one multi-row INSERT per chunk. JSON
-    goes in as text, as the seed sent it (serialised by the client, cast by the server)."""
-    statement = (
-        f"INSERT INTO ingestion_rows ({COPY_COLUMNS}) "
-        "SELECT b, p, d::jsonb, s, m::jsonb, f, sh, r FROM unnest("
-        "$1::uuid[], $2::integer[], $3::text[], $4::row_status[], $5::text[], "
-        "$6::text[], $7::text[], $8::integer[]) AS t(b, p, d, s, m, f, sh, r)"
-    )
-    encode = msgspec.json.encode
-    started = time.perf_counter()
-    async with db.transaction(pool) as conn:
-        for start in range(0, len(rows), INSERT_CHUNK):
-            chunk = rows[start : start + INSERT_CHUNK]
-            await conn.execute(
-                statement,
-                [row.batch_id for row in chunk],
-                [row.position for row in chunk],
-                [encode(row.data).decode() for row in chunk],
-                [row.status for row in chunk],
-                [encode(row.validation_messages).decode() for row in chunk],
-                [row.source_file_name for row in chunk],
-                [row.source_sheet_name for row in chunk],
-                [row.source_row_index for row in chunk],
-            )
-    return time.perf_counter() - started
-
-
-def by_psql_copy(url: str, path: Path) -> float:
-    psql = db.postgres_bin_dir() / "psql"
-    command = f"\\copy ingestion_rows ({COPY_COLUMNS}) FROM '{path}' WITH (FORMAT csv)"
-    started = time.perf_counter()
-    subprocess.run(
-        [str(psql), "--no-psqlrc", "-v", "ON_ERROR_STOP=1", "-1", "-q", "-d", url, "-c", command],
-        check=True,
-    )
     return time.perf_counter() - started
 
 
@@ -168,17 +95,19 @@ async def main() -> None:
         )
         await pool.release(conn)
         rows = make_rows(batch, options.rows)
+        await row_store.create_many(pool, rows)
         csv_path = Path(scratch) / "rows.csv"
-        write_csv(csv_path, rows)
+        baselines.export_rows(url, batch, csv_path)
+        columns = baselines.read_columns(csv_path)
 
         timings: dict[str, list[float]] = {"create_many": [], "insert_5000": [], "psql_copy": []}
         for _ in range(options.rounds):
-            await reset(pool)
-            timings["psql_copy"].append(by_psql_copy(url, csv_path))
-            await reset(pool)
+            await baselines.reset(pool)
+            timings["psql_copy"].append(baselines.psql_copy(url, csv_path))
+            await baselines.reset(pool)
             timings["create_many"].append(await by_create_many(pool, rows))
-            await reset(pool)
-            timings["insert_5000"].append(await by_chunked_insert(pool, rows))
+            await baselines.reset(pool)
+            timings["insert_5000"].append(await baselines.seed_insert(pool, columns))
         await pool.close()
 
     reference = options.rows / statistics.median(timings["psql_copy"])
