@@ -24,6 +24,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     port: int = 8000
     pool_size: int = 10
 
+    jwt_secret: str | None = None
+    """`SHEETFLOW_JWT_SECRET`: verify HS256 tokens with this shared secret."""
+    jwks_url: str | None = None
+    """`SHEETFLOW_JWKS_URL`: verify RS256/ES256 tokens against this key set."""
+    jwt_issuer: str | None = None
+    """`SHEETFLOW_JWT_ISSUER`: when set, tokens must carry this `iss`."""
+    jwt_audience: str | None = None
+    """`SHEETFLOW_JWT_AUDIENCE`: when set, tokens must carry this `aud`."""
+
     max_file_bytes: int = 50 * MiB
     max_files: int = 50
     max_rows: int = 1_000_000
@@ -39,6 +48,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     def postgres_dir(self) -> Path:
         return self.data_dir / "postgres"
 
+
+_TEXT_VARIABLES = {
+    "SHEETFLOW_HOST": "host",
+    "SHEETFLOW_JWT_SECRET": "jwt_secret",
+    "SHEETFLOW_JWKS_URL": "jwks_url",
+    "SHEETFLOW_JWT_ISSUER": "jwt_issuer",
+    "SHEETFLOW_JWT_AUDIENCE": "jwt_audience",
+}
 
 _INT_VARIABLES = {
     "PORT": "port",
@@ -61,8 +78,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         values["database_url"] = env["DATABASE_URL"]
     if env.get("SHEETFLOW_DATA_DIR"):
         values["data_dir"] = Path(env["SHEETFLOW_DATA_DIR"])
-    if env.get("SHEETFLOW_HOST"):
-        values["host"] = env["SHEETFLOW_HOST"]
+    for variable, field in _TEXT_VARIABLES.items():
+        if env.get(variable):
+            values[field] = env[variable]
     for variable, field in _INT_VARIABLES.items():
         raw = env.get(variable)
         if raw is None or raw == "":
@@ -74,4 +92,6 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         if number <= 0:
             raise SystemExit(f"{variable}={raw!r} must be positive")
         values[field] = number
+    if values.get("jwt_secret") and values.get("jwks_url"):
+        raise SystemExit("set SHEETFLOW_JWT_SECRET or SHEETFLOW_JWKS_URL, not both")
     return Settings(**values)  # type: ignore[arg-type]

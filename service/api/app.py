@@ -6,11 +6,17 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from litestar import Litestar
+from litestar.exceptions import HTTPException
+from litestar.logging import LoggingConfig
+from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
 
-from service.api import health
+from service.api import health, projects
+from service.api.auth import PUBLIC_PATHS, BearerAuthentication, Verifier
 from service.api.problems import EXCEPTION_HANDLERS
 from service.db import create_pool
+from service.errors import SheetflowError
 from service.settings import Settings
 
 
@@ -18,6 +24,7 @@ def create_app(settings: Settings, database_url: str) -> Litestar:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         app.state.settings = settings
+        app.state.verifier = Verifier(settings)
         app.state.pool = await create_pool(database_url, max_size=settings.pool_size)
         try:
             yield
@@ -25,8 +32,28 @@ def create_app(settings: Settings, database_url: str) -> Litestar:
             await app.state.pool.close()
 
     return Litestar(
-        route_handlers=[health.health, health.ready],
+        route_handlers=[health.health, health.ready, *projects.HANDLERS],
         lifespan=[lifespan],
+        middleware=[
+            DefineMiddleware(
+                BearerAuthentication, exclude=[f"^{path}" for path in sorted(PUBLIC_PATHS)]
+            )
+        ],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
-        openapi_config=OpenAPIConfig(title="sheetflow", version="0.1.0", path="/schema"),
+        logging_config=LoggingConfig(
+            log_exceptions="always",
+            disable_stack_trace={HTTPException, SheetflowError},
+            configure_root_logger=False,
+        ),
+        openapi_config=OpenAPIConfig(
+            title="sheetflow",
+            version="0.1.0",
+            path="/schema",
+            components=Components(
+                security_schemes={
+                    "bearer": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")
+                }
+            ),
+            security=[{"bearer": []}],
+        ),
     )

@@ -3,11 +3,11 @@
 Every 4xx/5xx leaves the service as `application/problem+json` with `type`, `title`,
 `status` and `detail`; domain errors map to one status each. Nothing from an unexpected
 exception (stack, SQL, values) reaches the client: it is logged and answered with a plain 500.
+Every exception is logged; only unexpected ones with their stack trace.
 """
 
 from __future__ import annotations
 
-import logging
 from http import HTTPStatus
 from typing import Any
 
@@ -17,8 +17,6 @@ from litestar.exceptions import HTTPException
 
 from service import errors
 
-logger = logging.getLogger("sheetflow")
-
 MEDIA_TYPE = "application/problem+json"
 
 
@@ -27,12 +25,13 @@ class FieldProblem(msgspec.Struct, frozen=True):
     message: str
 
 
-class Problem(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+class Problem(msgspec.Struct, frozen=True, kw_only=True):
     type: str = "about:blank"
     title: str
     status: int
     detail: str
-    errors: list[FieldProblem] | None = None
+    errors: list[FieldProblem] | msgspec.UnsetType = msgspec.UNSET
+    """Only for validation failures: which field, and what is wrong with it."""
 
 
 STATUS_BY_ERROR: dict[type[errors.SheetflowError], int] = {
@@ -49,13 +48,30 @@ STATUS_BY_ERROR: dict[type[errors.SheetflowError], int] = {
 
 
 def problem_response(
-    status: int, detail: str, *, problems: list[FieldProblem] | None = None
+    status: int,
+    detail: str,
+    *,
+    problems: list[FieldProblem] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> Response[Any]:
-    body = Problem(title=HTTPStatus(status).phrase, status=status, detail=detail, errors=problems)
-    return Response(content=body, status_code=status, media_type=MEDIA_TYPE)
+    body = Problem(
+        title=HTTPStatus(status).phrase,
+        status=status,
+        detail=detail,
+        errors=msgspec.UNSET if problems is None else problems,
+    )
+    if status == 401:
+        headers = {**(headers or {}), "WWW-Authenticate": 'Bearer realm="sheetflow"'}
+    return Response(content=body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
+
+
+PAYLOAD_LIMITS = frozenset({"max_file_bytes", "max_files"})
+"""Limits on the size of the request itself (413); the others are about its content (422)."""
 
 
 def status_for(error: errors.SheetflowError) -> int:
+    if isinstance(error, errors.LimitExceeded) and error.limit in PAYLOAD_LIMITS:
+        return 413
     for cls in type(error).__mro__:
         if cls in STATUS_BY_ERROR:
             return STATUS_BY_ERROR[cls]
@@ -77,11 +93,13 @@ def http_error(_: Request[Any, Any, Any], error: Exception) -> Response[Any]:
             for item in extra
             if isinstance(item, dict)
         ]
-    return problem_response(error.status_code, error.detail, problems=problems)
+    return problem_response(
+        error.status_code, error.detail, problems=problems, headers=error.headers
+    )
 
 
-def unexpected_error(request: Request[Any, Any, Any], error: Exception) -> Response[Any]:
-    logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=error)
+def unexpected_error(_: Request[Any, Any, Any], error: Exception) -> Response[Any]:
+    # Litestar has already logged it with its stack trace (log_exceptions="always").
     return problem_response(500, "an unexpected error occurred; it has been logged")
 
 

@@ -1,0 +1,147 @@
+"""Authentication: bearer JWTs in, a known `User` out.
+
+Three ways to verify, chosen by configuration:
+
+- `SHEETFLOW_JWKS_URL`: RS256/ES256 tokens against that key set. Keys are cached and the set
+  is fetched again when a token names an unknown `kid` (PyJWT's `PyJWKClient`; the fetch is
+  blocking, so it runs in a thread).
+- `SHEETFLOW_JWT_SECRET`: HS256 with that shared secret.
+- neither (local use): HS256 with a random secret generated once into the data directory
+  (`jwt-secret`, mode 0600); `sheetflow token` signs with the same one.
+
+Only the algorithms of the chosen way are accepted, so `alg: none` and HS/RS confusion (an
+HS256 token "signed" with the public key) are refused. `exp` and `sub` are required; `iss` and
+`aud` are checked when configured; clocks may disagree by 30 seconds. The user behind `sub` is
+created on first sight and updated when the token's `email`/`name` change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import time
+from pathlib import Path
+from typing import Any
+
+import jwt
+import msgspec
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException
+from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
+
+from service.entities import User
+from service.settings import Settings
+from service.store import users
+
+LEEWAY_SECONDS = 30
+SECRET_FILE = "jwt-secret"
+PUBLIC_PATHS = {"/health", "/ready", "/schema"}
+
+
+class Claims(msgspec.Struct, frozen=True, kw_only=True):
+    sub: str
+    email: str | None = None
+    name: str | None = None
+
+
+def local_secret(data_dir: Path) -> str:
+    """The data directory's signing secret, created (0600) on first use."""
+    path = data_dir / SECRET_FILE
+    data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+def signing_secret(settings: Settings) -> str:
+    """The HS256 secret in force: the configured one, else the local one."""
+    return settings.jwt_secret or local_secret(settings.data_dir)
+
+
+def issue_token(
+    settings: Settings,
+    subject: str,
+    *,
+    email: str | None = None,
+    name: str | None = None,
+    ttl_seconds: float = 3600,
+) -> str:
+    """A token this service accepts (HS256 only: a JWKS-verified service takes its tokens
+    from the identity provider that owns the keys)."""
+    if settings.jwks_url:
+        raise ValueError("tokens come from the identity provider when SHEETFLOW_JWKS_URL is set")
+    now = int(time.time())
+    claims: dict[str, Any] = {"sub": subject, "iat": now, "exp": now + int(ttl_seconds)}
+    if email is not None:
+        claims["email"] = email
+    if name is not None:
+        claims["name"] = name
+    if settings.jwt_issuer:
+        claims["iss"] = settings.jwt_issuer
+    if settings.jwt_audience:
+        claims["aud"] = settings.jwt_audience
+    return jwt.encode(claims, signing_secret(settings), algorithm="HS256")
+
+
+class Verifier:
+    """Checks tokens the way the settings say; built once per app."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.jwks: jwt.PyJWKClient | None = None
+        if settings.jwks_url:
+            self.jwks = jwt.PyJWKClient(settings.jwks_url, cache_keys=True, timeout=5)
+            self.algorithms = ["RS256", "ES256"]
+        else:
+            self.secret = signing_secret(settings)
+            self.algorithms = ["HS256"]
+
+    async def verify(self, token: str) -> Claims:
+        try:
+            key: Any
+            if self.jwks is not None:
+                key = (await asyncio.to_thread(self.jwks.get_signing_key_from_jwt, token)).key
+            else:
+                key = self.secret
+            payload = jwt.decode(
+                token,
+                key,
+                algorithms=self.algorithms,
+                leeway=LEEWAY_SECONDS,
+                issuer=self.settings.jwt_issuer,
+                audience=self.settings.jwt_audience,
+                options={
+                    "require": ["exp", "sub"],
+                    "verify_aud": self.settings.jwt_audience is not None,
+                },
+            )
+            return msgspec.convert(payload, Claims)
+        except jwt.PyJWKClientError as error:
+            raise NotAuthorizedException("the token's signing key could not be found") from error
+        except jwt.PyJWTError as error:
+            raise NotAuthorizedException(f"invalid token: {error}") from error
+        except msgspec.ValidationError as error:
+            raise NotAuthorizedException(f"invalid token claims: {error}") from error
+
+
+class BearerAuthentication(AbstractAuthenticationMiddleware):
+    """Every route but the public ones needs `Authorization: Bearer <JWT>`."""
+
+    async def authenticate_request(
+        self, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> AuthenticationResult:
+        header = connection.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise NotAuthorizedException("send `Authorization: Bearer <token>`")
+        state = connection.app.state
+        claims = await state.verifier.verify(token.strip())
+        user: User = await users.upsert_by_external_id(
+            state.pool, claims.sub, email=claims.email, name=claims.name
+        )
+        return AuthenticationResult(user=user, auth=claims)

@@ -1,0 +1,119 @@
+"""Projects over HTTP: create, list, read, change and soft-delete your own projects."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+import msgspec
+from litestar import Request, Response, delete, get, patch, post
+from litestar.datastructures import State
+from litestar.params import FromPath, JSONBody
+
+from service.api.auth import Claims
+from service.api.wire import DEFAULT_LIMIT, PageLimit, PageOffset, Wire, to_wire
+from service.entities import ProjectStatus, User
+from service.errors import NotFound
+from service.store import projects
+
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=r"\S")]
+Description = Annotated[str, msgspec.Meta(max_length=2000)]
+AuthRequest = Request[User, Claims, State]
+
+
+class ProjectOut(Wire, frozen=True):
+    id: UUID
+    user_id: UUID
+    name: str
+    description: str | None
+    status: ProjectStatus
+    created_at: datetime
+    updated_at: datetime
+
+
+class ProjectPage(Wire, frozen=True):
+    items: list[ProjectOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class ProjectCreate(Wire, frozen=True):
+    name: Name
+    description: Description | None = None
+
+
+class ProjectPatch(Wire, frozen=True):
+    """Absent fields are left alone; `description: null` clears the description."""
+
+    name: Name | msgspec.UnsetType = msgspec.UNSET
+    description: Description | msgspec.UnsetType | None = msgspec.UNSET
+    status: ProjectStatus | msgspec.UnsetType = msgspec.UNSET
+
+
+def not_found(project_id: UUID) -> NotFound:
+    return NotFound(f"project {project_id} not found")
+
+
+@post("/projects", status_code=201, tags=["projects"])
+async def create_project(
+    request: AuthRequest, state: State, data: JSONBody[ProjectCreate]
+) -> Response[ProjectOut]:
+    project = await projects.create(
+        state.pool, request.user.id, name=data.name, description=data.description
+    )
+    return Response(
+        to_wire(project, ProjectOut),
+        status_code=201,
+        headers={"Location": f"/projects/{project.id}"},
+    )
+
+
+@get("/projects", tags=["projects"])
+async def list_projects(
+    request: AuthRequest,
+    state: State,
+    limit: PageLimit = DEFAULT_LIMIT,
+    offset: PageOffset = 0,
+) -> ProjectPage:
+    items, total = await projects.list_for_owner(
+        state.pool, request.user.id, limit=limit, offset=offset
+    )
+    return ProjectPage(
+        items=[to_wire(p, ProjectOut) for p in items], total=total, limit=limit, offset=offset
+    )
+
+
+@get("/projects/{project_id:str}", tags=["projects"])
+async def get_project(request: AuthRequest, state: State, project_id: FromPath[UUID]) -> ProjectOut:
+    project = await projects.get(state.pool, request.user.id, project_id)
+    if project is None:
+        raise not_found(project_id)
+    return to_wire(project, ProjectOut)
+
+
+@patch("/projects/{project_id:str}", tags=["projects"])
+async def update_project(
+    request: AuthRequest, state: State, project_id: FromPath[UUID], data: JSONBody[ProjectPatch]
+) -> ProjectOut:
+    project = await projects.update(
+        state.pool,
+        request.user.id,
+        project_id,
+        name=data.name,
+        description=data.description,
+        status=data.status,
+    )
+    if project is None:
+        raise not_found(project_id)
+    return to_wire(project, ProjectOut)
+
+
+@delete("/projects/{project_id:str}", status_code=204, tags=["projects"])
+async def delete_project(request: AuthRequest, state: State, project_id: FromPath[UUID]) -> None:
+    if not await projects.soft_delete(state.pool, request.user.id, project_id):
+        raise not_found(project_id)
+
+
+HANDLERS: list[Any] = [create_project, list_projects, get_project, update_project, delete_project]

@@ -1,0 +1,69 @@
+"""HTTP fixtures: the real app (lifespan and all) on a fresh database, an httpx client on the
+same event loop, and tokens for as many users as a test needs."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import httpx
+import pytest
+from litestar import Litestar
+
+from service.api.app import create_app
+from service.api.auth import issue_token
+from service.settings import Settings
+
+SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789"
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path, jwt_secret=SECRET)
+
+
+@pytest.fixture
+async def app(settings: Settings, database_url: str) -> AsyncIterator[Litestar]:
+    """The app with its lifespan entered and exited in one task of its own (anyio's cancel
+    scopes refuse to be exited from another task, as a fixture's teardown may be)."""
+    app = create_app(settings, database_url)
+    started, stop = asyncio.Event(), asyncio.Event()
+
+    async def run() -> None:
+        async with app.lifespan():
+            started.set()
+            await stop.wait()
+
+    task = asyncio.create_task(run())
+    await asyncio.wait([task, asyncio.create_task(started.wait())], return_when="FIRST_COMPLETED")
+    if task.done():
+        task.result()
+    yield app
+    stop.set()
+    await task
+
+
+@pytest.fixture
+async def client(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://sheetflow.test") as client:
+        yield client
+
+
+@pytest.fixture
+def token_for(settings: Settings) -> Callable[..., str]:
+    def make(subject: str, **claims: str) -> str:
+        return issue_token(settings, subject, **claims)
+
+    return make
+
+
+@pytest.fixture
+def auth(token_for: Callable[..., str]) -> Callable[[str], dict[str, str]]:
+    """Headers that authenticate as `subject`."""
+
+    def headers(subject: str = "owner") -> dict[str, str]:
+        return {"Authorization": f"Bearer {token_for(subject)}"}
+
+    return headers
