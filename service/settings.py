@@ -28,6 +28,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """`SHEETFLOW_JWT_SECRET`: verify HS256 tokens with this shared secret."""
     jwks_url: str | None = None
     """`SHEETFLOW_JWKS_URL`: verify RS256/ES256 tokens against this key set."""
+    jwks_refresh_seconds: float = 30
+    """`SHEETFLOW_JWKS_REFRESH_SECONDS`: a token with an unknown `kid` fetches the key set again
+    at most this often (a flood of made-up kids must not become a flood of fetches)."""
     jwt_issuer: str | None = None
     """`SHEETFLOW_JWT_ISSUER`: when set, tokens must carry this `iss`."""
     jwt_audience: str | None = None
@@ -67,6 +70,7 @@ _INT_VARIABLES = {
     "SHEETFLOW_MAX_CELL_CHARS": "max_cell_chars",
     "SHEETFLOW_WORKER_MEMORY_BYTES": "worker_memory_bytes",
     "SHEETFLOW_WORKER_CPU_SECONDS": "worker_cpu_seconds",
+    "SHEETFLOW_JWKS_REFRESH_SECONDS": "jwks_refresh_seconds",
 }
 
 

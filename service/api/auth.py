@@ -95,7 +95,12 @@ class Verifier:
         self.settings = settings
         self.jwks: jwt.PyJWKClient | None = None
         if settings.jwks_url:
-            self.jwks = jwt.PyJWKClient(settings.jwks_url, cache_keys=True, timeout=5)
+            self.jwks = jwt.PyJWKClient(
+                settings.jwks_url,
+                cache_keys=True,
+                timeout=5,
+                cooldown_duration=settings.jwks_refresh_seconds,
+            )
             self.algorithms = ["RS256", "ES256"]
         else:
             self.secret = signing_secret(settings)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
@@ -23,11 +24,10 @@ def settings(tmp_path: Path) -> Settings:
     return Settings(data_dir=tmp_path, jwt_secret=SECRET)
 
 
-@pytest.fixture
-async def app(settings: Settings, database_url: str) -> AsyncIterator[Litestar]:
-    """The app with its lifespan entered and exited in one task of its own (anyio's cancel
-    scopes refuse to be exited from another task, as a fixture's teardown may be)."""
-    app = create_app(settings, database_url)
+@asynccontextmanager
+async def lifespan(app: Litestar) -> AsyncIterator[Litestar]:
+    """The app's lifespan, entered and exited in one task of its own (anyio's cancel scopes
+    refuse to be exited from another task, as a fixture's teardown may be)."""
     started, stop = asyncio.Event(), asyncio.Event()
 
     async def run() -> None:
@@ -39,9 +39,26 @@ async def app(settings: Settings, database_url: str) -> AsyncIterator[Litestar]:
     await asyncio.wait([task, asyncio.create_task(started.wait())], return_when="FIRST_COMPLETED")
     if task.done():
         task.result()
-    yield app
-    stop.set()
-    await task
+    try:
+        yield app
+    finally:
+        stop.set()
+        await task
+
+
+@asynccontextmanager
+async def running(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
+    """An httpx client talking to `app` in-process, on this event loop."""
+    async with lifespan(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://sheetflow.test") as c:
+            yield c
+
+
+@pytest.fixture
+async def app(settings: Settings, database_url: str) -> AsyncIterator[Litestar]:
+    async with lifespan(create_app(settings, database_url)) as app:
+        yield app
 
 
 @pytest.fixture
