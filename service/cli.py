@@ -1,4 +1,4 @@
-"""The `sheetflow` command: serve, migrate.
+"""The `sheetflow` command: serve, migrate, token.
 
 With no `DATABASE_URL`, every command that needs a database starts (or reuses) the embedded
 PostgreSQL under `SHEETFLOW_DATA_DIR` and stops it on exit if it was the last user.
@@ -51,6 +51,25 @@ def migrate(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def token(settings: Settings, args: argparse.Namespace) -> int:
+    """Print only the token, on one line, so that scripts can capture it."""
+    from service.api.auth import issue_token
+
+    if args.ttl <= 0:
+        print("sheetflow token: --ttl must be a positive number of seconds", file=sys.stderr)
+        return 2
+    if settings.jwks_url:
+        print(
+            "sheetflow token: SHEETFLOW_JWKS_URL is set; tokens come from its identity provider",
+            file=sys.stderr,
+        )
+        return 2
+    print(
+        issue_token(settings, args.subject, email=args.email, name=args.name, ttl_seconds=args.ttl)
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sheetflow", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -67,6 +86,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="also rewrite db/schema.sql (for developers adding a migration)",
     )
     migrate_parser.set_defaults(run=migrate)
+
+    token_parser = commands.add_parser(
+        "token", help="print a signed bearer token for local use (HS256)"
+    )
+    token_parser.add_argument("subject", help="the token's `sub`: who you are")
+    token_parser.add_argument("--email")
+    token_parser.add_argument("--name")
+    token_parser.add_argument("--ttl", type=float, default=3600, help="seconds (default 3600)")
+    token_parser.set_defaults(run=token)
+
     return parser
 
 

@@ -15,7 +15,6 @@ import threading
 import time
 
 import jwt
-import msgspec
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
