@@ -77,7 +77,10 @@ CREATE TABLE public.ingestion_batches (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     deleted_at timestamp with time zone,
-    deleted_by uuid
+    deleted_by uuid,
+    valid_count integer DEFAULT 0 NOT NULL,
+    warning_count integer DEFAULT 0 NOT NULL,
+    error_count integer DEFAULT 0 NOT NULL
 );
 
 
@@ -298,4 +301,5 @@ INSERT INTO public.schema_migrations (version) VALUES
     ('20261124200200'),
     ('20261124200300'),
     ('20261124200400'),
-    ('20261124200500');
+    ('20261124200500'),
+    ('20261124201000');

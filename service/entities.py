@@ -79,6 +79,14 @@ class ColumnMetadata(msgspec.Struct, frozen=True, kw_only=True, rename="camel", 
     """Only in list-mode batches read from several sheets: where the column appears."""
 
 
+class StatusCounts(msgspec.Struct, frozen=True, kw_only=True):
+    """How many live rows of a batch have each status."""
+
+    valid: int
+    warning: int
+    error: int
+
+
 class Batch(msgspec.Struct, frozen=True, kw_only=True):
     id: UUID
     project_id: UUID
@@ -88,6 +96,7 @@ class Batch(msgspec.Struct, frozen=True, kw_only=True):
     file_count: int
     row_count: int
     column_metadata: list[ColumnMetadata]
+    status_counts: StatusCounts
     created_at: datetime
     updated_at: datetime
 
@@ -130,9 +139,22 @@ class NewRow(NamedTuple):
     source_row_index: int
 
 
-class StatusCounts(msgspec.Struct, frozen=True, kw_only=True):
-    """How many live rows of a batch have each status."""
+class FieldStats(msgspec.Struct, frozen=True, kw_only=True):
+    """How one key of a batch is filled, over its live rows."""
 
-    valid: int
-    warning: int
-    error: int
+    key: str
+    present_count: int
+    empty_count: int
+    distinct_count: int
+
+
+class ValueCount(msgspec.Struct, frozen=True, kw_only=True):
+    value: Any
+    count: int
+
+
+class ValuePage(msgspec.Struct, frozen=True, kw_only=True):
+    """A page of one key's distinct values and how many distinct values match in all."""
+
+    total: int
+    items: list[ValueCount]

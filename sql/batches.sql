@@ -6,11 +6,15 @@
 INSERT INTO ingestion_batches (project_id, user_id, mode, file_count, row_count, column_metadata)
 VALUES ($1::uuid, $2::uuid, $3::batch_mode, $4::integer, $5::integer, $6::jsonb)
 RETURNING id, project_id, user_id, mode, status, file_count, row_count, column_metadata,
+    jsonb_build_object('valid', valid_count, 'warning', warning_count, 'error', error_count)
+        AS status_counts,
     created_at, updated_at;
 
 -- name: get_batch :one
 -- One live batch by id.
 SELECT id, project_id, user_id, mode, status, file_count, row_count, column_metadata,
+    jsonb_build_object('valid', valid_count, 'warning', warning_count, 'error', error_count)
+        AS status_counts,
     created_at, updated_at
 FROM ingestion_batches
 WHERE id = $1::uuid AND deleted_at IS NULL;
@@ -18,11 +22,46 @@ WHERE id = $1::uuid AND deleted_at IS NULL;
 -- name: list_batches_for_project :many
 -- A project's live batches, newest first (id breaks ties).
 SELECT id, project_id, user_id, mode, status, file_count, row_count, column_metadata,
+    jsonb_build_object('valid', valid_count, 'warning', warning_count, 'error', error_count)
+        AS status_counts,
     created_at, updated_at
 FROM ingestion_batches
 WHERE project_id = $1::uuid AND deleted_at IS NULL
 ORDER BY created_at DESC, id DESC
 LIMIT $2::integer OFFSET $3::integer;
+
+-- name: count_batches_for_project :scalar
+-- How many live batches a project has.
+SELECT count(*) FROM ingestion_batches WHERE project_id = $1::uuid AND deleted_at IS NULL;
+
+-- name: get_batch_for_owner :one
+-- One live batch of one live project of this owner.
+SELECT b.id, b.project_id, b.user_id, b.mode, b.status, b.file_count, b.row_count,
+    b.column_metadata,
+    jsonb_build_object('valid', b.valid_count, 'warning', b.warning_count, 'error', b.error_count)
+        AS status_counts,
+    b.created_at, b.updated_at
+FROM ingestion_batches AS b
+JOIN projects AS p ON p.id = b.project_id AND p.deleted_at IS NULL
+WHERE b.id = $1::uuid AND b.project_id = $2::uuid AND p.user_id = $3::uuid
+    AND b.deleted_at IS NULL;
+
+-- name: finish_batch :exec
+-- Record how many of the batch's rows are valid, warning and error (end of ingestion).
+UPDATE ingestion_batches
+SET valid_count = $2::integer, warning_count = $3::integer, error_count = $4::integer,
+    updated_at = now()
+WHERE id = $1::uuid;
+
+-- name: review_batch :one
+-- Move a pending batch to completed or failed; no row when it is not pending (or not live).
+UPDATE ingestion_batches
+SET status = $2::batch_status, updated_at = now()
+WHERE id = $1::uuid AND status = 'pending_review' AND deleted_at IS NULL
+RETURNING id, project_id, user_id, mode, status, file_count, row_count, column_metadata,
+    jsonb_build_object('valid', valid_count, 'warning', warning_count, 'error', error_count)
+        AS status_counts,
+    created_at, updated_at;
 
 -- name: soft_delete_batch :scalar
 -- Hide one live batch, recording who did it; returns its id, or NULL when there was none.

@@ -7,8 +7,18 @@ from collections.abc import Iterator
 from typing import Any
 
 from service.db import Executor
-from service.entities import Batch, BatchMode, NewRow, Project, RowStatus, User
-from service.store import batches, projects, users
+from service.entities import (
+    Batch,
+    BatchMode,
+    ColumnMetadata,
+    InferredType,
+    NewRow,
+    Project,
+    RowStatus,
+    StatusCounts,
+    User,
+)
+from service.store import batches, projects, rows, users
 
 
 async def make_user(db: Executor, *, external_id: str | None = None) -> User:
@@ -24,15 +34,53 @@ async def make_project(db: Executor, *, owner: User, name: str | None = None) ->
 
 
 async def make_batch(
-    db: Executor, *, project: Project, uploader: User | None = None, file_count: int = 1
+    db: Executor,
+    *,
+    project: Project,
+    uploader: User | None = None,
+    file_count: int = 1,
+    records: list[dict[str, Any]] | None = None,
+    statuses: list[RowStatus] | None = None,
 ) -> Batch:
-    return await batches.create(
+    """A batch, with `records` as its rows (and their `statuses`, default valid) if given."""
+    records = records or []
+    statuses = statuses or [RowStatus.VALID] * len(records)
+    keys = list(records[0]) if records else []
+    batch = await batches.create(
         db,
         project_id=project.id,
         user_id=(uploader.id if uploader else project.user_id),
         mode=BatchMode.LIST_MODE,
         file_count=file_count,
+        row_count=len(records),
+        column_metadata=[
+            ColumnMetadata(
+                normalized_key=key,
+                original_header=key.title(),
+                inferred_type=InferredType.STRING,
+                position=index,
+            )
+            for index, key in enumerate(keys)
+        ],
     )
+    if records:
+        stream = new_rows(batch.id, len(records))
+        await rows.create_many(
+            db,
+            [
+                row._replace(data=record, status=status)
+                for row, record, status in zip(stream, records, statuses, strict=True)
+            ],
+        )
+        counts = StatusCounts(
+            valid=statuses.count(RowStatus.VALID),
+            warning=statuses.count(RowStatus.WARNING),
+            error=statuses.count(RowStatus.ERROR),
+        )
+        await batches.finish(db, batch.id, counts)
+        batch = await batches.find_by_id(db, batch.id)
+        assert batch is not None
+    return batch
 
 
 def new_rows(

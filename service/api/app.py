@@ -12,7 +12,7 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
-from service.api import health, projects
+from service.api import batches, fields, health, projects, rows
 from service.api.auth import PUBLIC_PATHS, BearerAuthentication, Verifier
 from service.api.problems import EXCEPTION_HANDLERS
 from service.db import create_pool
@@ -32,7 +32,14 @@ def create_app(settings: Settings, database_url: str) -> Litestar:
             await app.state.pool.close()
 
     return Litestar(
-        route_handlers=[health.health, health.ready, *projects.HANDLERS],
+        route_handlers=[
+            health.health,
+            health.ready,
+            *projects.HANDLERS,
+            *batches.HANDLERS,
+            *rows.HANDLERS,
+            *fields.HANDLERS,
+        ],
         lifespan=[lifespan],
         middleware=[
             DefineMiddleware(

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from service import queries
 from service.db import Executor
-from service.entities import Batch, BatchMode, ColumnMetadata
+from service.entities import Batch, BatchMode, BatchStatus, ColumnMetadata, StatusCounts
 
 
 async def create(
@@ -35,6 +35,11 @@ async def create(
     return batch
 
 
+async def finish(db: Executor, batch_id: UUID, counts: StatusCounts) -> None:
+    """Record the rows' status counts; call it in the transaction that copied the rows."""
+    await queries.execute(db, "finish_batch", batch_id, counts.valid, counts.warning, counts.error)
+
+
 async def find_by_id(db: Executor, batch_id: UUID) -> Batch | None:
     return await queries.one(db, "get_batch", batch_id, into=Batch)
 
@@ -44,6 +49,22 @@ async def find_by_project_id(
 ) -> list[Batch]:
     """The project's live batches, newest first (`limit=None`: all of them)."""
     return await queries.many(db, "list_batches_for_project", project_id, limit, offset, into=Batch)
+
+
+async def count_for_project(db: Executor, project_id: UUID) -> int:
+    return int(await queries.scalar(db, "count_batches_for_project", project_id))
+
+
+async def get_for_owner(
+    db: Executor, owner_id: UUID, project_id: UUID, batch_id: UUID
+) -> Batch | None:
+    """The batch, if it is live and belongs to a live project of `owner_id`."""
+    return await queries.one(db, "get_batch_for_owner", batch_id, project_id, owner_id, into=Batch)
+
+
+async def review(db: Executor, batch_id: UUID, status: BatchStatus) -> Batch | None:
+    """Move a pending batch to `status`; None when it was not pending review."""
+    return await queries.one(db, "review_batch", batch_id, status, into=Batch)
 
 
 async def soft_delete(db: Executor, batch_id: UUID, deleted_by: UUID) -> bool:

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from service import queries
 from service.db import Executor
-from service.entities import NewRow, Row, StatusCounts
+from service.entities import NewRow, Row, RowStatus
 
 
 async def create_many(db: Executor, rows: Iterable[NewRow] | AsyncIterable[NewRow]) -> int:
@@ -22,13 +22,17 @@ async def create_many(db: Executor, rows: Iterable[NewRow] | AsyncIterable[NewRo
 
 
 async def find_by_batch_id(
-    db: Executor, batch_id: UUID, *, limit: int | None = None, offset: int = 0
+    db: Executor,
+    batch_id: UUID,
+    *,
+    limit: int | None = None,
+    offset: int = 0,
+    status: RowStatus | None = None,
 ) -> list[Row]:
-    """A live batch's live rows in source order (`limit=None`: all of them)."""
-    return await queries.many(db, "list_rows_for_batch", batch_id, limit, offset, into=Row)
+    """A live batch's live rows in source order (`limit=None`: all of them), optionally only
+    those of one status."""
+    return await queries.many(db, "list_rows_for_batch", batch_id, limit, offset, status, into=Row)
 
 
-async def status_counts(db: Executor, batch_id: UUID) -> StatusCounts:
-    counts = await queries.one(db, "count_rows_by_status", batch_id, into=StatusCounts)
-    assert counts is not None
-    return counts
+async def get(db: Executor, batch_id: UUID, row_id: UUID) -> Row | None:
+    return await queries.one(db, "get_row", row_id, batch_id, into=Row)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from service.entities import BatchMode, BatchStatus, ColumnMetadata, InferredType
+from service.entities import BatchMode, BatchStatus, ColumnMetadata, InferredType, StatusCounts
 from service.store import batches
 from tests.factories import make_batch, make_project, make_user
 
@@ -76,3 +76,23 @@ async def test_find_by_project_is_newest_first_and_hides_soft_deleted(pool):
         "SELECT deleted_by FROM ingestion_batches WHERE id = $1", made[1].id
     )
     assert deleted_by == owner.id
+
+
+async def test_get_for_owner_review_and_finish(pool):
+    owner, other = await make_user(pool), await make_user(pool)
+    project = await make_project(pool, owner=owner)
+    batch = await make_batch(pool, project=project)
+
+    assert await batches.get_for_owner(pool, owner.id, project.id, batch.id) == batch
+    assert await batches.get_for_owner(pool, other.id, project.id, batch.id) is None
+    other_project = await make_project(pool, owner=owner)
+    assert await batches.get_for_owner(pool, owner.id, other_project.id, batch.id) is None
+    assert await batches.count_for_project(pool, project.id) == 1
+
+    await batches.finish(pool, batch.id, StatusCounts(valid=3, warning=2, error=1))
+    reviewed = await batches.review(pool, batch.id, BatchStatus.COMPLETED)
+    assert reviewed is not None
+    assert reviewed.status is BatchStatus.COMPLETED
+    assert reviewed.status_counts == StatusCounts(valid=3, warning=2, error=1)
+    # Final states are final.
+    assert await batches.review(pool, batch.id, BatchStatus.FAILED) is None

@@ -26,11 +26,10 @@ async def test_create_many_copies_200k_rows_in_one_transaction(pool):
             conn, project=await make_project(conn, owner=owner), uploader=owner
         )
         written = await rows.create_many(conn, new_rows(batch.id, 200_000))
+        await batches.finish(conn, batch.id, StatusCounts(valid=written, warning=0, error=0))
 
     assert written == 200_000
-    assert await rows.status_counts(pool, batch.id) == StatusCounts(
-        valid=200_000, warning=0, error=0
-    )
+    assert (await batches.find_by_id(pool, batch.id)).status_counts.valid == 200_000
     assert (
         await pool.fetchval("SELECT count(*) FROM ingestion_rows WHERE batch_id = $1", batch.id)
         == 200_000
@@ -147,6 +146,20 @@ async def test_rows_are_read_in_position_order_and_hidden_with_their_batch(pool)
         )
         == 40
     )
+
+
+async def test_status_filter_and_get_by_id(pool):
+    _, batch = await _batch(pool)
+    statuses = [RowStatus.VALID, RowStatus.WARNING, RowStatus.ERROR] * 4
+    await rows.create_many(
+        pool,
+        [row._replace(status=statuses[row.position]) for row in new_rows(batch.id, 12)],
+    )
+    warnings = await rows.find_by_batch_id(pool, batch.id, status=RowStatus.WARNING, limit=2)
+    assert [r.position for r in warnings] == [1, 4]
+    assert await rows.get(pool, batch.id, warnings[0].id) == warnings[0]
+    other = (await _batch(pool))[1]
+    assert await rows.get(pool, other.id, warnings[0].id) is None
 
 
 async def test_rows_of_one_batch_cannot_be_hard_deleted_out_from_under_it(pool):

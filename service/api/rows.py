@@ -1,0 +1,83 @@
+"""Rows over HTTP: a batch's rows in source order, and one row by id."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from litestar import Request, get
+from litestar.datastructures import State
+from litestar.params import FromPath, QueryParameter
+
+from service.api.auth import Claims
+from service.api.batches import owned_batch
+from service.api.wire import DEFAULT_LIMIT, PageLimit, PageOffset, Wire, to_wire
+from service.entities import RowStatus, User, ValidationMessage
+from service.errors import NotFound
+from service.store import rows
+
+AuthRequest = Request[User, Claims, State]
+ROWS_PATH = "/projects/{project_id:str}/batches/{batch_id:str}/rows"
+
+
+class RowOut(Wire, frozen=True):
+    id: UUID
+    batch_id: UUID
+    data: dict[str, Any]
+    status: RowStatus
+    validation_messages: list[ValidationMessage]
+    source_file_name: str
+    source_sheet_name: str
+    source_row_index: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class RowPage(Wire, frozen=True):
+    items: list[RowOut]
+    total: int
+    limit: int
+    offset: int
+
+
+@get(ROWS_PATH, tags=["rows"])
+async def list_rows(
+    request: AuthRequest,
+    state: State,
+    project_id: FromPath[UUID],
+    batch_id: FromPath[UUID],
+    status: Annotated[
+        RowStatus | None, QueryParameter(description="only rows of this status")
+    ] = None,
+    limit: PageLimit = DEFAULT_LIMIT,
+    offset: PageOffset = 0,
+) -> RowPage:
+    """Rows in source order: files as uploaded, sheets in workbook order, rows top to bottom."""
+    batch = await owned_batch(state, request.user, project_id, batch_id)
+    items = await rows.find_by_batch_id(
+        state.pool, batch.id, limit=limit, offset=offset, status=status
+    )
+    counts = batch.status_counts
+    total = batch.row_count if status is None else getattr(counts, status.value)
+    return RowPage(
+        items=[to_wire(r, RowOut) for r in items], total=total, limit=limit, offset=offset
+    )
+
+
+@get(ROWS_PATH + "/{row_id:str}", tags=["rows"])
+async def get_row(
+    request: AuthRequest,
+    state: State,
+    project_id: FromPath[UUID],
+    batch_id: FromPath[UUID],
+    row_id: FromPath[UUID],
+) -> RowOut:
+    batch = await owned_batch(state, request.user, project_id, batch_id)
+    row = await rows.get(state.pool, batch.id, row_id)
+    if row is None:
+        raise NotFound(f"row {row_id} not found in batch {batch_id}")
+    return to_wire(row, RowOut)
+
+
+HANDLERS: list[Any] = [list_rows, get_row]

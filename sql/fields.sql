@@ -1,0 +1,41 @@
+-- Fields: per-key statistics and value frequencies of a batch's live rows, computed by
+-- PostgreSQL from the JSONB data. Every row carries every key of its batch (JSON null when
+-- empty), so "present" means "not JSON null".
+
+-- name: list_field_stats :many
+-- For each key of a batch: how many rows have a value, how many are empty, how many distinct.
+SELECT e.key,
+    count(*) FILTER (WHERE e.value <> 'null'::jsonb) AS present_count,
+    count(*) FILTER (WHERE e.value = 'null'::jsonb) AS empty_count,
+    count(DISTINCT e.value) FILTER (WHERE e.value <> 'null'::jsonb) AS distinct_count
+FROM ingestion_rows AS r
+CROSS JOIN LATERAL jsonb_each(r.data) AS e(key, value)
+WHERE r.batch_id = $1::uuid AND r.deleted_at IS NULL
+GROUP BY e.key;
+
+-- name: list_field_values :one
+-- A page of one key's distinct non-null values, most frequent first (the value breaks ties),
+-- optionally only those containing $3 (case- and accent-insensitive), with their total.
+WITH matching AS (
+    SELECT r.data -> $2::text AS value
+    FROM ingestion_rows AS r
+    WHERE r.batch_id = $1::uuid AND r.deleted_at IS NULL
+        AND r.data -> $2::text <> 'null'::jsonb
+        AND ($3::text IS NULL OR strpos(
+            lower(regexp_replace(normalize(r.data ->> $2::text, NFD), '[\u0300-\u036f]', '', 'g')),
+            lower(regexp_replace(normalize($3::text, NFD), '[\u0300-\u036f]', '', 'g'))
+        ) > 0)
+),
+grouped AS (
+    SELECT value, count(*) AS count FROM matching GROUP BY value
+),
+page AS (
+    SELECT value, count FROM grouped ORDER BY count DESC, value
+    LIMIT $4::integer OFFSET $5::integer
+)
+SELECT (SELECT count(*) FROM grouped) AS total,
+    coalesce(
+        (SELECT jsonb_agg(jsonb_build_object('value', value, 'count', count)
+            ORDER BY count DESC, value) FROM page),
+        '[]'::jsonb
+    ) AS items;

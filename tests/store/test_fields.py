@@ -1,0 +1,57 @@
+"""Fields store: per-key counts and value frequencies, computed by PostgreSQL."""
+
+from __future__ import annotations
+
+from service.entities import ValueCount
+from service.store import fields, rows
+from tests.factories import make_batch, make_project, make_user, new_rows
+
+
+async def _batch_with(pool, records):
+    owner = await make_user(pool)
+    batch = await make_batch(pool, project=await make_project(pool, owner=owner))
+    stream = new_rows(batch.id, len(records))
+    await rows.create_many(
+        pool, [row._replace(data=record) for row, record in zip(stream, records, strict=True)]
+    )
+    return batch
+
+
+async def test_stats_count_present_empty_and_distinct(pool):
+    batch = await _batch_with(
+        pool,
+        [
+            {"cidade": "São Paulo", "idade": 30},
+            {"cidade": "sao paulo", "idade": 30},
+            {"cidade": None, "idade": 41},
+            {"cidade": "São Paulo", "idade": None},
+        ],
+    )
+    stats = await fields.stats(pool, batch.id)
+    assert {k: (s.present_count, s.empty_count, s.distinct_count) for k, s in stats.items()} == {
+        "cidade": (3, 1, 2),
+        "idade": (3, 1, 2),
+    }
+
+
+async def test_values_most_frequent_first_with_accent_insensitive_search(pool):
+    batch = await _batch_with(
+        pool,
+        [{"cidade": c} for c in ["São Paulo", "Lisboa", "São Paulo", "SAO PAULO", "Porto", None]]
+        + [{"cidade": 7}, {"cidade": 7}],
+    )
+    page = await fields.values(pool, batch.id, "cidade", search=None, limit=2, offset=0)
+    assert page.total == 5
+    # Ties are broken by jsonb order, in which strings come before numbers.
+    assert page.items == [ValueCount(value="São Paulo", count=2), ValueCount(value=7, count=2)]
+
+    found = await fields.values(pool, batch.id, "cidade", search="sÃo pau", limit=10, offset=0)
+    assert found.total == 2
+    assert found.items == [
+        ValueCount(value="São Paulo", count=2),
+        ValueCount(value="SAO PAULO", count=1),
+    ]
+    beyond = await fields.values(pool, batch.id, "cidade", search=None, limit=10, offset=50)
+    assert (beyond.total, beyond.items) == (5, [])
+    # Wildcards are plain text in a search.
+    assert (await fields.values(pool, batch.id, "cidade", search="%", limit=5, offset=0)).total == 0
