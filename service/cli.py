@@ -1,4 +1,4 @@
-"""The `sheetflow` command: serve, migrate, token.
+"""The `sheetflow` command: serve, migrate, token, ingest.
 
 With no `DATABASE_URL`, every command that needs a database starts (or reuses) the embedded
 PostgreSQL under `SHEETFLOW_DATA_DIR` and stops it on exit if it was the last user.
@@ -7,12 +7,18 @@ PostgreSQL under `SHEETFLOW_DATA_DIR` and stops it on exit if it was the last us
 from __future__ import annotations
 
 import argparse
+import asyncio
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+from uuid import UUID
 
-from service import db
+from service import db, errors
+from service.entities import BatchMode
 from service.settings import Settings, load_settings
+from service.store import projects
 
 
 def database_url(settings: Settings) -> str:
@@ -70,6 +76,83 @@ def token(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+class ProgressBar:
+    """A one-line bar on a terminal, redrawn at most every 1 % of the rows."""
+
+    WIDTH = 30
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.shown = -1
+
+    def __call__(self, done: int, total: int) -> None:
+        percent = 100 * done // max(total, 1)
+        if percent == self.shown:
+            return
+        self.shown = percent
+        filled = self.WIDTH * done // max(total, 1)
+        bar = "#" * filled + "." * (self.WIDTH - filled)
+        self.stream.write(f"\r[{bar}] {done:,} / {total:,} rows")
+        if done >= total:
+            self.stream.write("\n")
+        self.stream.flush()
+
+
+def ingest(settings: Settings, args: argparse.Namespace) -> int:
+    """Ingest files into a project as its owner, exactly as an HTTP upload would."""
+    try:
+        project_id = UUID(args.project)
+    except ValueError:
+        print(f"sheetflow ingest: --project {args.project!r} is not a UUID", file=sys.stderr)
+        return 2
+    missing = [name for name in args.files if not Path(name).is_file()]
+    if missing:
+        print(f"sheetflow ingest: no such file: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    url = database_url(settings)
+    db.migrate(url)
+    try:
+        return asyncio.run(_ingest(settings, url, project_id, args))
+    except errors.SheetflowError as error:
+        print(f"sheetflow ingest: {error.detail}", file=sys.stderr)
+        return 1
+
+
+async def _ingest(settings: Settings, url: str, project_id: UUID, args: argparse.Namespace) -> int:
+    from service import ingestion
+    from service.ingest import Source
+
+    pool = await db.create_pool(url, max_size=2)
+    try:
+        project = await projects.get_any_owner(pool, project_id)
+        if project is None:
+            raise errors.NotFound(f"no live project {project_id}")
+        batch = await ingestion.ingest(
+            pool,
+            project_id=project.id,
+            user_id=project.user_id,
+            sources=[Source(path=Path(name), name=Path(name).name) for name in args.files],
+            mode=BatchMode(args.mode),
+            sheet=args.sheet,
+            settings=settings,
+            on_rows=ProgressBar(sys.stderr) if sys.stderr.isatty() else None,
+        )
+    finally:
+        await pool.close()
+    print(f"batch    {batch.id}")
+    print(f"project  {project.id} ({project.name})")
+    print(f"status   {batch.status}")
+    counts = batch.status_counts
+    print(
+        f"rows     {batch.row_count:,} (valid {counts.valid:,}, warning {counts.warning:,}, "
+        f"error {counts.error:,})"
+    )
+    print("columns")
+    for column in batch.column_metadata:
+        print(f"  {column.position:>4}  {column.normalized_key:<32} {column.inferred_type}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sheetflow", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -96,6 +179,14 @@ def build_parser() -> argparse.ArgumentParser:
     token_parser.add_argument("--ttl", type=float, default=3600, help="seconds (default 3600)")
     token_parser.set_defaults(run=token)
 
+    ingest_parser = commands.add_parser(
+        "ingest", help="ingest spreadsheet files into a project, as its owner"
+    )
+    ingest_parser.add_argument("files", nargs="+", metavar="FILE")
+    ingest_parser.add_argument("--project", required=True, help="the project's id")
+    ingest_parser.add_argument("--mode", required=True, choices=[mode.value for mode in BatchMode])
+    ingest_parser.add_argument("--sheet", help="read only this sheet")
+    ingest_parser.set_defaults(run=ingest)
     return parser
 
 

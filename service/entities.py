@@ -111,9 +111,9 @@ class Row(msgspec.Struct, frozen=True, kw_only=True):
     id: UUID
     batch_id: UUID
     position: int
-    data: dict[str, Any]
+    data: dict[str, Any] | msgspec.Raw
     status: RowStatus
-    validation_messages: list[ValidationMessage]
+    validation_messages: list[ValidationMessage] | msgspec.Raw
     source_file_name: str
     source_sheet_name: str
     source_row_index: int
@@ -126,14 +126,15 @@ class NewRow(NamedTuple):
 
     A NamedTuple rather than a Struct because COPY consumes plain sequences: the fields are
     in the column order of `copy_rows` in `sql/rows.sql`, and no per-row conversion is paid
-    on the hot path of an upload.
+    on the hot path of an upload. The JSONB fields may be `msgspec.Raw` (JSON encoded
+    already, by the parsing worker): the jsonb codec passes such bytes through as they are.
     """
 
     batch_id: UUID
     position: int
-    data: dict[str, Any]
+    data: dict[str, Any] | msgspec.Raw
     status: RowStatus
-    validation_messages: list[ValidationMessage]
+    validation_messages: list[ValidationMessage] | msgspec.Raw
     source_file_name: str
     source_sheet_name: str
     source_row_index: int

@@ -9,6 +9,8 @@ so tests are isolated even when they commit, and the app can use a real pool.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -29,15 +31,20 @@ def with_database(url: str, name: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Administrative URL of the server the tests use."""
+def server_url() -> Iterator[str]:
+    """Administrative URL of the server the tests use.
+
+    The embedded server's directory is made here rather than by pytest's tmp_path_factory,
+    which deletes all but the newest few base directories when another pytest run starts,
+    and would pull the data directory from under a running server."""
     if os.environ.get("TEST_DATABASE_URL"):
         yield os.environ["TEST_DATABASE_URL"]
         return
-    data_dir: Path = tmp_path_factory.mktemp("pg")
+    data_dir = Path(tempfile.mkdtemp(prefix="sheetflow-test-pg-"))
     server = db._embedded().get_server(data_dir / "postgres", cleanup_mode="delete")
     yield str(server.get_uri("postgres"))
     server.cleanup()
+    shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,142 @@
+"""What kind of file an upload is, decided by its content (spec §4.1).
+
+The client's MIME type is never consulted. The content decides, and the extension of the
+client's file name must agree with it:
+
+| format | content                                                          | extensions        |
+|--------|------------------------------------------------------------------|-------------------|
+| xlsx   | ZIP with `[Content_Types].xml` and `xl/workbook.xml`             | .xlsx .xlsm       |
+| xlsb   | ZIP with `[Content_Types].xml` and `xl/workbook.bin`             | .xlsb             |
+| xls    | OLE2 compound file (magic `D0 CF 11 E0 A1 B1 1A E1`)             | .xls              |
+| ods    | ZIP whose first member `mimetype` says OpenDocument spreadsheet  | .ods              |
+| csv    | text (below)                                                     | .csv .tsv .txt    |
+
+Text means: not one of the above, and, unless it starts with a UTF-16/UTF-32 byte order
+mark, at most 1 % of its first 64 KiB (and at least 8 bytes, for tiny files) are control
+bytes other than tab, line feed, carriage return, form feed and the old end-of-file mark
+(0x1A). That lets a few stray NUL characters through (they are removed later, with a
+warning) and refuses binary files such as images and UTF-16 text without a byte order
+mark.
+
+A mismatch (an `.xls` that is really an HTML export, a `.csv` that is a workbook) and an
+unknown extension are `UnsupportedFormat` (415); an empty or unreadable container is
+`CorruptFile` (422). Both name the file.
+"""
+
+from __future__ import annotations
+
+import enum
+import zipfile
+from pathlib import Path, PurePosixPath
+
+from service import errors
+
+SNIFF_BYTES = 64 * 1024
+
+_ZIP_MAGIC = b"PK\x03\x04"
+_OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_ODS_MIMETYPE = b"application/vnd.oasis.opendocument.spreadsheet"
+_UNICODE_BOMS = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")
+_CONTROL_BYTES = frozenset(range(0x20)) - {0x09, 0x0A, 0x0C, 0x0D, 0x1A}
+_BINARY_SHARE = 0.01
+_BINARY_ALLOWANCE = 8
+
+
+class FileFormat(enum.StrEnum):
+    XLSX = "xlsx"
+    XLSB = "xlsb"
+    XLS = "xls"
+    ODS = "ods"
+    CSV = "csv"
+
+    @property
+    def is_zip(self) -> bool:
+        return self in (FileFormat.XLSX, FileFormat.XLSB, FileFormat.ODS)
+
+
+_FORMAT_OF_EXTENSION = {
+    ".xlsx": FileFormat.XLSX,
+    ".xlsm": FileFormat.XLSX,
+    ".xlsb": FileFormat.XLSB,
+    ".xls": FileFormat.XLS,
+    ".ods": FileFormat.ODS,
+    ".csv": FileFormat.CSV,
+    ".tsv": FileFormat.CSV,
+    ".txt": FileFormat.CSV,
+}
+_CONTENT_DESCRIPTION = {
+    FileFormat.XLSX: "an Excel .xlsx/.xlsm workbook",
+    FileFormat.XLSB: "an Excel .xlsb workbook",
+    FileFormat.XLS: "an OLE2 file (a legacy .xls workbook, or a password-protected workbook)",
+    FileFormat.ODS: "an OpenDocument .ods spreadsheet",
+    FileFormat.CSV: "plain text",
+}
+
+
+def extension(name: str) -> str:
+    """Lower-case extension of a client file name, which may carry a Windows path."""
+    return PurePosixPath(name.replace("\\", "/")).suffix.lower()
+
+
+def detect_format(path: Path, name: str) -> FileFormat:
+    """The format of the file at `path`, uploaded as `name`, or a 415/422 naming it."""
+    expected = _FORMAT_OF_EXTENSION.get(extension(name))
+    if expected is None:
+        raise errors.UnsupportedFormat(
+            f"{name!r} is not a supported file type: upload .xlsx, .xlsm, .xlsb, .xls, "
+            ".ods, .csv, .tsv or .txt files",
+            file=name,
+        )
+    with path.open("rb") as stream:
+        prefix = stream.read(SNIFF_BYTES)
+    if not prefix:
+        raise errors.CorruptFile(f"{name!r} is empty", file=name)
+    found = _content_format(path, name, prefix)
+    if found is not expected:
+        content = _CONTENT_DESCRIPTION[found] if found else "not a spreadsheet"
+        raise errors.UnsupportedFormat(
+            f"{name!r} is named {extension(name)} but its content is {content}: "
+            "save it in the format its name says",
+            file=name,
+        )
+    return found
+
+
+def _content_format(path: Path, name: str, prefix: bytes) -> FileFormat | None:
+    if prefix.startswith(_ZIP_MAGIC):
+        return _zip_format(path, name)
+    if prefix.startswith(_OLE2_MAGIC):
+        return FileFormat.XLS
+    if prefix.startswith(_UNICODE_BOMS):
+        return FileFormat.CSV
+    control = sum(prefix.count(byte) for byte in _CONTROL_BYTES)
+    return (
+        FileFormat.CSV if control <= max(_BINARY_ALLOWANCE, len(prefix) * _BINARY_SHARE) else None
+    )
+
+
+def _zip_format(path: Path, name: str) -> FileFormat | None:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+            if members and members[0].filename == "mimetype":
+                with archive.open(members[0]) as mimetype:
+                    if mimetype.read(len(_ODS_MIMETYPE) + 1).strip() == _ODS_MIMETYPE:
+                        return FileFormat.ODS
+            names = {member.filename for member in members}
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        NotImplementedError,
+        RuntimeError,
+        OSError,
+    ) as error:
+        raise errors.CorruptFile(
+            f"{name!r} is a damaged ZIP archive ({error})", file=name
+        ) from None
+    if "[Content_Types].xml" in names:
+        if "xl/workbook.xml" in names:
+            return FileFormat.XLSX
+        if "xl/workbook.bin" in names:
+            return FileFormat.XLSB
+    return None

@@ -1,0 +1,131 @@
+"""Reading uploaded files, as both passes do: the per-file limit and format, the CSV record
+stream, and the small facts about rows and cells that both passes share."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Iterator
+from pathlib import PurePosixPath
+from typing import Any, TypeVar
+
+from service import errors
+from service.ingest import delimited
+from service.ingest.delimited import TextDialect
+from service.ingest.formats import FileFormat, detect_format
+from service.ingest.keys import cell_address, column_index, column_letter
+from service.ingest.plans import Source
+from service.settings import Settings
+
+_Read = TypeVar("_Read")
+
+CHUNK_ROWS = 2048
+"""Rows handled together: enough to amortise per-chunk work, small enough to stay flat."""
+
+UNLIMITED = 1 << 62
+"""A character limit that never bites: pass 2 re-reads values pass 1 already measured."""
+
+
+def open_source(source: Source, settings: Settings) -> FileFormat:
+    """The format of an upload, once its size is within `max_file_bytes`."""
+    size = source.path.stat().st_size
+    if size > settings.max_file_bytes:
+        raise errors.LimitExceeded(
+            f"{source.name!r} is {size:,} bytes; the limit is {settings.max_file_bytes:,} per file",
+            limit="max_file_bytes",
+            value=settings.max_file_bytes,
+            file=source.name,
+        )
+    return detect_format(source.path, source.name)
+
+
+def read_whole_csv(
+    source: Source, attempt: Callable[[TextDialect], _Read]
+) -> tuple[TextDialect, _Read]:
+    """Run `attempt`, a read of the whole CSV file, with the sniffed dialect. A file whose
+    first 64 KiB are UTF-8 but whose rest is not is read again in its legacy encoding
+    (`delimited.legacy_encoding`): this full read is what holds the file to UTF-8."""
+    dialect = delimited.sniff(source.path, source.name)
+    try:
+        return dialect, attempt(dialect)
+    except UnicodeDecodeError as error:
+        if dialect.encoding != "utf-8":
+            raise undecodable(source.name, dialect, error) from None
+    legacy = delimited.legacy_encoding(delimited.non_utf8_sample(source.path))
+    dialect = TextDialect(encoding=legacy, delimiter=dialect.delimiter)
+    try:
+        return dialect, attempt(dialect)
+    except UnicodeDecodeError as error:
+        raise undecodable(source.name, dialect, error) from None
+
+
+def csv_sheet_name(file: str) -> str:
+    """The sheet name of a CSV file: its name without extension (what Excel shows)."""
+    return PurePosixPath(file.replace("\\", "/")).stem or file
+
+
+def csv_rows(stream: Any, dialect: TextDialect, file: str) -> Iterator[tuple[int, list[str]]]:
+    """(record number, fields) of every non-blank record of an open CSV file; a record is
+    blank when its fields hold nothing but whitespace."""
+    number = 0
+    try:
+        for number, record in enumerate(delimited.records(stream, dialect), 1):
+            # `any` settles most records; only a blank-looking first field costs a join.
+            if not any(record) or (not record[0].strip() and not "".join(record).strip()):
+                continue
+            yield number, record
+    except csv.Error as error:
+        failed = number + 1
+        if "field larger than field limit" in str(error):
+            raise TooLongField(failed) from None
+        raise errors.CorruptFile(
+            f"{file!r} cannot be read as CSV at record {failed} ({error})",
+            file=file,
+            row=failed,
+        ) from None
+
+
+class TooLongField(Exception):
+    def __init__(self, row: int) -> None:
+        super().__init__(row)
+        self.row = row
+
+
+def too_long(
+    file: str, sheet: str, row: int, column: int | None, length: int | None, settings: Settings
+) -> errors.LimitExceeded:
+    where = f"cell {cell_address(row, column)}" if column is not None else f"row {row}"
+    size = f" has {length:,} characters" if length is not None else " is too long"
+    return errors.LimitExceeded(
+        f"In {file!r}, sheet {sheet!r}, {where}{size}; the limit is "
+        f"{settings.max_cell_chars:,} characters per cell",
+        limit="max_cell_chars",
+        value=settings.max_cell_chars,
+        file=file,
+        sheet=sheet,
+        row=row,
+        column=column_letter(column) if column is not None else None,
+    )
+
+
+def fit_record(cells: list[Any], width: int) -> list[Any]:
+    """A CSV record cut or padded to the header's width."""
+    if len(cells) > width:
+        return cells[:width]
+    return cells + [""] * (width - len(cells))
+
+
+def undecodable(file: str, dialect: TextDialect, error: UnicodeDecodeError) -> errors.CorruptFile:
+    return errors.CorruptFile(
+        f"{file!r} is not valid {dialect.encoding} text ({error.reason}); save it as UTF-8",
+        file=file,
+    )
+
+
+def error_rows(error_cells: dict[str, str]) -> frozenset[int]:
+    return frozenset(split_address(address)[0] for address in error_cells)
+
+
+def split_address(address: str) -> tuple[int, int]:
+    """(1-based row, 0-based column) of an A1 address."""
+    letters = len(address) - len(address.lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
+    return int(address[letters:]), column_index(address[:letters])

@@ -1,0 +1,399 @@
+"""Pass 2 of an ingestion: read the files again and turn every row into a validated
+`ParsedRow`, using the column facts of pass 1 (see `parse`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import itertools
+import math
+import operator
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from typing import Any, NamedTuple
+
+from service import errors
+from service.entities import InferredType, RowStatus, ValidationMessage
+from service.ingest import delimited, reading, validation, workbook
+from service.ingest.formats import FileFormat
+from service.ingest.inference import FITTING_KINDS, cell_kind, classify_text, text_misfits
+from service.ingest.plans import FilePlan, ParsedRow, Profile, SheetPlan, Source
+from service.ingest.values import (
+    MAX_SAFE_INTEGER,
+    SURROGATES_REPLACED,
+    convert_cell,
+    has_surrogates,
+    prepare_text,
+    replace_surrogates,
+)
+from service.settings import Settings
+
+
+class _Column(NamedTuple):
+    """Pass 2's view of one column of a sheet."""
+
+    offset: int
+    """Position within the sheet's rows."""
+    key: str
+    type: InferredType
+    check_type: bool
+    warn_empty: bool
+    empty: ValidationMessage
+    mismatch: ValidationMessage
+
+
+class Emitter:
+    def __init__(self, profile: Profile, settings: Settings) -> None:
+        self.profile = profile
+        self.settings = settings
+        self.keys = [column.normalized_key for column in profile.columns]
+        self.template: dict[str, Any] = dict.fromkeys(self.keys)
+        self.position = 0
+
+    def list_file(self, source: Source, plan: FilePlan) -> Iterator[ParsedRow]:
+        if plan.format is FileFormat.CSV:
+            assert plan.dialect is not None
+            (sheet,) = plan.sheets
+            with delimited.open_text(source.path, plan.dialect) as stream:
+                rows = reading.csv_rows(stream, plan.dialect, source.name)
+                yield from self._sheet(
+                    source.name,
+                    sheet,
+                    rows,
+                    text=True,
+                    surrogates=plan.dialect.may_carry_surrogates,
+                )
+            return
+        with workbook.Workbook(source.path, source.name) as book:
+            for sheet in plan.sheets:
+                loaded = book.load(sheet.name, self.settings)
+                sheet_rows = loaded.rows(reading.error_rows(sheet.error_cells))
+                del loaded
+                yield from self._sheet(source.name, sheet, sheet_rows, text=False, surrogates=False)
+                del sheet_rows
+
+    def _sheet(
+        self,
+        file: str,
+        plan: SheetPlan,
+        rows: Iterator[tuple[int, list[Any]]],
+        *,
+        text: bool,
+        surrogates: bool,
+    ) -> Iterator[ParsedRow]:
+        header = next(rows, None)
+        if header is None or header[0] != plan.header_row:
+            raise errors.CorruptFile(f"{file!r} changed while it was being read", file=file)
+        columns = [
+            self._column(offset, index) for offset, index in enumerate(plan.keys) if index >= 0
+        ]
+        sheet_keys = [column.key for column in columns]
+        errors_by_row: dict[int, list[tuple[int, int, str]]] = {}
+        for address, error in plan.error_cells.items():
+            row, absolute = reading.split_address(address)
+            offset = absolute - plan.first_column
+            if 0 <= offset < len(plan.keys) and plan.keys[offset] >= 0:
+                errors_by_row.setdefault(row, []).append((offset, absolute, error))
+        block = _Block(self, file, plan, columns, sheet_keys, errors_by_row, text, surrogates)
+        width = len(plan.keys)
+        while chunk := list(itertools.islice(rows, reading.CHUNK_ROWS)):
+            numbers, cells = zip(*chunk, strict=True)
+            extra: dict[int, ValidationMessage] = {}
+            if text and set(map(len, cells)) != {width}:
+                for index, record in enumerate(cells):
+                    if len(record) > width:
+                        message = _extra_cells(record, width)
+                        if message is not None:
+                            extra[index] = message
+                cells = tuple(reading.fit_record(record, width) for record in cells)
+            yield from block.flush(cells, numbers, extra)
+
+    def _column(self, offset: int, index: int) -> _Column:
+        metadata = self.profile.columns[index]
+        key, type_ = metadata.normalized_key, metadata.inferred_type
+        return _Column(
+            offset=offset,
+            key=key,
+            type=type_,
+            check_type=self.profile.check_types[index],
+            warn_empty=self.profile.warn_empty[index],
+            empty=validation.empty(key),
+            mismatch=validation.type_mismatch(key, type_),
+        )
+
+    def form(self, source: Source, plan: FilePlan) -> ParsedRow:
+        (sheet,) = plan.sheets
+        if plan.format is FileFormat.CSV:
+            assert plan.dialect is not None
+            surrogates = plan.dialect.may_carry_surrogates
+            with delimited.open_text(source.path, plan.dialect) as stream:
+                cells = _form_cells(reading.csv_rows(stream, plan.dialect, source.name), 0)
+        else:
+            surrogates = False
+            with workbook.Workbook(source.path, source.name) as book:
+                loaded = book.load(sheet.name, self.settings)
+                cells = _form_cells(
+                    loaded.rows(reading.error_rows(sheet.error_cells)), loaded.first_column
+                )
+                del loaded
+        errors_at = {
+            reading.split_address(address): error for address, error in sheet.error_cells.items()
+        }
+        data = self.template.copy()
+        messages: list[ValidationMessage] = []
+        has_error = False
+        for index, metadata in enumerate(self.profile.columns):
+            key = metadata.normalized_key
+            position = reading.split_address(key)
+            raw = cells.get(position)
+            if raw is None:
+                error = errors_at.get(position)
+                if error is not None:
+                    messages.append(validation.cell_error(key, error, *position))
+                    has_error = True
+                elif self.profile.warn_empty[index]:
+                    messages.append(validation.empty(key))
+                continue
+            value, repaired = convert_cell(raw)
+            if surrogates and type(value) is str and has_surrogates(value):
+                value = replace_surrogates(value)
+                repaired = f"{repaired}; {SURROGATES_REPLACED}" if repaired else SURROGATES_REPLACED
+            data[key] = value
+            if repaired:
+                messages.append(validation.sanitized(key, repaired))
+            if value is None:
+                if self.profile.warn_empty[index]:
+                    messages.append(validation.empty(key))
+                continue
+            type_ = metadata.inferred_type
+            kind = classify_text(value) if type(raw) is str else cell_kind(raw)
+            if kind not in FITTING_KINDS[type_]:
+                messages.append(validation.type_mismatch(key, type_))
+        row = ParsedRow(
+            self.position,
+            data,
+            validation.status(messages, has_error),
+            messages,
+            source.name,
+            sheet.name,
+            1,
+        )
+        self.position += 1
+        return row
+
+
+def _form_cells(
+    rows: Iterator[tuple[int, list[Any]]], first_column: int
+) -> dict[tuple[int, int], Any]:
+    cells: dict[tuple[int, int], Any] = {}
+    for number, row in rows:
+        for offset, value in enumerate(row):
+            if type(value) is str and (not value or value.isspace()):
+                continue
+            cells[number, first_column + offset] = value
+    return cells
+
+
+_new_row = functools.partial(tuple.__new__, ParsedRow)
+"""Builds a ParsedRow from one iterable in C, without NamedTuple's Python `__new__`."""
+
+
+def _extra_cells(record: list[str], width: int) -> ValidationMessage | None:
+    filled = [offset for offset, cell in enumerate(record[width:], width) if cell.strip()]
+    if not filled:
+        return None
+    return validation.extra_cells(filled[0], len(filled), width)
+
+
+class _Block:
+    """Turns chunks of up to `reading.CHUNK_ROWS` rows of one sheet into ParsedRows."""
+
+    def __init__(
+        self,
+        emitter: Emitter,
+        file: str,
+        plan: SheetPlan,
+        columns: list[_Column],
+        sheet_keys: list[str],
+        errors_by_row: dict[int, list[tuple[int, int, str]]],
+        text: bool,
+        surrogates: bool,
+    ) -> None:
+        self.emitter = emitter
+        self.file = file
+        self.plan = plan
+        self.columns = columns
+        self.sheet_keys = sheet_keys
+        self.same_shape = sheet_keys == emitter.keys
+        self.errors_by_row = errors_by_row
+        self.text = text
+        self.surrogates = surrogates
+
+    def flush(
+        self,
+        cells: Sequence[list[Any]],
+        numbers: Sequence[int],
+        extra: dict[int, ValidationMessage],
+    ) -> Iterator[ParsedRow]:
+        count = len(numbers)
+        messages: dict[int, list[ValidationMessage]] = {}
+        failed: set[int] = set()
+        errors_here = self._errors_in_block(numbers) if self.errors_by_row else {}
+        value_columns: list[list[Any]] = []
+        raw_columns = list(zip(*cells, strict=True))
+        for column in self.columns:
+            raw = raw_columns[column.offset]
+            checked_type = column.type if column.check_type else InferredType.STRING
+            if self.text:
+                chunk = prepare_text(raw, reading.UNLIMITED, surrogates=self.surrogates)
+                values: list[Any] = [value or None for value in chunk.values]
+                repaired = chunk.repaired
+                misfits = text_misfits(chunk, checked_type)
+                has_empty = chunk.filled < count
+            else:
+                values, repaired, misfits = _workbook_values(raw, checked_type)
+                has_empty = None in values
+            value_columns.append(values)
+            for index, detail in repaired.items():
+                messages.setdefault(index, []).append(validation.sanitized(column.key, detail))
+            for index in misfits:
+                messages.setdefault(index, []).append(column.mismatch)
+            errors_of_column = errors_here.get(column.offset)
+            if has_empty and column.warn_empty:
+                for index, value in enumerate(values):
+                    if value is None and not (errors_of_column and index in errors_of_column):
+                        messages.setdefault(index, []).append(column.empty)
+            if errors_of_column:
+                for index, message in errors_of_column.items():
+                    messages.setdefault(index, []).append(message)
+                    failed.add(index)
+        for index, message in extra.items():
+            messages.setdefault(index, []).append(message)
+        return self._rows(value_columns, numbers, messages, failed)
+
+    def _rows(
+        self,
+        value_columns: list[list[Any]],
+        numbers: Sequence[int],
+        messages: dict[int, list[ValidationMessage]],
+        failed: set[int],
+    ) -> Iterator[ParsedRow]:
+        # Built with map/zip so that no Python code runs per row on the usual path.
+        emitter, count = self.emitter, len(numbers)
+        start = emitter.position
+        emitter.position += count
+        values = zip(*value_columns, strict=True) if value_columns else itertools.repeat((), count)
+        if self.same_shape:
+            data: Iterator[dict[str, Any]] = map(
+                dict, map(zip, itertools.repeat(emitter.keys), values)
+            )
+        else:
+            data = (
+                {**emitter.template, **dict(zip(self.sheet_keys, row, strict=True))}
+                for row in values
+            )
+        statuses: Sequence[RowStatus] | Iterator[RowStatus]
+        message_lists: Sequence[list[ValidationMessage]] | Iterator[list[ValidationMessage]]
+        if messages:
+            statuses = [RowStatus.VALID] * count
+            message_lists = list(map(list, itertools.repeat((), count)))
+            for index, row_messages in messages.items():
+                message_lists[index] = row_messages
+                statuses[index] = RowStatus.ERROR if index in failed else RowStatus.WARNING
+        else:
+            statuses = itertools.repeat(RowStatus.VALID, count)
+            message_lists = map(list, itertools.repeat((), count))
+        return map(
+            _new_row,
+            zip(
+                range(start, start + count),
+                data,
+                statuses,
+                message_lists,
+                itertools.repeat(self.file, count),
+                itertools.repeat(self.plan.name, count),
+                numbers,
+                strict=False,
+            ),
+        )
+
+    def _errors_in_block(self, numbers: Sequence[int]) -> dict[int, dict[int, ValidationMessage]]:
+        """Column offset → row index in the block → its `cell_error` message."""
+        found: dict[int, dict[int, ValidationMessage]] = {}
+        keys = {column.offset: column.key for column in self.columns}
+        for index, number in enumerate(numbers):
+            for offset, absolute, error in self.errors_by_row.get(number, ()):
+                found.setdefault(offset, {})[index] = validation.cell_error(
+                    keys[offset], error, number, absolute
+                )
+        return found
+
+
+def _workbook_values(
+    raw: Sequence[Any], type_: InferredType
+) -> tuple[list[Any], dict[int, str], list[int]]:
+    """JSON values of a chunk of workbook cells, their repairs, and the indexes of the
+    values that do not fit `type_` (pass `STRING` to skip that check)."""
+    type_counts = Counter(map(type, raw))
+    if len(type_counts) == 1 and str in type_counts:
+        chunk = prepare_text(raw, reading.UNLIMITED, surrogates=False)
+        return [value or None for value in chunk.values], chunk.repaired, text_misfits(chunk, type_)
+    check = type_ is not InferredType.STRING and type_ is not InferredType.EMPTY
+    if not check:
+        values = _typed_values(raw, type_counts)
+        if values is not None:
+            return values, {}, []
+    fitting = FITTING_KINDS[type_]
+    values = []
+    repaired: dict[int, str] = {}
+    misfits = []
+    for index, cell in enumerate(raw):
+        value, detail = convert_cell(cell)
+        values.append(value)
+        if detail is not None:
+            repaired[index] = detail
+        if check and value is not None:
+            kind = classify_text(value) if type(cell) is str else cell_kind(cell)
+            if kind not in fitting:
+                misfits.append(index)
+    return values, repaired, misfits
+
+
+_ISO_TEXT: dict[type, Any] = {
+    dt.date: dt.date.isoformat,
+    dt.datetime: dt.datetime.isoformat,
+    dt.time: dt.time.isoformat,
+}
+
+
+def _typed_values(raw: Sequence[Any], type_counts: Counter[type]) -> list[Any] | None:
+    """JSON values of a chunk of one type of workbook value plus blank cells, converted
+    with C-level maps; `None` when the chunk needs `convert_cell` cell by cell."""
+    blanks = type_counts.get(str, 0)
+    if len(type_counts) != (2 if blanks else 1) or (blanks and raw.count("") != blanks):
+        return None
+    (kind,) = (kind for kind in type_counts if kind is not str)
+    typed = [value for value in raw if value != ""] if blanks else raw
+    converted: list[Any]
+    if kind is float:
+        if not all(map(math.isfinite, typed)) or not (
+            min(typed) >= -MAX_SAFE_INTEGER and max(typed) <= MAX_SAFE_INTEGER
+        ):
+            return None
+        if all(map(float.is_integer, typed)):
+            converted = list(map(int, typed))
+        else:
+            converted = [int(value) if value.is_integer() else value for value in typed]
+    elif kind is bool:
+        converted = list(typed)
+    elif kind in _ISO_TEXT:
+        # Whole seconds already (what calamine gives): isoformat is the shape we want.
+        if kind is not dt.date and any(map(operator.attrgetter("microsecond"), typed)):
+            return None
+        converted = list(map(_ISO_TEXT[kind], typed))
+    else:
+        return None
+    if not blanks:
+        return converted
+    shaped = iter(converted)
+    return [None if value == "" else next(shaped) for value in raw]

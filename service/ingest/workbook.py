@@ -1,0 +1,203 @@
+"""Workbooks (xlsx, xlsm, xlsb, xls, ods) read through python-calamine.
+
+- Sheets: worksheets only (chart, dialog and macro sheets have no cells), in workbook
+  order. Hidden and very hidden sheets are skipped, unless named by the `sheet` option:
+  naming one is an explicit request.
+- Rows: `iter_rows` yields every row from row 1 (blank padding rows included) and, in
+  each, the columns from the first used column on, so real row numbers and column letters
+  follow from the row's position and the sheet's first column. Blank rows (every cell
+  empty or only whitespace) are skipped by the caller but keep their numbers.
+- Values: formula cells give their cached value; numbers come as floats, dates, datetimes,
+  times and durations as `datetime` objects; see `values.convert_cell` for their shapes.
+- Error cells: python-calamine 0.9 reads them as empty; `guards` recovers them from the
+  XML of xlsx/xlsm and ods files. In xls and xlsb files they stay plain empty cells.
+- Merged cells: calamine gives the merged value in the top-left cell only and reads the
+  other cells of the range as empty. That is kept as is: the value appears once, where
+  the sheet stores it, and the other cells are empty (so they may draw an `empty` warning
+  in a column that is otherwise filled). Spreading the value would invent data the sheet
+  does not hold.
+- Any calamine failure, a password included, becomes `CorruptFile` naming file and sheet.
+
+calamine holds a whole sheet in memory while it is read (about 0.9 GiB for 1M x 12). The
+two passes of an ingestion would load a big single-sheet workbook twice, so the sheet read
+last by pass 1 is kept for pass 2 when both run in the same process (`keep_sheet` and
+`take_kept_sheet`): memory stays at one sheet, and the load is paid once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import python_calamine
+from python_calamine import CalamineSheet, CalamineWorkbook, SheetTypeEnum, SheetVisibleEnum
+
+from service import errors
+from service.ingest.keys import column_letter
+from service.settings import Settings
+
+Cell = object
+"""A value as python-calamine returns it: str ('' when empty), float, int, bool, date,
+datetime, time or timedelta."""
+
+_kept: tuple[tuple[str, int, int, str], CalamineSheet] | None = None
+
+
+def _identity(path: Path, sheet: str) -> tuple[str, int, int, str]:
+    status = path.stat()
+    return (str(path), status.st_mtime_ns, status.st_size, sheet)
+
+
+def keep_sheet(path: Path, sheet: str, loaded: CalamineSheet) -> None:
+    global _kept
+    _kept = (_identity(path, sheet), loaded)
+
+
+def take_kept_sheet(path: Path, sheet: str) -> CalamineSheet | None:
+    global _kept
+    kept, _kept = _kept, None
+    if kept is not None and kept[0] == _identity(path, sheet):
+        return kept[1]
+    return None
+
+
+def forget_kept_sheet() -> None:
+    global _kept
+    _kept = None
+
+
+class Workbook:
+    """An open workbook; use as a context manager."""
+
+    def __init__(self, path: Path, file: str) -> None:
+        self.path = path
+        self.file = file
+        self._opened: CalamineWorkbook | None = None
+
+    @property
+    def _book(self) -> CalamineWorkbook:
+        # Opened on first use: pass 2 may find its only sheet kept by pass 1, and then
+        # need not read the workbook (shared strings, styles) again.
+        if self._opened is None:
+            try:
+                self._opened = CalamineWorkbook.from_path(self.path)
+            except python_calamine.PasswordError:
+                raise errors.CorruptFile(
+                    f"{self.file!r} is password-protected; remove the password and upload it again",
+                    file=self.file,
+                ) from None
+            except (python_calamine.CalamineError, ValueError, OSError) as error:
+                raise errors.CorruptFile(
+                    f"{self.file!r} cannot be read ({error})", file=self.file
+                ) from None
+            except BaseException as error:
+                if not _is_panic(error):
+                    raise
+                raise errors.CorruptFile(f"{self.file!r} cannot be read", file=self.file) from None
+        return self._opened
+
+    def __enter__(self) -> Workbook:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._opened is not None:
+            self._opened.close()
+
+    def select(self, sheet: str | None, *, first_only: bool) -> list[str]:
+        """Names of the sheets to read: the named one, else the visible worksheets (only
+        the first of them when `first_only`)."""
+        worksheets = [
+            meta for meta in self._book.sheets_metadata if meta.typ == SheetTypeEnum.WorkSheet
+        ]
+        if sheet is not None:
+            if not any(meta.name == sheet for meta in worksheets):
+                available = ", ".join(repr(meta.name) for meta in worksheets) or "none"
+                raise errors.SheetNotFound(
+                    f"{self.file!r} has no worksheet named {sheet!r} (it has: {available})",
+                    file=self.file,
+                    sheet=sheet,
+                )
+            return [sheet]
+        visible = [meta.name for meta in worksheets if meta.visible == SheetVisibleEnum.Visible]
+        if not visible:
+            raise errors.CorruptFile(f"{self.file!r} has no visible worksheet", file=self.file)
+        return visible[:1] if first_only else visible
+
+    def load(self, sheet: str, settings: Settings) -> LoadedSheet:
+        """Load one sheet (or take the one pass 1 kept) and check its width."""
+        loaded = take_kept_sheet(self.path, sheet)
+        if loaded is None:
+            try:
+                loaded = self._book.get_sheet_by_name(sheet)
+            except (python_calamine.CalamineError, ValueError, OSError) as error:
+                raise errors.CorruptFile(
+                    f"Sheet {sheet!r} of {self.file!r} cannot be read ({error})",
+                    file=self.file,
+                    sheet=sheet,
+                ) from None
+            except BaseException as error:
+                if not _is_panic(error):
+                    raise
+                raise errors.CorruptFile(
+                    f"Sheet {sheet!r} of {self.file!r} cannot be read",
+                    file=self.file,
+                    sheet=sheet,
+                ) from None
+        return LoadedSheet(self.file, sheet, loaded, settings)
+
+
+class LoadedSheet:
+    """One sheet in memory: its rows, first column and width."""
+
+    def __init__(self, file: str, name: str, sheet: CalamineSheet, settings: Settings) -> None:
+        self.name = name
+        self.sheet = sheet
+        start, end = sheet.start, sheet.end
+        self.first_column = start[1] if start else 0
+        self.width = end[1] - start[1] + 1 if start and end else 0
+        if end is not None and end[1] + 1 > settings.max_columns:
+            raise errors.LimitExceeded(
+                f"Sheet {name!r} of {file!r} has a value in column {column_letter(end[1])} "
+                f"(column {end[1] + 1:,}), past the limit of {settings.max_columns:,} columns",
+                limit="max_columns",
+                value=settings.max_columns,
+                file=file,
+                sheet=name,
+                column=column_letter(end[1]),
+            )
+
+    def rows(self, never_blank: frozenset[int] = frozenset()) -> Iterator[tuple[int, list[Cell]]]:
+        """(real 1-based row number, cells) of every non-blank row, top to bottom.
+
+        A row is blank when every cell is empty or only whitespace; rows listed in
+        `never_blank` (those holding an error cell, which calamine reads as empty) are
+        never blank.
+        """
+        if not self.width:
+            return
+        empty_row = [""] * self.width
+        for number, row in enumerate(self.sheet.iter_rows(), 1):
+            # `==` stops at the first cell that differs: cheap on rows with data.
+            blank = row == empty_row or (
+                type(row[0]) is str and not row[0].strip() and _is_blank(row)
+            )
+            if blank and number not in never_blank:
+                continue
+            yield number, row  # type: ignore[misc]
+
+
+def _is_panic(error: BaseException) -> bool:
+    """Whether `error` is a Rust panic surfaced by pyo3: a BaseException (so that it is not
+    swallowed by accident) that calamine raises on some malformed files instead of an error."""
+    return type(error).__name__ == "PanicException"
+
+
+def _is_blank(row: Sequence[Any]) -> bool:
+    return all(type(cell) is str and not cell.strip() for cell in row)

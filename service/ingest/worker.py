@@ -1,0 +1,192 @@
+"""The parsing sandbox: a child process that parses one upload and streams its rows back.
+
+Spreadsheet parsers can be made to allocate hundreds of GiB or abort the whole process by a
+crafted file (python-calamine does both), so parsing never runs in the service process. The
+parent starts `python -m service.ingest.worker`, writes one JSON request to its stdin and reads
+length-prefixed JSON frames from its stdout:
+
+    profile  pass 1 is done: the batch's columns and row count
+    rows     a chunk of validated rows, in source order
+    done     pass 2 is done: how many rows were sent, how many of each status
+    error    a clean refusal (an `IngestError`), with its class and location
+
+The worker caps its own address space (RLIMIT_AS) and CPU time (RLIMIT_CPU) before it reads
+any file; whatever kills it then (abort, MemoryError, SIGXCPU) kills only it, and the parent
+reports the upload as unreadable. The pipe gives back-pressure for free: when the parent's
+COPY falls behind, the worker blocks on write instead of piling rows up in memory.
+
+Rows travel as JSON arrays whose `data` and `validationMessages` stay raw JSON on the parent's
+side (`msgspec.Raw`): the parent never decodes a cell, it hands the bytes on to COPY.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import struct
+import sys
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import msgspec
+
+from service import errors
+from service.entities import BatchMode, RowStatus, StatusCounts
+from service.settings import Settings
+
+ROWS_PER_FRAME = 2_000
+_LENGTH = struct.Struct(">I")
+
+
+class Request(msgspec.Struct, frozen=True, kw_only=True):
+    sources: list[tuple[str, str]]
+    """(path on disk, client file name) per file, in upload order."""
+    mode: BatchMode
+    sheet: str | None
+    settings: Settings
+
+
+class ProfileFrame(msgspec.Struct, frozen=True, tag="profile"):
+    profile: msgspec.Raw
+
+
+class RowsFrame(msgspec.Struct, frozen=True, tag="rows"):
+    rows: list[tuple[int, msgspec.Raw, RowStatus, msgspec.Raw, str, str, int]]
+    """ParsedRow fields: position, data, status, validation_messages, file, sheet, row index."""
+
+
+class DoneFrame(msgspec.Struct, frozen=True, tag="done"):
+    count: int
+    counts: StatusCounts
+
+
+class ErrorFrame(msgspec.Struct, frozen=True, tag="error"):
+    kind: str
+    detail: str
+    file: str | None = None
+    sheet: str | None = None
+    row: int | None = None
+    column: str | None = None
+    limit: str | None = None
+    value: int | None = None
+
+
+Frame = ProfileFrame | RowsFrame | DoneFrame | ErrorFrame
+
+ERROR_KINDS: dict[str, type[errors.IngestError]] = {
+    cls.__name__: cls
+    for cls in (
+        errors.IngestError,
+        errors.UnsupportedFormat,
+        errors.CorruptFile,
+        errors.SheetNotFound,
+        errors.LimitExceeded,
+    )
+}
+
+
+def error_frame(error: errors.SheetflowError) -> ErrorFrame:
+    if not isinstance(error, errors.IngestError):
+        return ErrorFrame(kind=type(error).__name__, detail=error.detail)
+    return ErrorFrame(
+        kind=type(error).__name__,
+        detail=error.detail,
+        file=error.file,
+        sheet=error.sheet,
+        row=error.row,
+        column=error.column,
+        limit=getattr(error, "limit", None),
+        value=getattr(error, "value", None),
+    )
+
+
+def error_from_frame(frame: ErrorFrame) -> errors.SheetflowError:
+    """Rebuild the worker's error on the parent's side."""
+    if frame.kind == "InvalidInput":
+        return errors.InvalidInput(frame.detail)
+    cls = ERROR_KINDS.get(frame.kind, errors.CorruptFile)
+    where = {"file": frame.file, "sheet": frame.sheet, "row": frame.row, "column": frame.column}
+    if cls is errors.LimitExceeded:
+        return errors.LimitExceeded(
+            frame.detail, limit=frame.limit or "", value=frame.value or 0, **where
+        )
+    return cls(frame.detail, **where)  # type: ignore[arg-type]
+
+
+def _dec_hook(kind: type, value: Any) -> Any:
+    if kind is Path:
+        return Path(value)
+    raise NotImplementedError(kind)
+
+
+def encode_request(request: Request) -> bytes:
+    return msgspec.json.encode(request, enc_hook=str)
+
+
+def decode_request(data: bytes) -> Request:
+    return msgspec.json.decode(data, type=Request, dec_hook=_dec_hook)
+
+
+frame_decoder = msgspec.json.Decoder(Frame)
+_encoder = msgspec.json.Encoder()
+
+
+def _send(channel: BinaryIO, payload: bytes) -> None:
+    channel.write(_LENGTH.pack(len(payload)))
+    channel.write(payload)
+
+
+def _limit_resources(settings: Settings) -> None:
+    memory = settings.worker_memory_bytes
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    cpu = settings.worker_cpu_seconds
+    # The soft limit sends SIGXCPU (the process dies); the hard limit one second later is
+    # the kernel's SIGKILL in case the signal is caught.
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+
+
+def run(request: Request, channel: BinaryIO) -> None:
+    """Parse the request's files and write every frame to `channel`."""
+    from service import ingest  # imported here: heavy, and only the worker needs it
+
+    sources = [ingest.Source(path=Path(path), name=name) for path, name in request.sources]
+    try:
+        profile = ingest.profile(sources, request.mode, request.sheet, request.settings)
+        _send(channel, _encoder.encode(ProfileFrame(profile=msgspec.Raw(_encoder.encode(profile)))))
+        count = 0
+        statuses = dict.fromkeys(RowStatus, 0)
+        chunk: list[Any] = []
+        for row in ingest.parse_rows(
+            sources, request.mode, request.sheet, request.settings, profile
+        ):
+            statuses[row.status] += 1
+            chunk.append(row)
+            if len(chunk) == ROWS_PER_FRAME:
+                _send(channel, _encoder.encode({"type": "rows", "rows": chunk}))
+                count += len(chunk)
+                chunk = []
+        if chunk:
+            _send(channel, _encoder.encode({"type": "rows", "rows": chunk}))
+            count += len(chunk)
+        counts = StatusCounts(
+            valid=statuses[RowStatus.VALID],
+            warning=statuses[RowStatus.WARNING],
+            error=statuses[RowStatus.ERROR],
+        )
+        _send(channel, _encoder.encode(DoneFrame(count=count, counts=counts)))
+    except (errors.IngestError, errors.InvalidInput) as error:
+        _send(channel, _encoder.encode(error_frame(error)))
+    channel.flush()
+
+
+def main() -> None:
+    # The frame channel is the original stdout; anything else that prints goes to stderr.
+    channel = os.fdopen(os.dup(1), "wb", buffering=1 << 16)
+    os.dup2(2, 1)
+    request = decode_request(sys.stdin.buffer.read())
+    _limit_resources(request.settings)
+    run(request, channel)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,213 @@
+"""Ingestion: one upload (files already on disk) becomes one batch, atomically.
+
+    worker process                           this process
+    ──────────────                           ────────────
+    pass 1: read every file, infer columns ─► profile frame
+                                              BEGIN; INSERT batch (with columns, row count)
+    pass 2: read again, validate, emit ─────► rows frames ─► binary COPY (streamed)
+                                       done ─► check the count, store status counts; COMMIT
+
+Parsing runs in the sandboxed worker (`service.ingest.worker`), never in this process, so the
+event loop only moves bytes. Pass 2 and COPY overlap: the worker parses the next chunk while
+PostgreSQL stores the last one. Why two passes: the `type_mismatch` and `empty` checks depend on
+whole-column facts (the inferred type, the fill rate) known only after the last row; reading the
+files twice keeps memory flat and writes every row exactly once, with its final messages.
+
+Any failure (a refused file, a limit, the worker dying, a database error, cancellation of the
+calling task) leaves nothing: the transaction rolls back and the worker is killed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+from collections.abc import AsyncIterator, Callable, Sequence
+from pathlib import Path
+from uuid import UUID
+
+import msgspec
+
+from service import errors
+from service.db import Pool, transaction
+from service.entities import Batch, BatchMode, NewRow
+from service.ingest import Profile, Source
+from service.ingest import worker as protocol
+from service.settings import Settings
+from service.store import batches, rows
+
+STDERR_TAIL_BYTES = 8192
+
+
+class Worker:
+    """The parent's handle on one worker process: frames in, errors translated."""
+
+    def __init__(self, process: asyncio.subprocess.Process, names: list[str]) -> None:
+        self.process = process
+        self.names = names
+        self._stderr = b""
+        self._stderr_task = asyncio.create_task(self._drain_stderr())
+
+    @classmethod
+    async def start(cls, request: protocol.Request) -> Worker:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "service.ingest.worker",
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        assert process.stdin is not None
+        process.stdin.write(protocol.encode_request(request))
+        await process.stdin.drain()
+        process.stdin.close()
+        return cls(process, [name for _, name in request.sources])
+
+    async def _drain_stderr(self) -> None:
+        assert self.process.stderr is not None
+        while chunk := await self.process.stderr.read(65536):
+            self._stderr = (self._stderr + chunk)[-STDERR_TAIL_BYTES:]
+
+    async def frame(self) -> protocol.Frame:
+        """The next frame; a worker that dies or breaks the protocol is reported as an
+        unreadable upload, never as a server error."""
+        assert self.process.stdout is not None
+        try:
+            header = await self.process.stdout.readexactly(4)
+            payload = await self.process.stdout.readexactly(int.from_bytes(header, "big"))
+            frame: protocol.Frame = protocol.frame_decoder.decode(payload)
+        except (asyncio.IncompleteReadError, msgspec.DecodeError):
+            raise await self.unexpected_end() from None
+        if isinstance(frame, protocol.ErrorFrame):
+            raise protocol.error_from_frame(frame)
+        return frame
+
+    async def unexpected_end(self) -> errors.CorruptFile:
+        """The error to report when the worker stopped without a clean answer."""
+        code = await self.process.wait()
+        await self._stderr_task
+        files = ", ".join(self.names)
+        if code == -signal.SIGXCPU:
+            reason = "took more CPU time than the parser is allowed"
+        elif code == -signal.SIGABRT or b"MemoryError" in self._stderr:
+            reason = "needs more memory than the parser is allowed"
+        else:
+            reason = "could not be parsed"
+        return errors.CorruptFile(f"{files}: the file {reason}", file=files)
+
+    async def close(self) -> None:
+        """Stop the worker, whatever state it is in, and reap it."""
+        if self.process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.process.kill()
+        # asyncio's wait() returns only once every pipe has reached EOF, and a stdout that
+        # we stopped reading (its buffer full) never gets there: drain what is left.
+        assert self.process.stdout is not None
+        while await self.process.stdout.read(1 << 16):
+            pass
+        await self.process.wait()
+        await self._stderr_task
+
+
+async def ingest(
+    pool: Pool,
+    *,
+    project_id: UUID,
+    user_id: UUID,
+    sources: Sequence[Source],
+    mode: BatchMode,
+    sheet: str | None,
+    settings: Settings,
+    on_rows: Callable[[int, int], None] | None = None,
+) -> Batch:
+    """Parse `sources` and store them as one new batch, or store nothing and raise.
+
+    The caller has checked that `user_id` may write to `project_id`. `on_rows` hears how many
+    rows have been copied so far, and of how many (for a progress bar).
+    """
+    worker = await Worker.start(_request(sources, mode, sheet, settings))
+    try:
+        first = await worker.frame()
+        if not isinstance(first, protocol.ProfileFrame):
+            raise await worker.unexpected_end()
+        profile = msgspec.json.decode(first.profile, type=Profile)
+        async with transaction(pool) as conn:
+            batch = await batches.create(
+                conn,
+                project_id=project_id,
+                user_id=user_id,
+                mode=mode,
+                file_count=len(sources),
+                row_count=profile.row_count,
+                column_metadata=profile.columns,
+            )
+            finished: list[protocol.DoneFrame] = []
+            copied = await rows.create_many(
+                conn, _rows(worker, batch.id, finished, profile.row_count, on_rows)
+            )
+            if [done.count for done in finished] != [copied] or copied != profile.row_count:
+                raise errors.CorruptFile(
+                    f"{', '.join(worker.names)}: the file changed while it was being read",
+                    file=", ".join(worker.names),
+                )
+            await batches.finish(conn, batch.id, finished[0].counts)
+        return msgspec.structs.replace(batch, status_counts=finished[0].counts)
+    finally:
+        await worker.close()
+
+
+def _request(
+    sources: Sequence[Source], mode: BatchMode, sheet: str | None, settings: Settings
+) -> protocol.Request:
+    """The worker's request, once the upload-wide limits hold (no need to start a worker
+    for an upload that is refused anyway)."""
+    if not sources:
+        raise errors.InvalidInput("an upload needs at least one file")
+    if len(sources) > settings.max_files:
+        raise errors.LimitExceeded(
+            f"{len(sources)} files in one upload; at most {settings.max_files} are allowed",
+            limit="max_files",
+            value=settings.max_files,
+        )
+    for source in sources:
+        size = Path(source.path).stat().st_size
+        if size > settings.max_file_bytes:
+            raise errors.LimitExceeded(
+                f"{source.name} is {size:,} bytes; at most {settings.max_file_bytes:,} are allowed",
+                limit="max_file_bytes",
+                value=settings.max_file_bytes,
+                file=source.name,
+            )
+    return protocol.Request(
+        sources=[(str(Path(source.path).resolve()), source.name) for source in sources],
+        mode=mode,
+        sheet=sheet,
+        # The worker needs the limits, not the secrets.
+        settings=msgspec.structs.replace(settings, jwt_secret=None),
+    )
+
+
+async def _rows(
+    worker: Worker,
+    batch_id: UUID,
+    finished: list[protocol.DoneFrame],
+    total: int,
+    on_rows: Callable[[int, int], None] | None,
+) -> AsyncIterator[NewRow]:
+    """The worker's rows as COPY records, the batch id in front; `data` and
+    `validation_messages` stay the worker's JSON bytes (`msgspec.Raw`), never decoded here."""
+    sent = 0
+    while True:
+        frame = await worker.frame()
+        if isinstance(frame, protocol.DoneFrame):
+            finished.append(frame)
+            return
+        if not isinstance(frame, protocol.RowsFrame):
+            raise await worker.unexpected_end()
+        for row in frame.rows:
+            yield NewRow(batch_id, *row)
+        sent += len(frame.rows)
+        if on_rows is not None:
+            on_rows(sent, total)

@@ -1,0 +1,106 @@
+"""Format detection by content, with the extension required to agree (spec §4.1)."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from service import errors
+from service.ingest.formats import FileFormat, detect_format
+from tests.ingest.uploads import csv_source, ingest, ods_source, table_xlsx, write_bytes, zip_source
+
+OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 504
+
+
+@pytest.mark.parametrize("name", ["a.xlsx", "A.XLSX", "macro.xlsm", "C:\\Users\\ana\\b.xlsx"])
+def test_xlsx_content_with_an_xlsx_name(tmp_path: Path, name: str) -> None:
+    source = table_xlsx(tmp_path, name, [["a"], [1]])
+    assert detect_format(source.path, source.name) is FileFormat.XLSX
+
+
+@pytest.mark.parametrize("name", ["a.csv", "a.tsv", "a.txt"])
+def test_text_with_a_text_name(tmp_path: Path, name: str) -> None:
+    source = csv_source(tmp_path, name, "a\tb\n1\t2\n")
+    assert detect_format(source.path, source.name) is FileFormat.CSV
+
+
+def test_ods_and_xls_and_xlsb_by_content(tmp_path: Path) -> None:
+    ods = ods_source(tmp_path, "a.ods", {"S": [["a"]]})
+    assert detect_format(ods.path, ods.name) is FileFormat.ODS
+    xls = write_bytes(tmp_path, "a.xls", OLE2)
+    assert detect_format(xls.path, xls.name) is FileFormat.XLS
+    xlsb = zip_source(
+        tmp_path, "a.xlsb", {"[Content_Types].xml": b"<Types/>", "xl/workbook.bin": b"\x00"}
+    )
+    assert detect_format(xlsb.path, xlsb.name) is FileFormat.XLSB
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "says"),
+    [
+        ("data.csv", "xlsx", "an Excel .xlsx/.xlsm workbook"),
+        ("data.xlsx", "csv", "plain text"),
+        ("export.xls", "html", "plain text"),
+        ("data.xlsx", "ole2", "an OLE2 file (a legacy .xls workbook, or a password-protected"),
+        ("report.xlsx", "docx", "not a spreadsheet"),
+        ("photo.csv", "png", "not a spreadsheet"),
+        ("data.ods", "xlsx", "an Excel .xlsx/.xlsm workbook"),
+    ],
+)
+def test_extension_must_agree_with_content(
+    tmp_path: Path, name: str, content: str, says: str
+) -> None:
+    if content == "xlsx":
+        source = table_xlsx(tmp_path, name, [["a"]])
+    elif content == "csv":
+        source = csv_source(tmp_path, name, "a,b\n1,2\n")
+    elif content == "html":
+        source = csv_source(tmp_path, name, "<table><tr><td>a</td></tr></table>")
+    elif content == "ole2":
+        source = write_bytes(tmp_path, name, OLE2)
+    elif content == "docx":
+        source = zip_source(
+            tmp_path, name, {"[Content_Types].xml": b"<Types/>", "word/document.xml": b"<w/>"}
+        )
+    else:
+        source = write_bytes(tmp_path, name, b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4)
+    with pytest.raises(errors.UnsupportedFormat) as refused:
+        ingest([source])
+    assert refused.value.file == name
+    assert says in refused.value.detail
+
+
+@pytest.mark.parametrize("name", ["report.pdf", "noextension", "data.json"])
+def test_unknown_extensions_are_unsupported(tmp_path: Path, name: str) -> None:
+    with pytest.raises(errors.UnsupportedFormat, match="not a supported file type") as refused:
+        ingest([csv_source(tmp_path, name, "a\n1\n")])
+    assert refused.value.file == name
+
+
+def test_damaged_containers_are_corrupt(tmp_path: Path) -> None:
+    with pytest.raises(errors.CorruptFile) as zipped:
+        ingest([write_bytes(tmp_path, "cut.xlsx", b"PK\x03\x04" + b"\x00" * 100)])
+    assert zipped.value.file == "cut.xlsx"
+    with pytest.raises(errors.CorruptFile) as ole:
+        ingest([write_bytes(tmp_path, "bad.xls", OLE2)])
+    assert ole.value.file == "bad.xls"
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("xl/workbook.xml", "<workbook><sheets>")
+        archive.writestr("xl/_rels/workbook.xml.rels", "<Relationships/>")
+    with pytest.raises(errors.CorruptFile) as xml:
+        ingest([write_bytes(tmp_path, "broken.xlsx", buffer.getvalue())])
+    assert xml.value.file == "broken.xlsx"
+    with pytest.raises(errors.CorruptFile) as xlsb:
+        ingest(
+            [
+                zip_source(
+                    tmp_path, "a.xlsb", {"[Content_Types].xml": b"<Types/>", "xl/workbook.bin": b""}
+                )
+            ]
+        )
+    assert xlsb.value.file == "a.xlsb"

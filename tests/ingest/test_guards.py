@@ -1,0 +1,303 @@
+"""Hostile workbooks (issue item 7) are refused cleanly, before calamine sees them, with
+the exact error class and the file (and sheet) named; a normal file is read right after."""
+
+from __future__ import annotations
+
+import struct
+import zipfile
+import zlib
+from pathlib import Path
+
+import pytest
+import xlsxwriter
+
+from service import errors
+from service.ingest import Source, guards
+from service.ingest.formats import FileFormat
+from service.settings import Settings
+from tests.ingest.uploads import PROFILE, ingest, read, table_xlsx, write_bytes, xlsx_source
+
+
+def read_normal_file_afterwards(tmp_path: Path) -> None:
+    rows = read([table_xlsx(tmp_path, "normal.xlsx", [["a"], [1]])])
+    assert [row.data for row in rows] == [{"a": 1}]
+
+
+def rezip(source: Source, name: str, replace: dict[str, bytes]) -> Source:
+    """A copy of a ZIP workbook with some members replaced or added."""
+    path = source.path.with_name(source.path.name + "-hostile")
+    with zipfile.ZipFile(source.path) as original, zipfile.ZipFile(path, "w") as copy:
+        for member in original.infolist():
+            content = replace.pop(member.filename, None) or original.read(member)
+            copy.writestr(member, content, zipfile.ZIP_DEFLATED)
+        for member_name, content in replace.items():
+            copy.writestr(member_name, content, zipfile.ZIP_DEFLATED)
+    return Source(path, name)
+
+
+@pytest.mark.parametrize("with_header", [True, False])
+def test_a_cell_at_xfd1048576(tmp_path: Path, with_header: bool) -> None:
+    def build(book: xlsxwriter.Workbook) -> None:
+        sheet = book.add_worksheet("Far")
+        if with_header:
+            sheet.write("A1", "header")
+        sheet.write("XFD1048576", "far away")
+
+    with pytest.raises(errors.LimitExceeded) as refused:
+        ingest([xlsx_source(tmp_path, "far.xlsx", build)], PROFILE)
+    error = refused.value
+    assert (error.limit, error.file, error.sheet, error.row, error.column) == (
+        "max_columns",
+        "far.xlsx",
+        "Far",
+        1048576,
+        "XFD",
+    )
+    read_normal_file_afterwards(tmp_path)
+
+
+def test_16384_columns(tmp_path: Path) -> None:
+    def build(book: xlsxwriter.Workbook) -> None:
+        sheet = book.add_worksheet("Wide")
+        sheet.write_row(0, 0, [f"c{n}" for n in range(16384)])
+
+    with pytest.raises(errors.LimitExceeded) as refused:
+        ingest([xlsx_source(tmp_path, "wide.xlsx", build)])
+    error = refused.value
+    assert (error.limit, error.value, error.file, error.sheet, error.column) == (
+        "max_columns",
+        1000,
+        "wide.xlsx",
+        "Wide",
+        "XFD",
+    )
+    read_normal_file_afterwards(tmp_path)
+
+
+def test_a_used_range_too_large_for_memory(tmp_path: Path) -> None:
+    def build(book: xlsxwriter.Workbook) -> None:
+        sheet = book.add_worksheet("Sparse")
+        sheet.write("A1", "header")
+        sheet.write("ALL1048576", "far down, within max_columns")
+
+    with pytest.raises(errors.LimitExceeded) as refused:
+        ingest([xlsx_source(tmp_path, "sparse.xlsx", build)])
+    error = refused.value
+    assert (error.limit, error.value, error.file, error.sheet) == (
+        "worker_memory_bytes",
+        Settings().worker_memory_bytes,
+        "sparse.xlsx",
+        "Sparse",
+    )
+    assert "1,048,576 rows x 1,000 columns" in error.detail
+    read_normal_file_afterwards(tmp_path)
+
+
+def test_styled_empty_far_cells_are_not_data(tmp_path: Path) -> None:
+    def build(book: xlsxwriter.Workbook) -> None:
+        sheet = book.add_worksheet("Styled")
+        sheet.write_row(0, 0, ["a"])
+        sheet.write_row(1, 0, [1])
+        sheet.write_blank("XFD2", None, book.add_format({"bold": True}))
+
+    rows = read([xlsx_source(tmp_path, "styled.xlsx", build)])
+    assert [row.data for row in rows] == [{"a": 1}]
+
+
+def test_more_rows_than_the_limit(tmp_path: Path) -> None:
+    source = table_xlsx(tmp_path, "rows.xlsx", [["n"]] + [[n] for n in range(300)])
+    with pytest.raises(errors.LimitExceeded) as refused:
+        ingest([source], settings=Settings(max_rows=250))
+    error = refused.value
+    assert (error.limit, error.value, error.file, error.sheet, error.row) == (
+        "max_rows",
+        250,
+        "rows.xlsx",
+        "Data",
+        252,
+    )
+    read_normal_file_afterwards(tmp_path)
+
+
+def test_xml_entity_bomb(tmp_path: Path) -> None:
+    laughs = (
+        b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+        + b"".join(
+            b'<!ENTITY lol%d "%s">' % (n, (b"&lol%d;" % (n - 1) if n > 1 else b"&lol;") * 10)
+            for n in range(1, 10)
+        )
+        + b']><sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" count="1" '
+        b'uniqueCount="1"><si><t>&lol9;</t></si></sst>'
+    )
+    source = rezip(
+        table_xlsx(tmp_path, "x", [["a"], ["b"]]), "lol.xlsx", {"xl/sharedStrings.xml": laughs}
+    )
+    with pytest.raises(errors.CorruptFile, match="entity bomb") as refused:
+        ingest([source])
+    assert refused.value.file == "lol.xlsx"
+    read_normal_file_afterwards(tmp_path)
+
+
+def test_zip_bomb_by_declared_size(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(guards, "INFLATE_FLOOR", 1024 * 1024)
+    source = rezip(
+        table_xlsx(tmp_path, "x", [["a"], [1]]), "bomb.xlsx", {"xl/media/zeros.bin": bytes(4 << 20)}
+    )
+    with pytest.raises(errors.CorruptFile, match="zip bomb") as refused:
+        ingest([source])
+    assert refused.value.file == "bomb.xlsx"
+    read_normal_file_afterwards(tmp_path)
+
+
+def lying_zip(content: bytes, declared: int) -> bytes:
+    """A one-member ZIP whose headers say `declared` bytes for a bigger deflated member."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    data = compressor.compress(content) + compressor.flush()
+    name = b"xl/worksheets/sheet1.xml"
+    crc = zlib.crc32(content)
+    local = struct.pack(
+        "<4sHHHHHIIIHH", b"PK\x03\x04", 20, 0, 8, 0, 0, crc, len(data), declared, len(name), 0
+    )
+    central = struct.pack(
+        "<4sHHHHHHIIIHHHHHII",
+        b"PK\x01\x02",
+        20,
+        20,
+        0,
+        8,
+        0,
+        0,
+        crc,
+        len(data),
+        declared,
+        len(name),
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+    )
+    directory = central + name
+    end = struct.pack(
+        "<4sHHHHIIH",
+        b"PK\x05\x06",
+        0,
+        0,
+        1,
+        1,
+        len(directory),
+        len(local) + len(name) + len(data),
+        0,
+    )
+    return local + name + data + directory + end
+
+
+def test_zip_bomb_lying_about_its_size(tmp_path: Path) -> None:
+    archive = tmp_path / "lie"
+    archive.write_bytes(lying_zip(b"<row/>" * (3 << 20), declared=1000))
+    with pytest.raises(errors.CorruptFile) as refused:
+        guards.inspect_archive(archive, "lie.xlsx", FileFormat.XLSX, Settings())
+    assert refused.value.file == "lie.xlsx"
+
+
+def test_inflated_bytes_are_counted_up_to_the_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(guards, "INFLATE_FLOOR", 1024 * 1024)
+    archive = tmp_path / "lie"
+    archive.write_bytes(lying_zip(b"\x00" * (8 << 20), declared=900 * 1024))
+    budget = guards._InflateBudget(1024 * 1024, "lie.xlsx")
+    produced: list[int] = []
+
+    def inflate_all() -> None:
+        with zipfile.ZipFile(archive) as opened, archive.open("rb") as stream:
+            (member,) = opened.infolist()
+            for chunk in guards._inflate(stream, member, budget):
+                produced.append(len(chunk))
+
+    with pytest.raises(errors.CorruptFile, match=r"holds 1,048,576\+ bytes"):
+        inflate_all()
+    # Inflation stopped at the first chunk past the declared size, not at 8 MiB.
+    assert sum(produced) < 1024 * 1024
+
+
+def test_ods_repeated_cells_past_the_column_limit(tmp_path: Path) -> None:
+    content = (
+        b'<?xml version="1.0" encoding="UTF-8"?><office:document-content '
+        b'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+        b'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
+        b'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"><office:body>'
+        b'<office:spreadsheet><table:table table:name="Rep"><table:table-row>'
+        b'<table:table-cell office:value-type="string"><text:p>h</text:p></table:table-cell>'
+        b"</table:table-row>"
+        b'<table:table-row table:number-rows-repeated="1048575">'
+        b'<table:table-cell table:number-columns-repeated="16383"/>'
+        b'<table:table-cell office:value-type="string"><text:p>x</text:p></table:table-cell>'
+        b"</table:table-row></table:table></office:spreadsheet></office:body>"
+        b"</office:document-content>"
+    )
+    path = tmp_path / "rep"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet")
+        archive.writestr("content.xml", content, zipfile.ZIP_DEFLATED)
+    with pytest.raises(errors.LimitExceeded) as refused:
+        ingest([Source(path, "rep.ods")])
+    error = refused.value
+    assert (error.limit, error.file, error.sheet, error.row, error.column) == (
+        "max_columns",
+        "rep.ods",
+        "Rep",
+        2,
+        "XFD",
+    )
+    read_normal_file_afterwards(tmp_path)
+
+
+def test_ods_repeated_rows_past_the_memory_budget(tmp_path: Path) -> None:
+    content = (
+        b'<?xml version="1.0" encoding="UTF-8"?><office:document-content '
+        b'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+        b'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
+        b'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"><office:body>'
+        b'<office:spreadsheet><table:table table:name="Tall">'
+        b'<table:table-row table:number-rows-repeated="1048576">'
+        b'<table:table-cell office:value-type="string" table:number-columns-repeated="900">'
+        b"<text:p>x</text:p></table:table-cell>"
+        b"</table:table-row></table:table></office:spreadsheet></office:body>"
+        b"</office:document-content>"
+    )
+    path = tmp_path / "tall"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet")
+        archive.writestr("content.xml", content, zipfile.ZIP_DEFLATED)
+    with pytest.raises(errors.LimitExceeded) as refused:
+        ingest([Source(path, "tall.ods")])
+    assert (refused.value.limit, refused.value.file, refused.value.sheet) == (
+        "worker_memory_bytes",
+        "tall.ods",
+        "Tall",
+    )
+
+
+def test_too_many_archive_members(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(guards, "MAX_MEMBERS", 20)
+    members = {f"xl/media/{n}.bin": b"x" for n in range(30)}
+    source = rezip(table_xlsx(tmp_path, "x", [["a"]]), "crowd.xlsx", members)
+    with pytest.raises(errors.CorruptFile, match="archive members") as refused:
+        ingest([source])
+    assert refused.value.file == "crowd.xlsx"
+
+
+def test_encrypted_members_are_refused(tmp_path: Path) -> None:
+    source = table_xlsx(tmp_path, "x", [["a"]])
+    data = bytearray(source.path.read_bytes())
+    # Set the "encrypted" flag of every member, in local and central headers alike.
+    for signature, offset in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+        start = 0
+        while (start := data.find(signature, start)) >= 0:
+            data[start + offset] |= 1
+            start += 4
+    with pytest.raises(errors.CorruptFile) as refused:
+        ingest([write_bytes(tmp_path, "locked.xlsx", bytes(data))])
+    assert refused.value.file == "locked.xlsx"

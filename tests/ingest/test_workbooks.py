@@ -1,0 +1,319 @@
+"""Workbook ingestion (spec §4.2, §4.3) through python-calamine: xlsx, xls, ods."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zipfile
+from pathlib import Path
+
+import pytest
+import xlsxwriter
+import xlwt
+from python_calamine import CalamineSheet, CalamineWorkbook
+
+from service import errors
+from service.entities import RowStatus
+from service.ingest import Source
+from tests.ingest.uploads import (
+    ingest,
+    keys,
+    messages,
+    ods_source,
+    read,
+    table_xlsx,
+    types,
+    xls_source,
+    xlsx_source,
+)
+
+
+def test_typed_cells_keep_their_types(tmp_path: Path) -> None:
+    def build(book: xlsxwriter.Workbook) -> None:
+        sheet = book.add_worksheet("Data")
+        date = book.add_format({"num_format": "yyyy-mm-dd"})
+        moment = book.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
+        clock = book.add_format({"num_format": "hh:mm:ss"})
+        span = book.add_format({"num_format": "[h]:mm:ss"})
+        sheet.write_row(0, 0, ["int", "num", "flag", "day", "at", "time", "span", "code", "text"])
+        sheet.write_number(1, 0, 42.0)
+        sheet.write_number(1, 1, 1.5)
+        sheet.write_boolean(1, 2, True)
+        sheet.write_datetime(1, 3, dt.datetime(2024, 2, 29), date)
+        sheet.write_datetime(1, 4, dt.datetime(2024, 2, 29, 13, 45, 30), moment)
+        sheet.write_datetime(1, 5, dt.time(7, 5, 9), clock)
+        sheet.write_number(1, 6, 1.5, span)
+        sheet.write_string(1, 7, "00123")
+        sheet.write_string(1, 8, "  padded text  ")
+
+    found, rows = ingest([xlsx_source(tmp_path, "typed.xlsx", build)])
+    assert rows[0].data == {
+        "int": 42,
+        "num": 1.5,
+        "flag": True,
+        "day": "2024-02-29",
+        "at": "2024-02-29T13:45:30",
+        "time": "07:05:09",
+        "span": "36:00:00",
+        "code": "00123",
+        "text": "padded text",
+    }
+    assert type(rows[0].data["int"]) is int
+    assert types(found) == {
+        "int": "integer",
+        "num": "number",
+        "flag": "boolean",
+        "day": "date",
+        "at": "datetime",
+        "time": "time",
+        "span": "time",
+        "code": "string",
+        "text": "string",
+    }
+    assert rows[0].status is RowStatus.VALID
+    assert (rows[0].source_sheet_name, rows[0].source_row_index) == ("Data", 2)
+
+
+def test_formulas_give_cached_values_and_error_cells_become_null_with_an_error(
+    tmp_path: Path,
+) -> None:
+    def build(book: xlsxwriter.Workbook) -> None:
+        sheet = book.add_worksheet("Calc")
+        sheet.write_row(0, 0, ["a", "b", "sum", "ratio", "label"])
+        sheet.write_row(1, 0, [2, 0])
+        sheet.write_formula(1, 2, "=A2+B2", None, 2)
+        sheet.write_formula(1, 3, "=A2/B2", None, "#DIV/0!")
+        sheet.write_formula(1, 4, '="n="&A2', None, "n=2")
+        sheet.write_row(2, 0, [3, 1])
+        sheet.write_formula(2, 2, "=A3+B3", None, 4)
+        sheet.write_formula(2, 3, "=A3/B3", None, 3)
+        sheet.write_formula(2, 4, "=NA()", None, "#N/A")
+
+    rows = read([xlsx_source(tmp_path, "calc.xlsx", build)])
+    assert [row.data for row in rows] == [
+        {"a": 2, "b": 0, "sum": 2, "ratio": None, "label": "n=2"},
+        {"a": 3, "b": 1, "sum": 4, "ratio": 3, "label": None},
+    ]
+    assert [row.status for row in rows] == [RowStatus.ERROR, RowStatus.ERROR]
+    assert [(m.field, m.type, m.message) for m in rows[0].validation_messages] == [
+        ("ratio", "cell_error", "Excel error #DIV/0! in cell D2")
+    ]
+    assert [(m.field, m.type, m.message) for m in rows[1].validation_messages] == [
+        ("label", "cell_error", "Excel error #N/A in cell E3")
+    ]
+
+
+def test_a_row_holding_only_an_error_cell_is_not_blank(tmp_path: Path) -> None:
+    def build(book: xlsxwriter.Workbook) -> None:
+        sheet = book.add_worksheet("S")
+        sheet.write_row(0, 0, ["a", "b"])
+        sheet.write_row(1, 0, [1, 2])
+        sheet.write_formula(2, 1, "=1/0", None, "#DIV/0!")
+
+    rows = read([xlsx_source(tmp_path, "e.xlsx", build)])
+    assert [(row.source_row_index, row.data, row.status) for row in rows] == [
+        (2, {"a": 1, "b": 2}, RowStatus.VALID),
+        (3, {"a": None, "b": None}, RowStatus.ERROR),
+    ]
+    assert messages(rows[1]) == [("b", "cell_error")]
+
+
+def test_blank_rows_are_skipped_but_counted_and_offsets_are_real(tmp_path: Path) -> None:
+    def build(book: xlsxwriter.Workbook) -> None:
+        sheet = book.add_worksheet("Offset")
+        sheet.write_row("C3", ["nome", "", "idade"])
+        sheet.write_row("C5", ["Ana", "", 30])
+        sheet.write_row("C8", ["Bia", "   ", 31])
+        sheet.write_string("D9", "   ")  # whitespace only: a blank row
+        sheet.write_row("C10", ["Caio", "x", 32])
+
+    found, rows = ingest([xlsx_source(tmp_path, "offset.xlsx", build)])
+    assert keys(found) == ["nome", "column_d", "idade"]
+    assert [(row.source_row_index, row.data) for row in rows] == [
+        (5, {"nome": "Ana", "column_d": None, "idade": 30}),
+        (8, {"nome": "Bia", "column_d": None, "idade": 31}),
+        (10, {"nome": "Caio", "column_d": "x", "idade": 32}),
+    ]
+
+
+def test_hidden_sheets_are_skipped_and_same_headers_merge_with_sheet_names(
+    tmp_path: Path,
+) -> None:
+    def build(book: xlsxwriter.Workbook) -> None:
+        first = book.add_worksheet("Jan")
+        first.write_row(0, 0, ["Nome", "Valor"])
+        first.write_row(1, 0, ["Ana", 10])
+        hidden = book.add_worksheet("Secret")
+        hidden.write_row(0, 0, ["segredo"])
+        hidden.write_row(1, 0, ["x"])
+        hidden.hide()
+        book.add_worksheet("Empty")
+        second = book.add_worksheet("Fev")
+        second.write_row(0, 0, ["nome ", "Obs", "VALOR"])
+        second.write_row(1, 0, ["Bia", "ok", 20])
+
+    found, rows = ingest([xlsx_source(tmp_path, "months.xlsx", build)])
+    assert [
+        (c.normalized_key, c.original_header, c.position, c.sheet_names) for c in found.columns
+    ] == [
+        ("nome", "Nome", 0, ["Jan", "Fev"]),
+        ("valor", "Valor", 1, ["Jan", "Fev"]),
+        ("obs", "Obs", 2, ["Fev"]),
+    ]
+    assert [(row.source_sheet_name, row.source_row_index, row.data) for row in rows] == [
+        ("Jan", 2, {"nome": "Ana", "valor": 10, "obs": None}),
+        ("Fev", 2, {"nome": "Bia", "valor": 20, "obs": "ok"}),
+    ]
+    assert [row.position for row in rows] == [0, 1]
+    # `obs` is filled in every row of the sheets that have it: no `empty` warning on Jan.
+    assert rows[0].status is RowStatus.VALID
+
+
+def test_sheet_option_reads_only_that_sheet_even_hidden(tmp_path: Path) -> None:
+    def build(book: xlsxwriter.Workbook) -> None:
+        book.add_worksheet("One").write_row(0, 0, ["a"])
+        hidden = book.add_worksheet("Two")
+        hidden.write_row(0, 0, ["b"])
+        hidden.write_row(1, 0, ["x"])
+        hidden.hide()
+
+    source = xlsx_source(tmp_path, "pick.xlsx", build)
+    found, rows = ingest([source], sheet="Two")
+    assert keys(found) == ["b"]
+    assert [(row.source_sheet_name, row.data) for row in rows] == [("Two", {"b": "x"})]
+    assert found.columns[0].sheet_names is None
+    with pytest.raises(errors.SheetNotFound) as missing:
+        ingest([source], sheet="Three")
+    assert (missing.value.file, missing.value.sheet) == ("pick.xlsx", "Three")
+    assert "'One', 'Two'" in missing.value.detail
+
+
+def test_empty_workbook_is_refused(tmp_path: Path) -> None:
+    def build(book: xlsxwriter.Workbook) -> None:
+        book.add_worksheet("S")
+
+    source = xlsx_source(tmp_path, "void.xlsx", build)
+    with pytest.raises(errors.CorruptFile, match="every visible sheet is empty") as refused:
+        ingest([source])
+    assert refused.value.file == "void.xlsx"
+    with pytest.raises(errors.CorruptFile, match=r"Sheet 'S' of 'void\.xlsx' is empty"):
+        ingest([source], sheet="S")
+
+
+def test_merged_cells_keep_the_value_in_the_top_left_cell_only(tmp_path: Path) -> None:
+    def build(book: xlsxwriter.Workbook) -> None:
+        sheet = book.add_worksheet("M")
+        sheet.write_row(0, 0, ["grupo", "item"])
+        sheet.merge_range("A2:A3", "Frutas")
+        sheet.write_string(1, 1, "maçã")
+        sheet.write_string(2, 1, "pera")
+
+    rows = read([xlsx_source(tmp_path, "merged.xlsx", build)])
+    assert [row.data for row in rows] == [
+        {"grupo": "Frutas", "item": "maçã"},
+        {"grupo": None, "item": "pera"},
+    ]
+
+
+def test_big_integers_nan_and_nul_are_made_safe(tmp_path: Path) -> None:
+    # xls stores 2**60 as a double: JSON holds it exactly, so it stays a number.
+    def build(book: xlwt.Workbook) -> None:
+        sheet = book.add_sheet("S")
+        for column, header in enumerate(["big", "text"]):
+            sheet.write(0, column, header)
+        sheet.write(1, 0, float(2**60))
+        sheet.write(1, 1, "a\x00b")
+
+    rows = read([xls_source(tmp_path, "safe.xls", build)])
+    assert rows[0].data == {"big": float(2**60), "text": "ab"}
+    assert [(m.field, m.type) for m in rows[0].validation_messages] == [("text", "sanitized")]
+
+
+def test_xls_workbook(tmp_path: Path) -> None:
+    def build(book: xlwt.Workbook) -> None:
+        sheet = book.add_sheet("Plan1")
+        date_style = xlwt.easyxf(num_format_str="DD/MM/YYYY")
+        for column, header in enumerate(["Nome", "Nascimento", "Pontos"]):
+            sheet.write(0, column, header)
+        sheet.write(2, 0, "José")
+        sheet.write(2, 1, dt.date(1990, 5, 17), date_style)
+        sheet.write(2, 2, 7)
+        hidden = book.add_sheet("Oculta")
+        hidden.write(0, 0, "x")
+        hidden.visibility = 1
+
+    found, rows = ingest([xls_source(tmp_path, "old.xls", build)])
+    assert types(found) == {"nome": "string", "nascimento": "date", "pontos": "integer"}
+    assert [(row.source_sheet_name, row.source_row_index, row.data) for row in rows] == [
+        ("Plan1", 3, {"nome": "José", "nascimento": "1990-05-17", "pontos": 7})
+    ]
+
+
+def test_ods_workbook(tmp_path: Path) -> None:
+    source = ods_source(
+        tmp_path,
+        "calc.ods",
+        {"Folha": [["Cidade", "População"], ["São Paulo", 12325232], [None, None], ["Rio", 6.7]]},
+    )
+    found, rows = ingest([source])
+    assert types(found) == {"cidade": "string", "populacao": "number"}
+    assert [(row.source_sheet_name, row.source_row_index, row.data) for row in rows] == [
+        ("Folha", 2, {"cidade": "São Paulo", "populacao": 12325232}),
+        ("Folha", 4, {"cidade": "Rio", "populacao": 6.7}),
+    ]
+
+
+def test_ods_error_cells_are_found_in_the_xml(tmp_path: Path) -> None:
+    content = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0"'
+        ' xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0"'
+        ' xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"'
+        ' xmlns:calcext="urn:org:documentfoundation:names:experimental:calc:xmlns:calcext:1.0"'
+        ' office:version="1.3"><office:body><office:spreadsheet>'
+        '<table:table table:name="Contas">'
+        '<table:table-row><table:table-cell office:value-type="string"><text:p>a</text:p>'
+        '</table:table-cell><table:table-cell office:value-type="string"><text:p>b</text:p>'
+        "</table:table-cell></table:table-row>"
+        '<table:table-row><table:table-cell office:value-type="float" office:value="1">'
+        "<text:p>1</text:p></table:table-cell>"
+        '<table:table-cell table:formula="of:=1/0" office:value-type="string"'
+        ' office:string-value="" calcext:value-type="error"><text:p>#DIV/0!</text:p>'
+        "</table:table-cell></table:table-row>"
+        "</table:table></office:spreadsheet></office:body></office:document-content>"
+    )
+    manifest = (
+        '<?xml version="1.0" encoding="UTF-8"?><manifest:manifest '
+        'xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0">'
+        '<manifest:file-entry manifest:full-path="/" '
+        'manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/>'
+        '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/>'
+        "</manifest:manifest>"
+    )
+    path = tmp_path / "upload"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet")
+        archive.writestr("content.xml", content, zipfile.ZIP_DEFLATED)
+        archive.writestr("META-INF/manifest.xml", manifest, zipfile.ZIP_DEFLATED)
+    rows = read([Source(path, "err.ods")])
+    assert rows[0].data == {"a": 1, "b": None}
+    assert rows[0].status is RowStatus.ERROR
+    assert [(m.field, m.type, m.message) for m in rows[0].validation_messages] == [
+        ("b", "cell_error", "Excel error #DIV/0! in cell B2")
+    ]
+
+
+def test_single_sheet_is_loaded_once_when_both_passes_share_a_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = table_xlsx(tmp_path, "once.xlsx", [["a"], [1], [2]])
+    loads: list[str] = []
+    original = CalamineWorkbook.get_sheet_by_name
+
+    def counting(self: CalamineWorkbook, name: str) -> CalamineSheet:
+        loads.append(name)
+        return original(self, name)
+
+    monkeypatch.setattr(CalamineWorkbook, "get_sheet_by_name", counting)
+    rows = read([source])
+    assert [row.data for row in rows] == [{"a": 1}, {"a": 2}]
+    assert loads == ["Data"]

@@ -1,0 +1,222 @@
+"""The ingestion pipeline end to end: sandboxed worker, streamed COPY, one transaction.
+
+Parsing rules are tested in tests/ingest/ without a database; here each test goes through
+`service.ingestion.ingest` against a real PostgreSQL, as the HTTP upload and the CLI do."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+
+import psutil
+import pytest
+import xlsxwriter
+
+from service import errors, ingestion
+from service.entities import BatchMode, RowStatus, StatusCounts
+from service.ingest import Source
+from service.settings import Settings
+from service.store import batches, rows
+from tests.factories import make_project, make_user
+
+
+def csv_file(tmp_path, rows_count, name="pessoas.csv"):
+    path = tmp_path / name
+    with path.open("w", encoding="utf-8") as handle:
+        handle.write("Nome,Idade,E-mail\n")
+        for i in range(rows_count):
+            handle.write(f"Pessoa {i},{20 + i % 50},p{i}@exemplo.com\n")
+    return Source(path=path, name=name)
+
+
+async def owner_and_project(pool):
+    owner = await make_user(pool)
+    return owner, await make_project(pool, owner=owner)
+
+
+async def stored(pool):
+    return (
+        await pool.fetchval("SELECT count(*) FROM ingestion_batches"),
+        await pool.fetchval("SELECT count(*) FROM ingestion_rows"),
+    )
+
+
+def workers():
+    return [
+        child
+        for child in psutil.Process().children(recursive=True)
+        if "service.ingest.worker" in " ".join(child.cmdline())
+    ]
+
+
+async def run(pool, project, sources, *, settings=None, on_rows=None, mode=BatchMode.LIST_MODE):
+    return await ingestion.ingest(
+        pool,
+        project_id=project.id,
+        user_id=project.user_id,
+        sources=sources,
+        mode=mode,
+        sheet=None,
+        settings=settings or Settings(),
+        on_rows=on_rows,
+    )
+
+
+async def test_rows_arrive_in_order_with_counts_and_progress(pool, tmp_path):
+    _, project = await owner_and_project(pool)
+    seen = []
+    batch = await run(
+        pool, project, [csv_file(tmp_path, 5_000)], on_rows=lambda d, t: seen.append((d, t))
+    )
+
+    assert (batch.row_count, batch.status_counts) == (
+        5_000,
+        StatusCounts(valid=5_000, warning=0, error=0),
+    )
+    assert await batches.find_by_id(pool, batch.id) == batch
+    assert seen[-1] == (5_000, 5_000)
+    assert [c.inferred_type for c in batch.column_metadata] == ["string", "integer", "email"]
+    page = await rows.find_by_batch_id(pool, batch.id, limit=2, offset=4_998)
+    assert [(r.position, r.source_row_index, r.data["nome"]) for r in page] == [
+        (4_998, 5_000, "Pessoa 4998"),
+        (4_999, 5_001, "Pessoa 4999"),
+    ]
+    assert workers() == []
+
+
+async def test_a_refused_file_stores_nothing_and_the_next_upload_works(pool, tmp_path):
+    _, project = await owner_and_project(pool)
+    bogus = tmp_path / "bogus.xlsx"
+    bogus.write_bytes(b"%PDF-1.7\n" + bytes(100))
+    with pytest.raises(errors.UnsupportedFormat) as refused:
+        await run(pool, project, [Source(path=bogus, name="bogus.xlsx")])
+    assert refused.value.file == "bogus.xlsx"
+    assert await stored(pool) == (0, 0)
+    assert (await run(pool, project, [csv_file(tmp_path, 3)])).row_count == 3
+
+
+async def test_a_worker_that_runs_out_of_memory_is_a_clean_422(pool, tmp_path):
+    """calamine holds a whole sheet in memory; under a small address-space limit it fails
+    (as it would on a hostile file under the default one), killing only the worker."""
+    _, project = await owner_and_project(pool)
+    path = tmp_path / "wide.xlsx"
+    with xlsxwriter.Workbook(str(path), {"constant_memory": True}) as book:
+        sheet = book.add_worksheet()
+        for r in range(60_000):
+            sheet.write_row(r, 0, [f"text {r} {c}" for c in range(20)])
+    starved = Settings(worker_memory_bytes=160 * 1024 * 1024)
+    with pytest.raises(errors.CorruptFile, match=r"wide\.xlsx"):
+        await run(pool, project, [Source(path=path, name="wide.xlsx")], settings=starved)
+    assert await stored(pool) == (0, 0)
+    assert (await run(pool, project, [csv_file(tmp_path, 3)])).row_count == 3
+
+
+async def test_a_worker_killed_mid_parse_leaves_nothing(pool, tmp_path):
+    _, project = await owner_and_project(pool)
+
+    def kill_worker(done, total):
+        if done >= 20_000:
+            for worker in workers():
+                os.kill(worker.pid, signal.SIGKILL)
+
+    with pytest.raises(errors.CorruptFile, match="could not be parsed"):
+        await run(pool, project, [csv_file(tmp_path, 100_000)], on_rows=kill_worker)
+    assert await stored(pool) == (0, 0)
+
+
+async def test_a_database_failure_mid_copy_leaves_nothing(pool, tmp_path):
+    _, project = await owner_and_project(pool)
+    await pool.execute(
+        """
+        CREATE FUNCTION fail_late() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF NEW.position = 150000 THEN RAISE EXCEPTION 'injected failure'; END IF;
+            RETURN NEW;
+        END $$;
+        CREATE TRIGGER fail_late BEFORE INSERT ON ingestion_rows
+            FOR EACH ROW EXECUTE FUNCTION fail_late();
+        """
+    )
+    with pytest.raises(Exception, match="injected failure"):
+        await run(pool, project, [csv_file(tmp_path, 200_000)])
+    assert await stored(pool) == (0, 0)
+    assert workers() == []
+
+
+async def test_cancellation_rolls_back_and_stops_the_worker(pool, tmp_path):
+    _, project = await owner_and_project(pool)
+    started = asyncio.Event()
+    task = asyncio.create_task(
+        run(pool, project, [csv_file(tmp_path, 200_000)], on_rows=lambda d, t: started.set())
+    )
+    await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert await stored(pool) == (0, 0)
+    assert workers() == []
+
+
+async def test_validation_results_are_stored_with_the_rows(pool, tmp_path):
+    _, project = await owner_and_project(pool)
+    path = tmp_path / "idades.csv"
+    lines = ["nome,idade"] + [f"P{i},{i}" for i in range(40)] + ["Zé,quarenta", "Ana,"]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    batch = await run(pool, project, [Source(path=path, name="idades.csv")])
+
+    assert batch.status_counts == StatusCounts(valid=40, warning=2, error=0)
+    flagged = await rows.find_by_batch_id(pool, batch.id, status=RowStatus.WARNING)
+    assert [(r.data, [m.type for m in r.validation_messages]) for r in flagged] == [
+        ({"nome": "Zé", "idade": "quarenta"}, ["type_mismatch"]),
+        ({"nome": "Ana", "idade": None}, ["empty"]),
+    ]
+
+
+async def test_the_ingest_command_prints_the_batch_summary(pool, tmp_path, database_url):
+    _, project = await owner_and_project(pool)
+    source = csv_file(tmp_path, 25)
+    result = await asyncio.to_thread(
+        subprocess.run,
+        [
+            sys.executable,
+            "-m",
+            "service.cli",
+            "ingest",
+            str(source.path),
+            "--project",
+            str(project.id),
+            "--mode",
+            "list_mode",
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "DATABASE_URL": database_url},
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "rows     25 (valid 25, warning 0, error 0)" in result.stdout
+    assert "e_mail" in result.stdout
+    assert "email" in result.stdout
+    missing = await asyncio.to_thread(
+        subprocess.run,
+        [
+            sys.executable,
+            "-m",
+            "service.cli",
+            "ingest",
+            str(source.path),
+            "--project",
+            "00000000-0000-0000-0000-000000000000",
+            "--mode",
+            "list_mode",
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "DATABASE_URL": database_url},
+        check=False,
+    )
+    assert missing.returncode == 1
+    assert "no live project" in missing.stderr
