@@ -6,17 +6,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from litestar import Litestar
-from litestar.exceptions import HTTPException
 from litestar.logging import LoggingConfig
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
-from service.api import batches, fields, health, projects, rows
+from service.api import batches, fields, health, projects, rows, users
 from service.api.auth import PUBLIC_PATHS, BearerAuthentication, Verifier
 from service.api.problems import EXCEPTION_HANDLERS
 from service.db import create_pool
-from service.errors import SheetflowError
 from service.settings import Settings
 
 
@@ -35,8 +33,10 @@ def create_app(settings: Settings, database_url: str) -> Litestar:
         route_handlers=[
             health.health,
             health.ready,
+            *users.HANDLERS,
             *projects.HANDLERS,
             *batches.HANDLERS,
+            batches.upload_handler(settings),
             *rows.HANDLERS,
             *fields.HANDLERS,
         ],
@@ -49,7 +49,8 @@ def create_app(settings: Settings, database_url: str) -> Litestar:
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         logging_config=LoggingConfig(
             log_exceptions="always",
-            disable_stack_trace={HTTPException, SheetflowError},
+            # A client's mistake is answered, not logged; server errors keep their traces.
+            disable_stack_trace=set(range(400, 500)),
             configure_root_logger=False,
         ),
         openapi_config=OpenAPIConfig(

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import tempfile
+from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Literal
 from uuid import UUID
 
-from litestar import Request, delete, get, patch
-from litestar.datastructures import State
-from litestar.params import FromPath, JSONBody
+from litestar import Request, Response, delete, get, patch, post
+from litestar.datastructures import State, UploadFile
+from litestar.handlers import HTTPRouteHandler
+from litestar.params import FromPath, JSONBody, MultipartBody
 
+from service import ingestion
 from service.api.auth import Claims
 from service.api.wire import DEFAULT_LIMIT, PageLimit, PageOffset, Wire, to_wire
 from service.entities import (
@@ -20,7 +26,9 @@ from service.entities import (
     StatusCounts,
     User,
 )
-from service.errors import InvalidTransition, NotFound
+from service.errors import InvalidTransition, LimitExceeded, NotFound
+from service.ingest import Source
+from service.settings import Settings
 from service.store import batches, projects
 
 AuthRequest = Request[User, Claims, State]
@@ -115,6 +123,85 @@ async def delete_batch(
     batch = await owned_batch(state, request.user, project_id, batch_id)
     if not await batches.soft_delete(state.pool, batch.id, request.user.id):
         raise NotFound(f"batch {batch_id} not found in project {project_id}")
+
+
+@dataclass
+class UploadForm:
+    """The multipart upload: one part per file (its filename is the `sourceFileName`)."""
+
+    mode: BatchMode
+    files: list[UploadFile]
+    sheet: str | None = None
+
+
+UPLOAD_CHUNK_BYTES = 1 << 20
+
+
+async def upload_batch(
+    request: AuthRequest,
+    state: State,
+    project_id: FromPath[UUID],
+    data: MultipartBody[UploadForm],
+) -> Response[BatchOut]:
+    """Upload spreadsheets as one new batch, pending review. Answers 201 with the batch, or
+    stores nothing and answers with a problem naming the file (and sheet, row, limit)."""
+    settings: Settings = state.settings
+    try:
+        await require_project(state, request.user, project_id)
+        with tempfile.TemporaryDirectory(prefix="sheetflow-upload-") as scratch:
+            sources = [
+                await spool(upload, Path(scratch) / f"{index:04d}", settings)
+                for index, upload in enumerate(data.files)
+            ]
+            batch = await ingestion.ingest(
+                state.pool,
+                project_id=project_id,
+                user_id=request.user.id,
+                sources=sources,
+                mode=data.mode,
+                sheet=data.sheet or None,
+                settings=settings,
+            )
+    finally:
+        for upload in data.files:
+            await upload.close()
+    return Response(
+        to_wire(batch, BatchOut),
+        status_code=201,
+        headers={"Location": f"/projects/{project_id}/batches/{batch.id}"},
+    )
+
+
+async def spool(upload: UploadFile, path: Path, settings: Settings) -> Source:
+    """Copy one uploaded part to a file of our own, in chunks, refusing it past the limit.
+
+    The parser needs a path, and Litestar keeps small parts in memory; the part's filename
+    is kept only as the source's name, never used as a path."""
+    name = upload.filename or path.name
+    written = 0
+    with await asyncio.to_thread(path.open, "wb") as target:
+        while chunk := await upload.read(UPLOAD_CHUNK_BYTES):
+            written += len(chunk)
+            if written > settings.max_file_bytes:
+                raise LimitExceeded(
+                    f"{name} is larger than {settings.max_file_bytes:,} bytes",
+                    limit="max_file_bytes",
+                    value=settings.max_file_bytes,
+                    file=name,
+                )
+            await asyncio.to_thread(target.write, chunk)
+    return Source(path=path, name=name)
+
+
+def upload_handler(settings: Settings) -> HTTPRouteHandler:
+    """The upload route, with a body limit that fits the configured file limits (a larger
+    Content-Length is refused before the body is read; a body that outgrows it is cut off)."""
+    return post(
+        "/projects/{project_id:str}/batches",
+        status_code=201,
+        tags=["batches"],
+        request_max_body_size=settings.max_files * settings.max_file_bytes + (1 << 20),
+    )(upload_batch)
 
 
 HANDLERS: list[Any] = [list_batches, get_batch, review_batch, delete_batch]

@@ -32,6 +32,13 @@ class Problem(msgspec.Struct, frozen=True, kw_only=True):
     detail: str
     errors: list[FieldProblem] | msgspec.UnsetType = msgspec.UNSET
     """Only for validation failures: which field, and what is wrong with it."""
+    # Only for upload failures: where in the upload, and which limit (RFC 9457 extensions).
+    file: str | msgspec.UnsetType = msgspec.UNSET
+    sheet: str | msgspec.UnsetType = msgspec.UNSET
+    row: int | msgspec.UnsetType = msgspec.UNSET
+    column: str | msgspec.UnsetType = msgspec.UNSET
+    limit: str | msgspec.UnsetType = msgspec.UNSET
+    limit_value: int | msgspec.UnsetType = msgspec.field(default=msgspec.UNSET, name="limitValue")
 
 
 STATUS_BY_ERROR: dict[type[errors.SheetflowError], int] = {
@@ -53,12 +60,14 @@ def problem_response(
     *,
     problems: list[FieldProblem] | None = None,
     headers: dict[str, str] | None = None,
+    **extensions: Any,
 ) -> Response[Any]:
     body = Problem(
         title=HTTPStatus(status).phrase,
         status=status,
         detail=detail,
         errors=msgspec.UNSET if problems is None else problems,
+        **{k: v for k, v in extensions.items() if v is not None},
     )
     if status == 401:
         headers = {**(headers or {}), "WWW-Authenticate": 'Bearer realm="sheetflow"'}
@@ -80,7 +89,17 @@ def status_for(error: errors.SheetflowError) -> int:
 
 def domain_error(_: Request[Any, Any, Any], error: Exception) -> Response[Any]:
     assert isinstance(error, errors.SheetflowError)
-    return problem_response(status_for(error), error.detail)
+    where: dict[str, Any] = {}
+    if isinstance(error, errors.IngestError):
+        where = {
+            "file": error.file,
+            "sheet": error.sheet,
+            "row": error.row,
+            "column": error.column,
+        }
+    if isinstance(error, errors.LimitExceeded):
+        where |= {"limit": error.limit, "limit_value": error.value}
+    return problem_response(status_for(error), error.detail, **where)
 
 
 def http_error(_: Request[Any, Any, Any], error: Exception) -> Response[Any]:

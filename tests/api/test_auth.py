@@ -200,3 +200,12 @@ def test_token_command_prints_only_a_token_signed_with_the_local_secret(tmp_path
     )
     assert bad.returncode == 2
     assert bad.stdout == ""
+
+
+async def test_users_me_is_the_token_subject(client):
+    token = hs256({"sub": "auth0|7", "exp": NOW + 600, "email": "z@x.io", "name": "Zé"})
+    response = await client.get("/users/me", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["externalId"], body["email"], body["name"]) == ("auth0|7", "z@x.io", "Zé")
+    assert set(body) == {"id", "externalId", "email", "name", "createdAt", "updatedAt"}

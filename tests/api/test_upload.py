@@ -1,0 +1,154 @@
+"""Uploads over HTTP: multipart in, one atomic batch out (or a problem and nothing stored)."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+import xlsxwriter
+
+from service.settings import Settings
+from tests.api.conftest import SECRET
+
+CSV = "nome;idade;cidade\r\nAna;30;São Paulo\r\nBia;41;Lisboa\r\n".encode()
+
+
+def xlsx(rows, sheet="Pessoas"):
+    buffer = io.BytesIO()
+    with xlsxwriter.Workbook(buffer, {"in_memory": True}) as book:
+        page = book.add_worksheet(sheet)
+        for r, row in enumerate(rows):
+            for c, value in enumerate(row):
+                page.write(r, c, value)
+    return buffer.getvalue()
+
+
+@pytest.fixture
+async def project(client, auth):
+    return (await client.post("/projects", json={"name": "uploads"}, headers=auth())).json()
+
+
+async def upload(client, auth, project, files, mode="list_mode", **fields):
+    return await client.post(
+        f"/projects/{project['id']}/batches",
+        data={"mode": mode, **fields},
+        files=[("files", f) for f in files],
+        headers=auth(),
+    )
+
+
+async def counts(pool):
+    return (
+        await pool.fetchval("SELECT count(*) FROM ingestion_batches"),
+        await pool.fetchval("SELECT count(*) FROM ingestion_rows"),
+    )
+
+
+async def test_csv_upload_is_201_with_location_and_rows(client, auth, project):
+    response = await upload(client, auth, project, [("Relatório ç.csv", CSV, "text/csv")])
+
+    assert response.status_code == 201, response.text
+    batch = response.json()
+    assert response.headers["location"] == f"/projects/{project['id']}/batches/{batch['id']}"
+    assert (batch["status"], batch["mode"], batch["fileCount"], batch["rowCount"]) == (
+        "pending_review",
+        "list_mode",
+        1,
+        2,
+    )
+    assert [c["normalizedKey"] for c in batch["columnMetadata"]] == ["nome", "idade", "cidade"]
+    rows = (await client.get(response.headers["location"] + "/rows", headers=auth())).json()
+    assert [r["data"] for r in rows["items"]] == [
+        {"nome": "Ana", "idade": "30", "cidade": "São Paulo"},
+        {"nome": "Bia", "idade": "41", "cidade": "Lisboa"},
+    ]
+    assert {r["sourceFileName"] for r in rows["items"]} == {"Relatório ç.csv"}
+    assert [r["sourceRowIndex"] for r in rows["items"]] == [2, 3]
+
+
+async def test_profile_mode_takes_many_files_one_row_each(client, auth, project):
+    files = [
+        (f"ficha{i}.xlsx", xlsx([["Nome", f"P{i}"]]), "application/octet-stream") for i in range(3)
+    ]
+    response = await upload(client, auth, project, files, mode="profile_mode")
+    assert response.status_code == 201, response.text
+    assert (response.json()["fileCount"], response.json()["rowCount"]) == (3, 3)
+
+
+async def test_bad_forms_are_400_and_store_nothing(client, auth, project, pool):
+    two = [("a.csv", CSV, "text/csv"), ("b.csv", CSV, "text/csv")]
+    assert (await upload(client, auth, project, two)).status_code == 400
+    assert (
+        await upload(client, auth, project, [("a.csv", CSV, "text/csv")], mode="x")
+    ).status_code == 400
+    no_files = await client.post(
+        f"/projects/{project['id']}/batches", data={"mode": "list_mode"}, headers=auth()
+    )
+    assert no_files.status_code == 400
+    assert await counts(pool) == (0, 0)
+
+
+async def test_unsupported_content_is_415_naming_the_file(client, auth, project, pool):
+    response = await upload(
+        client, auth, project, [("photo.xlsx", b"\x89PNG\r\n\x1a\n" + bytes(64), "image/png")]
+    )
+    assert response.status_code == 415
+    assert response.json()["file"] == "photo.xlsx"
+    assert "photo.xlsx" in response.json()["detail"]
+    assert await counts(pool) == (0, 0)
+
+
+async def test_a_missing_sheet_is_422_naming_it(client, auth, project):
+    response = await upload(
+        client, auth, project, [("p.xlsx", xlsx([["a"], [1]]), "x")], sheet="Nope"
+    )
+    assert response.status_code == 422
+    assert "Nope" in response.json()["detail"]
+
+
+@pytest.fixture
+def small_settings(tmp_path):
+    return Settings(data_dir=tmp_path, jwt_secret=SECRET, max_file_bytes=1000, max_files=2)
+
+
+async def test_size_limits_are_413_with_the_limit(database_url, small_settings, token_for):
+    from service.api.app import create_app
+    from tests.api.conftest import running
+
+    headers = {"Authorization": f"Bearer {token_for('owner')}"}
+    async with running(create_app(small_settings, database_url)) as client:
+        project = (await client.post("/projects", json={"name": "p"}, headers=headers)).json()
+        url = f"/projects/{project['id']}/batches"
+        big = b"a,b\n" + b"1,2\n" * 400
+        response = await client.post(
+            url,
+            data={"mode": "list_mode"},
+            files=[("files", ("big.csv", big, "text/csv"))],
+            headers=headers,
+        )
+        assert response.status_code == 413
+        body = response.json()
+        assert (body["file"], body["limit"], body["limitValue"]) == (
+            "big.csv",
+            "max_file_bytes",
+            1000,
+        )
+
+        three = [("files", (f"{i}.csv", b"a\n1\n", "text/csv")) for i in range(3)]
+        response = await client.post(
+            url, data={"mode": "profile_mode"}, files=three, headers=headers
+        )
+        assert response.status_code == 413
+        assert response.json()["limit"] == "max_files"
+
+        # A declared length over what the route accepts is refused before the body is read.
+        response = await client.post(
+            url,
+            content=b"x" * 10,
+            headers={
+                **headers,
+                "Content-Type": "multipart/form-data; boundary=b",
+                "Content-Length": str(10**9),
+            },
+        )
+        assert response.status_code == 413
