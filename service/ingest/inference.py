@@ -269,10 +269,6 @@ def infer_type(counts: Sequence[int], filled: int) -> InferredType:
     return best
 
 
-def kind_fits(kind: int, type_: InferredType) -> bool:
-    return kind in FITTING_KINDS[type_]
-
-
 def text_misfits(chunk: TextChunk, type_: InferredType) -> list[int]:
     """Indexes of the chunk's non-empty values that do not fit a column of `type_`."""
     if type_ is InferredType.STRING or type_ is InferredType.EMPTY:

@@ -43,6 +43,8 @@ class _Column(NamedTuple):
 
 
 class Emitter:
+    """Pass 2: turns each file of a profile into ParsedRows, numbered in source order."""
+
     def __init__(self, profile: Profile, settings: Settings) -> None:
         self.profile = profile
         self.settings = settings
@@ -52,7 +54,7 @@ class Emitter:
 
     def list_file(self, source: Source, plan: FilePlan) -> Iterator[ParsedRow]:
         if plan.format is FileFormat.CSV:
-            assert plan.dialect is not None
+            assert plan.dialect is not None  # pass 1 sets it for every CSV file
             (sheet,) = plan.sheets
             with delimited.open_text(source.path, plan.dialect) as stream:
                 rows = reading.csv_rows(stream, plan.dialect, source.name)

@@ -38,7 +38,7 @@ from service import errors
 from service.ingest.keys import column_letter
 from service.settings import Settings
 
-Cell = object
+Cell = Any
 """A value as python-calamine returns it: str ('' when empty), float, int, bool, date,
 datetime, time or timedelta."""
 
@@ -190,7 +190,7 @@ class LoadedSheet:
             )
             if blank and number not in never_blank:
                 continue
-            yield number, row  # type: ignore[misc]
+            yield number, row
 
 
 def _is_panic(error: BaseException) -> bool:
