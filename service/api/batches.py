@@ -17,6 +17,7 @@ from litestar.params import FromPath, JSONBody, MultipartBody
 
 from service import ingestion
 from service.api.auth import Claims
+from service.api.problems import AUTHENTICATED, documented
 from service.api.wire import DEFAULT_LIMIT, PageLimit, PageOffset, Wire, to_wire
 from service.entities import (
     Batch,
@@ -74,7 +75,11 @@ async def require_project(state: State, user: User, project_id: UUID) -> None:
         raise NotFound(f"project {project_id} not found")
 
 
-@get("/projects/{project_id:str}/batches", tags=["batches"])
+@get(
+    "/projects/{project_id:str}/batches",
+    tags=["batches"],
+    responses=documented(*AUTHENTICATED, 404),
+)
 async def list_batches(
     request: AuthRequest,
     state: State,
@@ -90,14 +95,22 @@ async def list_batches(
     )
 
 
-@get("/projects/{project_id:str}/batches/{batch_id:str}", tags=["batches"])
+@get(
+    "/projects/{project_id:str}/batches/{batch_id:str}",
+    tags=["batches"],
+    responses=documented(*AUTHENTICATED, 404),
+)
 async def get_batch(
     request: AuthRequest, state: State, project_id: FromPath[UUID], batch_id: FromPath[UUID]
 ) -> BatchOut:
     return to_wire(await owned_batch(state, request.user, project_id, batch_id), BatchOut)
 
 
-@patch("/projects/{project_id:str}/batches/{batch_id:str}", tags=["batches"])
+@patch(
+    "/projects/{project_id:str}/batches/{batch_id:str}",
+    tags=["batches"],
+    responses=documented(*AUTHENTICATED, 404, 409),
+)
 async def review_batch(
     request: AuthRequest,
     state: State,
@@ -116,7 +129,12 @@ async def review_batch(
     return to_wire(reviewed, BatchOut)
 
 
-@delete("/projects/{project_id:str}/batches/{batch_id:str}", status_code=204, tags=["batches"])
+@delete(
+    "/projects/{project_id:str}/batches/{batch_id:str}",
+    status_code=204,
+    tags=["batches"],
+    responses=documented(*AUTHENTICATED, 404),
+)
 async def delete_batch(
     request: AuthRequest, state: State, project_id: FromPath[UUID], batch_id: FromPath[UUID]
 ) -> None:
@@ -200,6 +218,7 @@ def upload_handler(settings: Settings) -> HTTPRouteHandler:
         "/projects/{project_id:str}/batches",
         status_code=201,
         tags=["batches"],
+        responses=documented(*AUTHENTICATED, 404, 413, 415, 422),
         request_max_body_size=settings.max_files * settings.max_file_bytes + (1 << 20),
     )(upload_batch)
 

@@ -11,6 +11,7 @@ from litestar.params import FromPath, QueryParameter
 
 from service.api.auth import Claims
 from service.api.batches import owned_batch
+from service.api.problems import AUTHENTICATED, documented
 from service.api.wire import DEFAULT_LIMIT, PageLimit, PageOffset, Wire
 from service.entities import InferredType, User, ValueCount
 from service.errors import NotFound
@@ -43,7 +44,7 @@ class ValuePageOut(Wire, frozen=True):
     offset: int
 
 
-@get(FIELDS_PATH, tags=["fields"])
+@get(FIELDS_PATH, tags=["fields"], responses=documented(*AUTHENTICATED, 404))
 async def list_fields(
     request: AuthRequest, state: State, project_id: FromPath[UUID], batch_id: FromPath[UUID]
 ) -> FieldList:
@@ -68,7 +69,11 @@ async def list_fields(
     return FieldList(total_rows=batch.row_count, items=items)
 
 
-@get(FIELDS_PATH + "/{key:str}/values", tags=["fields"])
+@get(
+    FIELDS_PATH + "/{key:str}/values",
+    tags=["fields"],
+    responses=documented(*AUTHENTICATED, 404),
+)
 async def list_field_values(
     request: AuthRequest,
     state: State,

@@ -10,7 +10,7 @@ import msgspec
 from litestar import Response, get
 from litestar.datastructures import State
 
-from service.api.problems import problem_response
+from service.api.problems import documented, problem_response
 from service.db import newest_migration_version
 from service.store import schema
 
@@ -21,12 +21,12 @@ class Health(msgspec.Struct, frozen=True):
     status: str
 
 
-@get("/health", sync_to_thread=False, security=[], tags=["health"])
+@get("/health", sync_to_thread=False, tags=["health"])
 def health() -> Health:
     return Health(status="ok")
 
 
-@get("/ready", tags=["health"], security=[])
+@get("/ready", tags=["health"], responses=documented(503))
 async def ready(state: State) -> Response[Any]:
     expected = newest_migration_version()
     try:

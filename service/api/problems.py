@@ -14,6 +14,7 @@ from typing import Any
 import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException
+from litestar.openapi import ResponseSpec
 
 from service import errors
 
@@ -52,6 +53,23 @@ STATUS_BY_ERROR: dict[type[errors.SheetflowError], int] = {
     errors.IngestError: 422,
     errors.DatabaseUnavailable: 503,
 }
+
+
+def documented(*statuses: int) -> dict[int, ResponseSpec]:
+    """OpenAPI entries for the problem answers an operation can give (401 for every
+    authenticated operation is added by the caller's list)."""
+    return {
+        status: ResponseSpec(
+            data_container=Problem,
+            description=HTTPStatus(status).phrase,
+            media_type=MEDIA_TYPE,
+        )
+        for status in statuses
+    }
+
+
+AUTHENTICATED = (400, 401)
+"""Every authenticated operation can refuse a malformed request or a bad token."""
 
 
 def problem_response(

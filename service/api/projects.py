@@ -12,12 +12,15 @@ from litestar.datastructures import State
 from litestar.params import FromPath, JSONBody
 
 from service.api.auth import Claims
+from service.api.problems import AUTHENTICATED, documented
 from service.api.wire import DEFAULT_LIMIT, PageLimit, PageOffset, Wire, to_wire
 from service.entities import ProjectStatus, User
 from service.errors import NotFound
 from service.store import projects
 
-Name = Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=r"\S")]
+# At least one visible character; written with \x escapes so that Python and the ECMA
+# regex of JSON Schema agree on it (they disagree on what \s means).
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=r"[^\x00-\x20]")]
 Description = Annotated[str, msgspec.Meta(max_length=2000)]
 AuthRequest = Request[User, Claims, State]
 
@@ -56,7 +59,12 @@ def not_found(project_id: UUID) -> NotFound:
     return NotFound(f"project {project_id} not found")
 
 
-@post("/projects", status_code=201, tags=["projects"])
+@post(
+    "/projects",
+    status_code=201,
+    tags=["projects"],
+    responses=documented(*AUTHENTICATED, 409),
+)
 async def create_project(
     request: AuthRequest, state: State, data: JSONBody[ProjectCreate]
 ) -> Response[ProjectOut]:
@@ -70,7 +78,7 @@ async def create_project(
     )
 
 
-@get("/projects", tags=["projects"])
+@get("/projects", tags=["projects"], responses=documented(*AUTHENTICATED))
 async def list_projects(
     request: AuthRequest,
     state: State,
@@ -85,7 +93,7 @@ async def list_projects(
     )
 
 
-@get("/projects/{project_id:str}", tags=["projects"])
+@get("/projects/{project_id:str}", tags=["projects"], responses=documented(*AUTHENTICATED, 404))
 async def get_project(request: AuthRequest, state: State, project_id: FromPath[UUID]) -> ProjectOut:
     project = await projects.get(state.pool, request.user.id, project_id)
     if project is None:
@@ -93,7 +101,11 @@ async def get_project(request: AuthRequest, state: State, project_id: FromPath[U
     return to_wire(project, ProjectOut)
 
 
-@patch("/projects/{project_id:str}", tags=["projects"])
+@patch(
+    "/projects/{project_id:str}",
+    tags=["projects"],
+    responses=documented(*AUTHENTICATED, 404, 409),
+)
 async def update_project(
     request: AuthRequest, state: State, project_id: FromPath[UUID], data: JSONBody[ProjectPatch]
 ) -> ProjectOut:
@@ -110,7 +122,12 @@ async def update_project(
     return to_wire(project, ProjectOut)
 
 
-@delete("/projects/{project_id:str}", status_code=204, tags=["projects"])
+@delete(
+    "/projects/{project_id:str}",
+    status_code=204,
+    tags=["projects"],
+    responses=documented(*AUTHENTICATED, 404),
+)
 async def delete_project(request: AuthRequest, state: State, project_id: FromPath[UUID]) -> None:
     if not await projects.soft_delete(state.pool, request.user.id, project_id):
         raise not_found(project_id)

@@ -12,6 +12,7 @@ from litestar.params import FromPath, QueryParameter
 
 from service.api.auth import Claims
 from service.api.batches import owned_batch
+from service.api.problems import AUTHENTICATED, documented
 from service.api.wire import DEFAULT_LIMIT, PageLimit, PageOffset, Wire, to_wire
 from service.entities import RowStatus, User, ValidationMessage
 from service.errors import NotFound
@@ -41,7 +42,7 @@ class RowPage(Wire, frozen=True):
     offset: int
 
 
-@get(ROWS_PATH, tags=["rows"])
+@get(ROWS_PATH, tags=["rows"], responses=documented(*AUTHENTICATED, 404))
 async def list_rows(
     request: AuthRequest,
     state: State,
@@ -65,7 +66,7 @@ async def list_rows(
     )
 
 
-@get(ROWS_PATH + "/{row_id:str}", tags=["rows"])
+@get(ROWS_PATH + "/{row_id:str}", tags=["rows"], responses=documented(*AUTHENTICATED, 404))
 async def get_row(
     request: AuthRequest,
     state: State,

@@ -10,6 +10,7 @@ from litestar import Request, get
 from litestar.datastructures import State
 
 from service.api.auth import Claims
+from service.api.problems import documented
 from service.api.wire import Wire, to_wire
 from service.entities import User
 
@@ -23,7 +24,7 @@ class UserOut(Wire, frozen=True):
     updated_at: datetime
 
 
-@get("/users/me", tags=["users"])
+@get("/users/me", tags=["users"], responses=documented(401))
 async def get_me(request: Request[User, Claims, State]) -> UserOut:
     """The user behind the token (created on first sight, kept in step with its claims)."""
     return to_wire(request.user, UserOut)

@@ -15,8 +15,10 @@ T = TypeVar("T", bound=msgspec.Struct)
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 100
+MAX_OFFSET = 2**31 - 1
+"""Offsets are PostgreSQL integers; a larger one could never match a row anyway."""
 PageLimit = Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT, description="page size")]
-PageOffset = Annotated[int, QueryParameter(ge=0, description="items to skip")]
+PageOffset = Annotated[int, QueryParameter(ge=0, le=MAX_OFFSET, description="items to skip")]
 
 
 class Wire(msgspec.Struct, frozen=True, kw_only=True, rename="camel", forbid_unknown_fields=True):
