@@ -161,25 +161,8 @@ async def ingest(
 def _request(
     sources: Sequence[Source], mode: BatchMode, sheet: str | None, settings: Settings
 ) -> protocol.Request:
-    """The worker's request, once the upload-wide limits hold (no need to start a worker
-    for an upload that is refused anyway)."""
-    if not sources:
-        raise errors.InvalidInput("an upload needs at least one file")
-    if len(sources) > settings.max_files:
-        raise errors.LimitExceeded(
-            f"{len(sources)} files in one upload; at most {settings.max_files} are allowed",
-            limit="max_files",
-            value=settings.max_files,
-        )
-    for source in sources:
-        size = Path(source.path).stat().st_size
-        if size > settings.max_file_bytes:
-            raise errors.LimitExceeded(
-                f"{source.name} is {size:,} bytes; at most {settings.max_file_bytes:,} are allowed",
-                limit="max_file_bytes",
-                value=settings.max_file_bytes,
-                file=source.name,
-            )
+    """The worker's request. The worker checks the mode's file count and the limits itself
+    (pass 1 starts with them), so they are written once, in `service.ingest`."""
     return protocol.Request(
         sources=[(str(Path(source.path).resolve()), source.name) for source in sources],
         mode=mode,

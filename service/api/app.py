@@ -73,7 +73,7 @@ def create_app(settings: Settings, database_url: str) -> Litestar:
         logging_config=LoggingConfig(
             log_exceptions="always",
             # A client's mistake is answered, not logged; server errors keep their traces.
-            disable_stack_trace=set(range(400, 500)),
+            disable_stack_trace={*range(400, 500), UnicodeDecodeError},
             configure_root_logger=False,
         ),
         openapi_config=OpenAPIConfig(

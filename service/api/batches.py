@@ -7,13 +7,15 @@ import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from litestar import Request, Response, delete, get, patch, post
 from litestar.datastructures import State, UploadFile
+from litestar.enums import RequestEncodingType
 from litestar.handlers import HTTPRouteHandler
-from litestar.params import FromPath, JSONBody, MultipartBody
+from litestar.openapi.spec import Example
+from litestar.params import BodyKwarg, FromPath, JSONBody
 
 from service import ingestion
 from service.api.auth import Claims
@@ -27,7 +29,7 @@ from service.entities import (
     StatusCounts,
     User,
 )
-from service.errors import InvalidTransition, LimitExceeded, NotFound
+from service.errors import InvalidInput, InvalidTransition, LimitExceeded, NotFound
 from service.ingest import Source
 from service.settings import Settings
 from service.store import batches, projects
@@ -154,17 +156,47 @@ class UploadForm:
 
 UPLOAD_CHUNK_BYTES = 1 << 20
 
+UploadBody = Annotated[
+    UploadForm,
+    BodyKwarg(
+        media_type=RequestEncodingType.MULTI_PART,
+        description=(
+            "`mode`: list_mode (exactly one file; every visible sheet, one row per data row) or "
+            "profile_mode (one or more form-like files, one row each). `files`: one part per "
+            "file, its filename kept as the rows' sourceFileName. `sheet`: read only this sheet."
+        ),
+        examples=[
+            Example(
+                summary="one CSV as a list",
+                value={"mode": "list_mode", "files": ["clientes.csv"]},
+            ),
+            Example(
+                summary="one sheet of a workbook",
+                value={"mode": "list_mode", "files": ["vendas.xlsx"], "sheet": "2026"},
+            ),
+            Example(
+                summary="three filled-in forms",
+                value={"mode": "profile_mode", "files": ["a.xlsx", "b.xlsx", "c.ods"]},
+            ),
+        ],
+    ),
+]
+
 
 async def upload_batch(
     request: AuthRequest,
     state: State,
     project_id: FromPath[UUID],
-    data: MultipartBody[UploadForm],
+    data: UploadBody,
 ) -> Response[BatchOut]:
     """Upload spreadsheets as one new batch, pending review. Answers 201 with the batch, or
     stores nothing and answers with a problem naming the file (and sheet, row, limit)."""
     settings: Settings = state.settings
+    uploads = [part for part in data.files if isinstance(part, UploadFile)]
     try:
+        if len(uploads) != len(data.files):
+            # A part without a filename reaches us as text, whatever the declared type says.
+            raise InvalidInput("every `files` part must be a file upload (a part with a filename)")
         await require_project(state, request.user, project_id)
         with tempfile.TemporaryDirectory(prefix="sheetflow-upload-") as scratch:
             sources = [
@@ -181,7 +213,7 @@ async def upload_batch(
                 settings=settings,
             )
     finally:
-        for upload in data.files:
+        for upload in uploads:
             await upload.close()
     return Response(
         to_wire(batch, BatchOut),

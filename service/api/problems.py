@@ -135,6 +135,14 @@ def http_error(_: Request[Any, Any, Any], error: Exception) -> Response[Any]:
     )
 
 
+def undecodable_form(_: Request[Any, Any, Any], error: Exception) -> Response[Any]:
+    # Litestar decodes every multipart part without a filename as UTF-8 text before any
+    # handler runs: a binary part sent without a filename ends here, not in a 500.
+    return problem_response(
+        400, "a form field is not valid UTF-8 text; send files as parts with a filename"
+    )
+
+
 def unexpected_error(_: Request[Any, Any, Any], error: Exception) -> Response[Any]:
     # Litestar has already logged it with its stack trace (log_exceptions="always").
     return problem_response(500, "an unexpected error occurred; it has been logged")
@@ -143,5 +151,6 @@ def unexpected_error(_: Request[Any, Any, Any], error: Exception) -> Response[An
 EXCEPTION_HANDLERS = {
     errors.SheetflowError: domain_error,
     HTTPException: http_error,
+    UnicodeDecodeError: undecodable_form,
     Exception: unexpected_error,
 }

@@ -85,6 +85,19 @@ async def test_bad_forms_are_400_and_store_nothing(client, auth, project, pool):
         f"/projects/{project['id']}/batches", data={"mode": "list_mode"}, headers=auth()
     )
     assert no_files.status_code == 400
+    text_part = await client.post(
+        f"/projects/{project['id']}/batches",
+        files={"mode": (None, "list_mode"), "files": (None, "not a file")},
+        headers=auth(),
+    )
+    assert text_part.status_code == 400
+    binary_part = await client.post(
+        f"/projects/{project['id']}/batches",
+        files={"mode": (None, "list_mode"), "files": (None, b"\x89PNG\r\n\x1a\n\xff\xfe")},
+        headers=auth(),
+    )
+    assert binary_part.status_code == 400
+    assert "filename" in binary_part.json()["detail"]
     assert await counts(pool) == (0, 0)
 
 

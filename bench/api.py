@@ -1,0 +1,192 @@
+"""Benchmark: the HTTP API end to end, on loopback, against the service as a real process.
+
+    uv run python bench/api.py [--rows 200000] [--seconds 30] [--clients 16]
+
+(a) Upload of the ingestion benchmark's CSV and XLSX files through `POST …/batches`, timed
+    from the first byte sent to the 201, next to `psql \\copy` of the very rows it stored.
+(b) `GET …/rows?limit=100` and `GET …/fields` from 16 concurrent clients for 30 s each:
+    requests/s, p50 and p99, and p50 against the same SQL run directly with asyncpg by 16
+    concurrent tasks (what the HTTP layer, auth and JSON cost on top of the query).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from uuid import UUID
+
+import baselines
+import httpx
+from ingest import write_csv, write_xlsx
+
+from service import db, queries
+from service.api.auth import issue_token
+from service.settings import Settings
+
+SECRET = "bench-secret-" + "x" * 40
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_service(url: str, port: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "DATABASE_URL": url, "SHEETFLOW_JWT_SECRET": SECRET}
+    env["SHEETFLOW_MAX_FILE_BYTES"] = str(1 << 30)
+    return subprocess.Popen(
+        [sys.executable, "-m", "service.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+async def wait_for(base: str, process: subprocess.Popen[bytes]) -> None:
+    async with httpx.AsyncClient() as client:
+        for _ in range(300):
+            try:
+                if (await client.get(f"{base}/ready")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None:
+                raise SystemExit("the service exited")
+            await asyncio.sleep(0.2)
+    raise SystemExit("the service did not become ready")
+
+
+async def load(seconds: float, clients: int, call) -> tuple[int, list[float]]:
+    """Run `call` from `clients` concurrent loops for `seconds`; latencies in ms."""
+    latencies: list[float] = []
+    deadline = time.perf_counter() + seconds
+
+    async def loop() -> None:
+        while time.perf_counter() < deadline:
+            started = time.perf_counter()
+            await call()
+            latencies.append((time.perf_counter() - started) * 1000)
+
+    await asyncio.gather(*(loop() for _ in range(clients)))
+    return len(latencies), latencies
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+async def main(options: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory() as scratch_name:
+        scratch = Path(scratch_name)
+        url = db.start_embedded(scratch)
+        db.migrate(url)
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        service = start_service(url, port)
+        try:
+            await wait_for(base, service)
+            await run(options, scratch, url, base)
+        finally:
+            service.terminate()
+            service.wait(timeout=60)
+
+
+async def run(options: argparse.Namespace, scratch: Path, url: str, base: str) -> None:
+    token = issue_token(Settings(jwt_secret=SECRET), "bench")
+    headers = {"Authorization": f"Bearer {token}"}
+    pool = await db.create_pool(url, max_size=options.clients)
+    uploads = []
+    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=600) as client:
+        project = (await client.post("/projects", json={"name": "bench"})).json()["id"]
+        batch_id = None
+        for kind, write in (("csv", write_csv), ("xlsx", write_xlsx)):
+            path = scratch / f"clientes.{kind}"
+            write(path, options.rows)
+            await baselines.reset(pool)
+            started = time.perf_counter()
+            with path.open("rb") as handle:
+                response = await client.post(
+                    f"/projects/{project}/batches",
+                    data={"mode": "list_mode"},
+                    files={"files": (path.name, handle, "application/octet-stream")},
+                )
+            seconds = time.perf_counter() - started
+            assert response.status_code == 201, response.text
+            batch_id = response.json()["id"]
+            exported = scratch / "rows.csv"
+            baselines.export_rows(url, UUID(batch_id), exported)
+            await baselines.reset(pool)
+            copy_seconds = baselines.psql_copy(url, exported)
+            await pool.execute("DELETE FROM ingestion_rows")
+            uploads.append((kind, seconds, copy_seconds))
+        # Reads need a batch with rows: upload the CSV once more and keep it.
+        with (scratch / "clientes.csv").open("rb") as handle:
+            response = await client.post(
+                f"/projects/{project}/batches",
+                data={"mode": "list_mode"},
+                files={"files": ("clientes.csv", handle, "text/csv")},
+            )
+        batch_id = response.json()["id"]
+        batch_url = f"/projects/{project}/batches/{batch_id}"
+
+        reads = []
+        for label, path, query, args in (
+            (
+                "GET …/rows?limit=100",
+                f"{batch_url}/rows?limit=100",
+                "list_rows_for_batch",
+                (UUID(batch_id), 100, 0, None),
+            ),
+            ("GET …/fields", f"{batch_url}/fields", "list_field_stats", (UUID(batch_id),)),
+        ):
+
+            async def over_http(path: str = path) -> None:
+                response = await client.get(path)
+                assert response.status_code == 200
+
+            async def direct(query: str = query, args: tuple = args) -> None:
+                await pool.fetch(queries.QUERIES[query].sql, *args)
+
+            count, latencies = await load(options.seconds, options.clients, over_http)
+            _, direct_latencies = await load(options.seconds, options.clients, direct)
+            reads.append((label, count, latencies, direct_latencies))
+    await pool.close()
+
+    print(f"(a) upload of {options.rows:,} rows x 12 columns over HTTP, one run each")
+    print()
+    print("| file | HTTP upload s | rows/s | psql \\copy s | upload vs psql \\copy |")
+    print("|---|---:|---:|---:|---:|")
+    for kind, seconds, copy_seconds in uploads:
+        print(
+            f"| {kind} | {seconds:.2f} | {options.rows / seconds:,.0f} | {copy_seconds:.2f} "
+            f"| {copy_seconds / seconds:.2f}x |"
+        )
+    print()
+    print(f"(b) reads, {options.clients} concurrent clients, {options.seconds:.0f} s each")
+    print()
+    print("| endpoint | requests/s | p50 ms | p99 ms | SQL alone p50 ms | p50 / SQL p50 |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for label, count, latencies, direct_latencies in reads:
+        p50, sql_p50 = statistics.median(latencies), statistics.median(direct_latencies)
+        print(
+            f"| {label} | {count / options.seconds:,.0f} | {p50:.1f} "
+            f"| {percentile(latencies, 0.99):.1f} | {sql_p50:.1f} | {p50 / sql_p50:.2f}x |"
+        )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=200_000)
+    parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--clients", type=int, default=16)
+    asyncio.run(main(parser.parse_args()))
