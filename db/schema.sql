@@ -80,7 +80,8 @@ CREATE TABLE public.ingestion_batches (
     deleted_by uuid,
     valid_count integer DEFAULT 0 NOT NULL,
     warning_count integer DEFAULT 0 NOT NULL,
-    error_count integer DEFAULT 0 NOT NULL
+    error_count integer DEFAULT 0 NOT NULL,
+    field_stats jsonb
 );
 
 
@@ -302,4 +303,5 @@ INSERT INTO public.schema_migrations (version) VALUES
     ('20261124200300'),
     ('20261124200400'),
     ('20261124200500'),
-    ('20261124201000');
+    ('20261124201000'),
+    ('20261124211500');

@@ -38,6 +38,7 @@ from service.settings import Settings
 from service.store import batches, rows
 
 STDERR_TAIL_BYTES = 8192
+ANALYZE_AFTER_ROWS = 10_000
 
 
 class Worker:
@@ -153,6 +154,10 @@ async def ingest(
                     file=", ".join(worker.names),
                 )
             await batches.finish(conn, batch.id, finished[0].counts)
+        if copied >= ANALYZE_AFTER_ROWS:
+            # Until autovacuum gets to it, the planner would think the new rows are not there
+            # and sort a whole batch to serve its first page.
+            await rows.analyze(pool)
         return msgspec.structs.replace(batch, status_counts=finished[0].counts)
     finally:
         await worker.close()

@@ -2,16 +2,29 @@
 -- PostgreSQL from the JSONB data. Every row carries every key of its batch (JSON null when
 -- empty), so "present" means "not JSON null".
 
+-- name: get_saved_field_stats :scalar
+-- The batch's per-key statistics if already computed (NULL otherwise).
+SELECT field_stats FROM ingestion_batches WHERE id = $1::uuid;
+
 -- name: list_field_stats :many
 -- For each key of a batch: how many rows have a value, how many are empty, how many distinct.
-SELECT e.key,
-    count(*) FILTER (WHERE e.value <> 'null'::jsonb) AS present_count,
-    count(*) FILTER (WHERE e.value = 'null'::jsonb) AS empty_count,
-    count(DISTINCT e.value) FILTER (WHERE e.value <> 'null'::jsonb) AS distinct_count
-FROM ingestion_rows AS r
-CROSS JOIN LATERAL jsonb_each(r.data) AS e(key, value)
-WHERE r.batch_id = $1::uuid AND r.deleted_at IS NULL
-GROUP BY e.key;
+-- (Grouping by key and value first lets PostgreSQL hash instead of sorting for DISTINCT.)
+SELECT key,
+    sum(n) FILTER (WHERE value <> 'null'::jsonb)::bigint AS present_count,
+    coalesce(sum(n) FILTER (WHERE value = 'null'::jsonb), 0)::bigint AS empty_count,
+    count(*) FILTER (WHERE value <> 'null'::jsonb) AS distinct_count
+FROM (
+    SELECT e.key, e.value, count(*) AS n
+    FROM ingestion_rows AS r
+    CROSS JOIN LATERAL jsonb_each(r.data) AS e(key, value)
+    WHERE r.batch_id = $1::uuid AND r.deleted_at IS NULL
+    GROUP BY e.key, e.value
+) AS per_value
+GROUP BY key;
+
+-- name: save_field_stats :exec
+-- Keep the batch's per-key statistics (its rows never change after ingestion).
+UPDATE ingestion_batches SET field_stats = $2::jsonb WHERE id = $1::uuid;
 
 -- name: list_field_values :one
 -- A page of one key's distinct non-null values, most frequent first (the value breaks ties),

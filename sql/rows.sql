@@ -23,3 +23,8 @@ SELECT r.id, r.batch_id, r.position, r.data, r.status, r.validation_messages,
 FROM ingestion_rows AS r
 JOIN ingestion_batches AS b ON b.id = r.batch_id AND b.deleted_at IS NULL
 WHERE r.id = $1::uuid AND r.batch_id = $2::uuid AND r.deleted_at IS NULL;
+
+-- name: analyze_rows :exec
+-- Refresh the planner's statistics after a large load, so that the next page of rows is read
+-- through the (batch_id, position) index instead of sorting the whole batch.
+ANALYZE ingestion_rows;

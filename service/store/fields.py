@@ -4,14 +4,24 @@ from __future__ import annotations
 
 from uuid import UUID
 
+import msgspec
+
 from service import queries
 from service.db import Executor
 from service.entities import FieldStats, ValuePage
 
 
 async def stats(db: Executor, batch_id: UUID) -> dict[str, FieldStats]:
-    """Per key of the batch's live rows: present, empty and distinct counts."""
-    found = await queries.many(db, "list_field_stats", batch_id, into=FieldStats)
+    """Per key of the batch's live rows: present, empty and distinct counts.
+
+    Computed once and saved on the batch (its rows never change after ingestion); two first
+    requests at once both compute, and write the same answer."""
+    saved = await queries.scalar(db, "get_saved_field_stats", batch_id)
+    if saved is not None:
+        found = msgspec.convert(saved, list[FieldStats])
+    else:
+        found = await queries.many(db, "list_field_stats", batch_id, into=FieldStats)
+        await queries.execute(db, "save_field_stats", batch_id, found)
     return {item.key: item for item in found}
 
 

@@ -36,3 +36,8 @@ async def find_by_batch_id(
 
 async def get(db: Executor, batch_id: UUID, row_id: UUID) -> Row | None:
     return await queries.one(db, "get_row", row_id, batch_id, into=Row)
+
+
+async def analyze(db: Executor) -> None:
+    """Refresh the planner's statistics of the rows table (call after a large load)."""
+    await queries.execute(db, "analyze_rows")

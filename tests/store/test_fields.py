@@ -55,3 +55,18 @@ async def test_values_most_frequent_first_with_accent_insensitive_search(pool):
     assert (beyond.total, beyond.items) == (5, [])
     # Wildcards are plain text in a search.
     assert (await fields.values(pool, batch.id, "cidade", search="%", limit=5, offset=0)).total == 0
+
+
+async def test_stats_are_computed_once_and_saved_on_the_batch(pool):
+    batch = await _batch_with(pool, [{"k": 1}, {"k": None}])
+    assert await pool.fetchval("SELECT field_stats FROM ingestion_batches") is None
+
+    first = await fields.stats(pool, batch.id)
+    saved = await pool.fetchval("SELECT field_stats FROM ingestion_batches")
+    assert saved == [{"key": "k", "present_count": 1, "empty_count": 1, "distinct_count": 1}]
+    # The saved answer is what later requests get (rows never change after ingestion).
+    await pool.execute(
+        "UPDATE ingestion_batches SET field_stats = jsonb_set(field_stats, '{0,distinct_count}', '7')"
+    )
+    assert (await fields.stats(pool, batch.id))["k"].distinct_count == 7
+    assert first["k"].present_count == 1
