@@ -66,7 +66,8 @@ async def test_stats_are_computed_once_and_saved_on_the_batch(pool):
     assert saved == [{"key": "k", "present_count": 1, "empty_count": 1, "distinct_count": 1}]
     # The saved answer is what later requests get (rows never change after ingestion).
     await pool.execute(
-        "UPDATE ingestion_batches SET field_stats = jsonb_set(field_stats, '{0,distinct_count}', '7')"
+        "UPDATE ingestion_batches"
+        " SET field_stats = jsonb_set(field_stats, '{0,distinct_count}', '7')"
     )
     assert (await fields.stats(pool, batch.id))["k"].distinct_count == 7
     assert first["k"].present_count == 1
