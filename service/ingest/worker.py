@@ -30,7 +30,7 @@ from typing import Any, BinaryIO
 
 import msgspec
 
-from service import errors
+from service import errors, ingest
 from service.entities import BatchMode, RowStatus, StatusCounts
 from service.settings import Settings
 
@@ -147,8 +147,6 @@ def _limit_resources(settings: Settings) -> None:
 
 def run(request: Request, channel: BinaryIO) -> None:
     """Parse the request's files and write every frame to `channel`."""
-    from service import ingest  # imported here: heavy, and only the worker needs it
-
     sources = [ingest.Source(path=Path(path), name=name) for path, name in request.sources]
     try:
         profile = ingest.profile(sources, request.mode, request.sheet, request.settings)

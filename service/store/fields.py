@@ -7,22 +7,26 @@ from uuid import UUID
 import msgspec
 
 from service import queries
-from service.db import Executor
+from service.db import Executor, Pool, transaction
 from service.entities import FieldStats, ValuePage
 
 
-async def stats(db: Executor, batch_id: UUID) -> dict[str, FieldStats]:
+async def stats(pool: Pool, batch_id: UUID) -> dict[str, FieldStats]:
     """Per key of the batch's live rows: present, empty and distinct counts.
 
-    Computed once and saved on the batch (its rows never change after ingestion); two first
-    requests at once both compute, and write the same answer."""
-    saved = await queries.scalar(db, "get_saved_field_stats", batch_id)
-    if saved is not None:
-        found = msgspec.convert(saved, list[FieldStats])
-    else:
-        found = await queries.many(db, "list_field_stats", batch_id, into=FieldStats)
-        await queries.execute(db, "save_field_stats", batch_id, found)
-    return {item.key: item for item in found}
+    Computed once and saved on the batch (its rows never change after ingestion). The first
+    computation takes seconds on a large batch, so concurrent first requests queue on a lock
+    and read what the first one saved, instead of all computing at once."""
+    saved = await queries.scalar(pool, "get_saved_field_stats", batch_id)
+    if saved is None:
+        async with transaction(pool) as conn:
+            await queries.execute(conn, "lock_field_stats", batch_id)
+            saved = await queries.scalar(conn, "get_saved_field_stats", batch_id)
+            if saved is None:
+                found = await queries.many(conn, "list_field_stats", batch_id, into=FieldStats)
+                await queries.execute(conn, "save_field_stats", batch_id, found)
+                return {item.key: item for item in found}
+    return {item.key: item for item in msgspec.convert(saved, list[FieldStats])}
 
 
 async def values(
