@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
 import sys
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -36,6 +37,8 @@ from service.ingest import Profile, Source
 from service.ingest import worker as protocol
 from service.settings import Settings
 from service.store import batches, rows
+
+logger = logging.getLogger("sheetflow.ingestion")
 
 STDERR_TAIL_BYTES = 8192
 ANALYZE_AFTER_ROWS = 10_000
@@ -61,9 +64,11 @@ class Worker:
             stderr=asyncio.subprocess.PIPE,
         )
         assert process.stdin is not None
-        process.stdin.write(protocol.encode_request(request))
-        await process.stdin.drain()
-        process.stdin.close()
+        # A worker that dies at once shows as a broken pipe here and as a missing frame next.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            process.stdin.write(protocol.encode_request(request))
+            await process.stdin.drain()
+            process.stdin.close()
         return cls(process, [name for _, name in request.sources])
 
     async def _drain_stderr(self) -> None:
@@ -96,6 +101,12 @@ class Worker:
             reason = "needs more memory than the parser is allowed"
         else:
             reason = "could not be parsed"
+        logger.warning(
+            "parsing worker for %s ended with status %s: %s",
+            files,
+            code,
+            self._stderr.decode(errors="replace").strip()[-2000:] or "(no output)",
+        )
         return errors.CorruptFile(f"{files}: the file {reason}", file=files)
 
     async def close(self) -> None:
