@@ -5,12 +5,11 @@
     ├── Conflict                    the request clashes with current state (409)
     │   └── InvalidTransition       a review step not allowed from the batch's status
     ├── InvalidInput                the request itself is malformed (400)
-    ├── IngestError                 an uploaded file cannot be ingested; names file/sheet/row
-    │   ├── UnsupportedFormat       not a spreadsheet we read, or not what its extension says (415)
-    │   ├── CorruptFile             the file cannot be parsed (422)
-    │   ├── LimitExceeded           a configured limit was passed (413 size/count, else 422)
-    │   └── SheetNotFound           the requested sheet is not in the workbook (422)
-    └── DatabaseUnavailable         PostgreSQL cannot be reached right now (503)
+    └── IngestError                 an uploaded file cannot be ingested; names file/sheet/row
+        ├── UnsupportedFormat       not a spreadsheet we read, or not what its extension says (415)
+        ├── CorruptFile             the file cannot be parsed (422)
+        ├── LimitExceeded           a configured limit was passed (413 size/count, else 422)
+        └── SheetNotFound           the requested sheet is not in the workbook (422)
 
 Store functions translate database errors into these by constraint name; the HTTP layer maps
 each class to one status code in one place. Messages are written for the person who sent the
@@ -82,7 +81,3 @@ class LimitExceeded(IngestError):
         super().__init__(detail, **where)  # type: ignore[arg-type]
         self.limit = limit
         self.value = value
-
-
-class DatabaseUnavailable(SheetflowError):
-    pass

@@ -47,17 +47,13 @@ STATUS_BY_ERROR: dict[type[errors.SheetflowError], int] = {
     errors.Conflict: 409,
     errors.InvalidInput: 400,
     errors.UnsupportedFormat: 415,
-    errors.CorruptFile: 422,
-    errors.SheetNotFound: 422,
-    errors.LimitExceeded: 422,
     errors.IngestError: 422,
-    errors.DatabaseUnavailable: 503,
 }
+"""Each error class answers with the status of its nearest listed ancestor."""
 
 
 def documented(*statuses: int) -> dict[int, ResponseSpec]:
-    """OpenAPI entries for the problem answers an operation can give (401 for every
-    authenticated operation is added by the caller's list)."""
+    """OpenAPI entries for the problem answers an operation can give."""
     return {
         status: ResponseSpec(
             data_container=Problem,
