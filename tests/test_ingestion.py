@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import uuid
 
 import psutil
 import pytest
@@ -175,48 +176,28 @@ async def test_validation_results_are_stored_with_the_rows(pool, tmp_path):
     ]
 
 
-async def test_the_ingest_command_prints_the_batch_summary(pool, tmp_path, database_url):
-    _, project = await owner_and_project(pool)
-    source = csv_file(tmp_path, 25)
-    result = await asyncio.to_thread(
+async def ingest_command(database_url, path, project_id):
+    """`sheetflow ingest` as an operator runs it, against the test's database."""
+    command = [sys.executable, "-m", "service.cli", "ingest", str(path)]
+    command += ["--project", str(project_id), "--mode", "list_mode"]
+    return await asyncio.to_thread(
         subprocess.run,
-        [
-            sys.executable,
-            "-m",
-            "service.cli",
-            "ingest",
-            str(source.path),
-            "--project",
-            str(project.id),
-            "--mode",
-            "list_mode",
-        ],
+        command,
         capture_output=True,
         text=True,
         env={**os.environ, "DATABASE_URL": database_url},
         check=False,
     )
+
+
+async def test_the_ingest_command_prints_the_batch_summary(pool, tmp_path, database_url):
+    _, project = await owner_and_project(pool)
+    source = csv_file(tmp_path, 25)
+    result = await ingest_command(database_url, source.path, project.id)
     assert result.returncode == 0, result.stderr
     assert "rows     25 (valid 25, warning 0, error 0)" in result.stdout
     assert "e_mail" in result.stdout
     assert "email" in result.stdout
-    missing = await asyncio.to_thread(
-        subprocess.run,
-        [
-            sys.executable,
-            "-m",
-            "service.cli",
-            "ingest",
-            str(source.path),
-            "--project",
-            "00000000-0000-0000-0000-000000000000",
-            "--mode",
-            "list_mode",
-        ],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "DATABASE_URL": database_url},
-        check=False,
-    )
+    missing = await ingest_command(database_url, source.path, uuid.UUID(int=0))
     assert missing.returncode == 1
     assert "no live project" in missing.stderr
