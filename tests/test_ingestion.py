@@ -201,3 +201,13 @@ async def test_the_ingest_command_prints_the_batch_summary(pool, tmp_path, datab
     missing = await ingest_command(database_url, source.path, uuid.UUID(int=0))
     assert missing.returncode == 1
     assert "no live project" in missing.stderr
+
+
+async def test_a_large_load_refreshes_the_planner_statistics_after_answering(pool, tmp_path):
+    _, project = await owner_and_project(pool)
+    await run(pool, project, [csv_file(tmp_path, ingestion.ANALYZE_AFTER_ROWS)])
+    await asyncio.gather(*ingestion._background)
+    analyzed = await pool.fetchval(
+        "SELECT last_analyze FROM pg_stat_user_tables WHERE relname = 'ingestion_rows'"
+    )
+    assert analyzed is not None
