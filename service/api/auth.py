@@ -21,6 +21,7 @@ import asyncio
 import os
 import secrets
 import time
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -134,6 +135,31 @@ class Verifier:
             raise NotAuthorizedException(f"invalid token claims: {error}") from error
 
 
+class KnownUsers:
+    """The users this process has already seen, by (sub, email, name): a request whose token
+    matches one of them needs no query. Safe because a user row only ever changes through
+    these claims (a changed email or name is a new key, hence a miss and an upsert) and users
+    are never deleted. Least recently used entries go first past `size`."""
+
+    def __init__(self, size: int = 10_000) -> None:
+        self.size = size
+        self.users: OrderedDict[tuple[str, str | None, str | None], User] = OrderedDict()
+
+    async def resolve(self, pool: Any, claims: Claims) -> User:
+        key = (claims.sub, claims.email, claims.name)
+        user = self.users.get(key)
+        if user is not None:
+            self.users.move_to_end(key)
+            return user
+        user = await users.upsert_by_external_id(
+            pool, claims.sub, email=claims.email, name=claims.name
+        )
+        self.users[key] = user
+        if len(self.users) > self.size:
+            self.users.popitem(last=False)
+        return user
+
+
 class BearerAuthentication(AbstractAuthenticationMiddleware):
     """Every route but the public ones needs `Authorization: Bearer <JWT>`."""
 
@@ -146,7 +172,5 @@ class BearerAuthentication(AbstractAuthenticationMiddleware):
             raise NotAuthorizedException("send `Authorization: Bearer <token>`")
         state = connection.app.state
         claims = await state.verifier.verify(token.strip())
-        user: User = await users.upsert_by_external_id(
-            state.pool, claims.sub, email=claims.email, name=claims.name
-        )
+        user = await state.known_users.resolve(state.pool, claims)
         return AuthenticationResult(user=user, auth=claims)

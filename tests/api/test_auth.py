@@ -209,3 +209,19 @@ async def test_users_me_is_the_token_subject(client):
     body = response.json()
     assert (body["externalId"], body["email"], body["name"]) == ("auth0|7", "z@x.io", "Zé")
     assert set(body) == {"id", "externalId", "email", "name", "createdAt", "updatedAt"}
+
+
+async def test_known_users_are_resolved_without_a_query_and_evicted_lru(pool):
+    from service.api.auth import Claims, KnownUsers
+
+    known = KnownUsers(size=1)
+    ana = Claims(sub="ana", email="a@x.io", name="Ana")
+    first = await known.resolve(pool, ana)
+    # Served from memory: no pool is needed the second time.
+    assert await known.resolve(None, ana) is first
+    # New claims are a new key: the user row is updated through the pool.
+    renamed = await known.resolve(pool, Claims(sub="ana", email="a@x.io", name="Ana B"))
+    assert (renamed.id, renamed.name) == (first.id, "Ana B")
+    # size=1: the first key was evicted, so it needs the pool again.
+    with pytest.raises(AttributeError):
+        await known.resolve(None, ana)
