@@ -136,25 +136,26 @@ class Verifier:
 
 
 class KnownUsers:
-    """The users this process has already seen, by (sub, email, name): a request whose token
-    matches one of them needs no query. Safe because a user row only ever changes through
-    these claims (a changed email or name is a new key, hence a miss and an upsert) and users
-    are never deleted. Least recently used entries go first past `size`."""
+    """The users this process has already seen, by `sub`, with the email and name the row
+    has: a request whose token carries the same claims needs no query. Safe because a user
+    row only changes through these claims (any difference is a miss and an upsert, which
+    also replaces the entry) and users are never deleted. Least recently used entries go
+    first past `size`."""
 
     def __init__(self, size: int = 10_000) -> None:
         self.size = size
-        self.users: OrderedDict[tuple[str, str | None, str | None], User] = OrderedDict()
+        self.users: OrderedDict[str, User] = OrderedDict()
 
     async def resolve(self, pool: Any, claims: Claims) -> User:
-        key = (claims.sub, claims.email, claims.name)
-        user = self.users.get(key)
-        if user is not None:
-            self.users.move_to_end(key)
+        user = self.users.get(claims.sub)
+        if user is not None and (user.email, user.name) == (claims.email, claims.name):
+            self.users.move_to_end(claims.sub)
             return user
         user = await users.upsert_by_external_id(
             pool, claims.sub, email=claims.email, name=claims.name
         )
-        self.users[key] = user
+        self.users[claims.sub] = user
+        self.users.move_to_end(claims.sub)
         if len(self.users) > self.size:
             self.users.popitem(last=False)
         return user

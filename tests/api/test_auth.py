@@ -219,9 +219,13 @@ async def test_known_users_are_resolved_without_a_query_and_evicted_lru(pool):
     first = await known.resolve(pool, ana)
     # Served from memory: no pool is needed the second time.
     assert await known.resolve(None, ana) is first
-    # New claims are a new key: the user row is updated through the pool.
+    # Changed claims (and changing them back) update the row through the pool.
     renamed = await known.resolve(pool, Claims(sub="ana", email="a@x.io", name="Ana B"))
     assert (renamed.id, renamed.name) == (first.id, "Ana B")
-    # size=1: the first key was evicted, so it needs the pool again.
+    back = await known.resolve(pool, ana)
+    assert back.name == "Ana"
+    assert await pool.fetchval("SELECT name FROM users WHERE external_id = 'ana'") == "Ana"
+    # size=1: another user evicts ana, who then needs the pool again.
+    await known.resolve(pool, Claims(sub="bia"))
     with pytest.raises(AttributeError):
         await known.resolve(None, ana)
