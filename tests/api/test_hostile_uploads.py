@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import xlsxwriter
 
+from tests.ingest import test_guards as guards_tests
 from tests.ingest.test_guards import lying_zip, rezip
 from tests.ingest.uploads import table_xlsx, xlsx_source
 
@@ -25,17 +26,7 @@ def wide(tmp_path):
 
 
 def entity_bomb(tmp_path):
-    laughs = (
-        b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
-        + b"".join(
-            b'<!ENTITY lol%d "%s">' % (n, (b"&lol%d;" % (n - 1) if n > 1 else b"&lol;") * 10)
-            for n in range(1, 10)
-        )
-        + b']><sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
-        b"<si><t>&lol9;</t></si></sst>"
-    )
-    source = table_xlsx(tmp_path, "x", [["a"], ["b"]])
-    return rezip(source, "lol.xlsx", {"xl/sharedStrings.xml": laughs}).path.read_bytes()
+    return guards_tests.entity_bomb(tmp_path).path.read_bytes()
 
 
 def zip_bomb(tmp_path):

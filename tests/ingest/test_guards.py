@@ -119,7 +119,8 @@ def test_more_rows_than_the_limit(tmp_path: Path) -> None:
     read_normal_file_afterwards(tmp_path)
 
 
-def test_xml_entity_bomb(tmp_path: Path) -> None:
+def entity_bomb(tmp_path: Path, name: str = "lol.xlsx") -> Source:
+    """An xlsx whose shared strings expand "billion laughs" style (10^9 copies of `lol`)."""
     laughs = (
         b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
         + b"".join(
@@ -129,9 +130,11 @@ def test_xml_entity_bomb(tmp_path: Path) -> None:
         + b']><sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" count="1" '
         b'uniqueCount="1"><si><t>&lol9;</t></si></sst>'
     )
-    source = rezip(
-        table_xlsx(tmp_path, "x", [["a"], ["b"]]), "lol.xlsx", {"xl/sharedStrings.xml": laughs}
-    )
+    return rezip(table_xlsx(tmp_path, "x", [["a"], ["b"]]), name, {"xl/sharedStrings.xml": laughs})
+
+
+def test_xml_entity_bomb(tmp_path: Path) -> None:
+    source = entity_bomb(tmp_path)
     with pytest.raises(errors.CorruptFile, match="entity bomb") as refused:
         ingest([source])
     assert refused.value.file == "lol.xlsx"
