@@ -359,16 +359,8 @@ class _WorksheetScanner:
         columns = column_index(widest.decode("ascii")) + 1
         if columns > self.max_columns:
             row = next(int(digits) for letters, digits in refs if letters == widest)
-            raise errors.LimitExceeded(
-                f"Sheet {self.sheet!r} of {self.file!r} has a value in column "
-                f"{widest.decode('ascii')} (column {columns:,}), past the limit of "
-                f"{self.max_columns:,} columns",
-                limit="max_columns",
-                value=self.max_columns,
-                file=self.file,
-                sheet=self.sheet,
-                row=row,
-                column=widest.decode("ascii"),
+            raise _too_wide(
+                self.file, self.sheet, widest.decode("ascii"), columns, row, self.max_columns
             )
         self.wide_columns = max(self.wide_columns, columns)
         self.last_row = max(self.last_row, max(int(digits) for _, digits in refs))
@@ -376,6 +368,22 @@ class _WorksheetScanner:
     def finish(self) -> None:
         columns = max(self.narrow_columns, self.wide_columns)
         _check_used_range(self.file, self.sheet, self.last_row, columns, self.settings)
+
+
+def _too_wide(
+    file: str, sheet: str, letter: str, columns: int, row: int, limit: int
+) -> errors.LimitExceeded:
+    """The refusal of a sheet with a value in column `letter` (number `columns`)."""
+    return errors.LimitExceeded(
+        f"Sheet {sheet!r} of {file!r} has a value in column {letter} (column {columns:,}), "
+        f"past the limit of {limit:,} columns",
+        limit="max_columns",
+        value=limit,
+        file=file,
+        sheet=sheet,
+        row=row,
+        column=letter,
+    )
 
 
 def _check_used_range(file: str, sheet: str, rows: int, columns: int, settings: Settings) -> None:
@@ -451,16 +459,8 @@ class _OdsContentScanner:
             width = body.count(b"<table:table-cell") + body.count(b"<table:covered-table-cell")
         self.rows += repeats
         if width > self.max_columns:
-            raise errors.LimitExceeded(
-                f"Sheet {self.sheet!r} of {self.file!r} has a value in column "
-                f"{column_letter(width - 1)} (column {width:,}), past the limit of "
-                f"{self.max_columns:,} columns",
-                limit="max_columns",
-                value=self.max_columns,
-                file=self.file,
-                sheet=self.sheet,
-                row=first_row,
-                column=column_letter(width - 1),
+            raise _too_wide(
+                self.file, self.sheet, column_letter(width - 1), width, first_row, self.max_columns
             )
         self.columns = max(self.columns, width)
         _check_used_range(self.file, self.sheet, self.rows, self.columns, self.settings)
