@@ -90,11 +90,20 @@ class ProgressBar:
         if percent == self.shown:
             return
         self.shown = percent
+        self._draw(done, total)
+
+    def finish(self, done: int) -> None:
+        """Draw the bar full, with the final count (the totals shown while copying are
+        estimates until the last row is read), and end the line."""
+        if self.shown >= 0:
+            self._draw(done, done)
+            self.stream.write("\n")
+            self.stream.flush()
+
+    def _draw(self, done: int, total: int) -> None:
         filled = self.WIDTH * done // max(total, 1)
         bar = "#" * filled + "." * (self.WIDTH - filled)
         self.stream.write(f"\r[{bar}] {done:,} / {total:,} rows")
-        if done >= total:
-            self.stream.write("\n")
         self.stream.flush()
 
 
@@ -127,6 +136,7 @@ async def _ingest(settings: Settings, url: str, project_id: UUID, args: argparse
         project = await projects.get_any_owner(pool, project_id)
         if project is None:
             raise errors.NotFound(f"no live project {project_id}")
+        progress = ProgressBar(sys.stderr) if sys.stderr.isatty() else None
         batch = await ingestion.ingest(
             pool,
             project_id=project.id,
@@ -135,8 +145,10 @@ async def _ingest(settings: Settings, url: str, project_id: UUID, args: argparse
             mode=BatchMode(args.mode),
             sheet=args.sheet,
             settings=settings,
-            on_rows=ProgressBar(sys.stderr) if sys.stderr.isatty() else None,
+            on_rows=progress,
         )
+        if progress is not None:
+            progress.finish(batch.row_count)
     finally:
         await pool.close()
     print(f"batch    {batch.id}")

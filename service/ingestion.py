@@ -1,17 +1,19 @@
 """Ingestion: one upload (files already on disk) becomes one batch, atomically.
 
-    worker process                           this process
-    ──────────────                           ────────────
-    pass 1: read every file, infer columns ─► profile frame
-                                              BEGIN; INSERT batch (with columns, row count)
-    pass 2: read again, validate, emit ─────► rows frames ─► binary COPY (streamed)
-                                       done ─► check the count, store status counts; COMMIT
+    worker process                              this process
+    ──────────────                              ────────────
+    read the files, emit rows as read ───────► rows frames ─► BEGIN; INSERT batch;
+                                                              binary COPY (streamed)
+    after the last row: late messages ───────► amend frames ─► UPDATE those rows
+                                        done ─► check the count; store the columns,
+                                                row count and status counts; COMMIT
 
 Parsing runs in the sandboxed worker (`service.ingest.worker`), never in this process, so the
-event loop only moves bytes. Pass 2 and COPY overlap: the worker parses the next chunk while
-PostgreSQL stores the last one. Why two passes: the `type_mismatch` and `empty` checks depend on
-whole-column facts (the inferred type, the fill rate) known only after the last row; reading the
-files twice keeps memory flat and writes every row exactly once, with its final messages.
+event loop only moves bytes, and the COPY starts with the first chunk of rows: the worker
+parses the next chunk while PostgreSQL stores the last one. Two checks (`type_mismatch`,
+`empty`) depend on whole-column facts known only after the last row; the rows they flag
+arrive as amendments and are updated in the same transaction (see `service.ingest.parse`
+for why, and for the multi-sheet and profile-mode reads, which need none).
 
 Any failure (a refused file, a limit, the worker dying, a database error, cancellation of the
 calling task) leaves nothing: the transaction rolls back and the worker is killed.
@@ -33,7 +35,7 @@ import msgspec
 from service import errors
 from service.db import Pool, transaction
 from service.entities import Batch, BatchMode, NewRow
-from service.ingest import Profile, Source
+from service.ingest import Source
 from service.ingest import worker as protocol
 from service.settings import Settings
 from service.store import batches, rows
@@ -137,37 +139,38 @@ async def ingest(
     """Parse `sources` and store them as one new batch, or store nothing and raise.
 
     The caller has checked that `user_id` may write to `project_id`. `on_rows` hears how many
-    rows have been copied so far, and of how many (for a progress bar).
+    rows have been copied so far, and of how many expected (for a progress bar).
     """
     worker = await Worker.start(_request(sources, mode, sheet, settings))
     try:
-        first = await worker.frame()
-        if not isinstance(first, protocol.ProfileFrame):
-            raise await worker.unexpected_end()
-        profile = msgspec.json.decode(first.profile, type=Profile)
+        # Nothing is written, and no connection held, until the worker has read a first chunk.
+        frames = [await worker.frame()]
         async with transaction(pool) as conn:
             batch = await batches.create(
-                conn,
-                project_id=project_id,
-                user_id=user_id,
-                mode=mode,
-                file_count=len(sources),
-                row_count=profile.row_count,
-                column_metadata=profile.columns,
+                conn, project_id=project_id, user_id=user_id, mode=mode, file_count=len(sources)
             )
-            finished: list[protocol.DoneFrame] = []
-            copied = await rows.create_many(
-                conn, _rows(worker, batch.id, finished, profile.row_count, on_rows)
-            )
-            if [done.count for done in finished] != [copied] or copied != profile.row_count:
+            copied = await rows.create_many(conn, _rows(worker, batch.id, frames, on_rows))
+            frame = frames[-1]
+            while isinstance(frame, protocol.AmendFrame):
+                await rows.amend(conn, batch.id, frame.rows)
+                frame = await worker.frame()
+            if not isinstance(frame, protocol.DoneFrame):
+                raise await worker.unexpected_end()
+            if frame.count != copied:
                 raise errors.CorruptFile(
                     f"{', '.join(worker.names)}: the file changed while it was being read",
                     file=", ".join(worker.names),
                 )
-            await batches.finish(conn, batch.id, finished[0].counts)
+            batch = await batches.finish(
+                conn,
+                batch.id,
+                row_count=copied,
+                column_metadata=frame.columns,
+                counts=frame.counts,
+            )
         if copied >= ANALYZE_AFTER_ROWS:
             _analyze_soon(pool)
-        return msgspec.structs.replace(batch, status_counts=finished[0].counts)
+        return batch
     finally:
         await worker.close()
 
@@ -194,8 +197,8 @@ async def _analyze(pool: Pool) -> None:
 def _request(
     sources: Sequence[Source], mode: BatchMode, sheet: str | None, settings: Settings
 ) -> protocol.Request:
-    """The worker's request. The worker checks the mode's file count and the limits itself
-    (pass 1 starts with them), so they are written once, in `service.ingest`."""
+    """The worker's request. The worker checks the mode's file count and the limits itself,
+    so they are written once, in `service.ingest`."""
     return protocol.Request(
         sources=[(str(Path(source.path).resolve()), source.name) for source in sources],
         mode=mode,
@@ -208,22 +211,19 @@ def _request(
 async def _rows(
     worker: Worker,
     batch_id: UUID,
-    finished: list[protocol.DoneFrame],
-    total: int,
+    frames: list[protocol.Frame],
     on_rows: Callable[[int, int], None] | None,
 ) -> AsyncIterator[NewRow]:
-    """The worker's rows as COPY records, the batch id in front; `data` and
+    """The worker's rows as COPY records, the batch id in front, starting with the rows of
+    `frames[-1]`; the first frame that is not rows is left in `frames`. `data` and
     `validation_messages` stay the worker's JSON bytes (`msgspec.Raw`), never decoded here."""
     sent = 0
-    while True:
-        frame = await worker.frame()
-        if isinstance(frame, protocol.DoneFrame):
-            finished.append(frame)
-            return
-        if not isinstance(frame, protocol.RowsFrame):
-            raise await worker.unexpected_end()
+    frame = frames[-1]
+    while isinstance(frame, protocol.RowsFrame):
         for row in frame.rows:
             yield NewRow(batch_id, *row)
         sent += len(frame.rows)
         if on_rows is not None:
-            on_rows(sent, total)
+            on_rows(sent, frame.expected)
+        frame = await worker.frame()
+    frames.append(frame)

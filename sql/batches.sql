@@ -46,12 +46,17 @@ JOIN projects AS p ON p.id = b.project_id AND p.deleted_at IS NULL
 WHERE b.id = $1::uuid AND b.project_id = $2::uuid AND p.user_id = $3::uuid
     AND b.deleted_at IS NULL;
 
--- name: finish_batch :exec
--- Record how many of the batch's rows are valid, warning and error (end of ingestion).
+-- name: finish_batch :one
+-- Record what the end of an ingestion knows: the row count, the columns with their inferred
+-- types, and how many rows are valid, warning and error.
 UPDATE ingestion_batches
-SET valid_count = $2::integer, warning_count = $3::integer, error_count = $4::integer,
-    updated_at = now()
-WHERE id = $1::uuid;
+SET row_count = $2::integer, column_metadata = $3::jsonb, valid_count = $4::integer,
+    warning_count = $5::integer, error_count = $6::integer, updated_at = now()
+WHERE id = $1::uuid
+RETURNING id, project_id, user_id, mode, status, file_count, row_count, column_metadata,
+    jsonb_build_object('valid', valid_count, 'warning', warning_count, 'error', error_count)
+        AS status_counts,
+    created_at, updated_at;
 
 -- name: review_batch :one
 -- Move a pending batch to completed or failed; no row when it is not pending (or not live).

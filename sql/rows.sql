@@ -1,8 +1,17 @@
--- Ingestion rows: written once by binary COPY, read back in source order.
+-- Ingestion rows: written by binary COPY (the few rows whose messages wait for whole-column
+-- facts are amended once after it), read back in source order.
 
 -- name: copy_rows :copy
 -- Stream a batch's rows in (the record fields follow entities.NewRow).
 COPY ingestion_rows (batch_id, position, data, status, validation_messages, source_file_name, source_sheet_name, source_row_index) FROM STDIN;
+
+-- name: amend_rows :exec
+-- Give rows of a batch being ingested their final status and messages, by position.
+UPDATE ingestion_rows AS r
+SET status = a.status, validation_messages = a.validation_messages
+FROM unnest($2::integer[], $3::row_status[], $4::jsonb[])
+    AS a(position, status, validation_messages)
+WHERE r.batch_id = $1::uuid AND r.position = a.position;
 
 -- name: list_rows_for_batch :many
 -- A page of a live batch's live rows in source order, optionally of one status only

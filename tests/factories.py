@@ -77,9 +77,13 @@ async def make_batch(
             warning=statuses.count(RowStatus.WARNING),
             error=statuses.count(RowStatus.ERROR),
         )
-        await batches.finish(db, batch.id, counts)
-        batch = await batches.find_by_id(db, batch.id)
-        assert batch is not None
+        batch = await batches.finish(
+            db,
+            batch.id,
+            row_count=batch.row_count,
+            column_metadata=batch.column_metadata,
+            counts=counts,
+        )
     return batch
 
 

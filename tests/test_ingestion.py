@@ -176,6 +176,26 @@ async def test_validation_results_are_stored_with_the_rows(pool, tmp_path):
     ]
 
 
+async def test_thousands_of_late_messages_are_stored_and_counted(pool, tmp_path):
+    """Rows flagged by whole-column checks after they were copied: more of them than one
+    frame carries, all updated in the upload's transaction."""
+    _, project = await owner_and_project(pool)
+    path = tmp_path / "codes.csv"
+    lines = ["code"] + [("x" if i % 20 == 0 else str(i)) for i in range(1, 45_001)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    batch = await run(pool, project, [Source(path=path, name="codes.csv")])
+
+    assert [c.inferred_type for c in batch.column_metadata] == ["integer"]
+    assert batch.status_counts == StatusCounts(valid=42_750, warning=2_250, error=0)
+    assert (
+        await pool.fetchval(
+            "SELECT count(*) FROM ingestion_rows WHERE status = 'warning' "
+            "AND data->>'code' = 'x' AND validation_messages->0->>'type' = 'type_mismatch'"
+        )
+        == 2_250
+    )
+
+
 async def ingest_command(database_url, path, project_id):
     """`sheetflow ingest` as an operator runs it, against the test's database."""
     command = [sys.executable, "-m", "service.cli", "ingest", str(path)]

@@ -1,12 +1,12 @@
 """Ingestion engine: turns uploaded spreadsheet files into validated rows (spec §4).
 
-Pure parsing, no database and no HTTP. `profile` (pass 1) detects each file's format,
-runs the pre-checks and limits, finds the batch's keys and infers every column's type;
-`parse_rows` (pass 2) reads the files again and yields one validated `ParsedRow` per
-ingestion row, in source order. `service.ingest.parse` explains the design; each module of
-this package owns one concern:
+Pure parsing, no database and no HTTP. A `Reading` yields one validated `ParsedRow` per
+ingestion row, in source order, then the `Amendment`s of the rows whose messages waited for
+whole-column facts, then the batch's `Profile` (columns, inferred types, row count).
+`service.ingest.parse` explains the design; each module of this package owns one concern:
 
-    parse        the two passes, their contract and design (start here)
+    parse        the reading, its contract and design (start here)
+    amendments   one-pass reads: column facts, the per-cell record, late messages
     plans        Source, ParsedRow, and the Profile pass 1 hands to pass 2
     profiling    pass 1: column facts and reading plans
     rows         pass 2: validated rows, built in chunks
@@ -21,6 +21,14 @@ this package owns one concern:
     validation   validation messages and row status
 """
 
-from service.ingest.parse import ParsedRow, Profile, Source, parse_rows, profile
+from service.ingest.parse import (
+    Amendment,
+    ParsedRow,
+    Profile,
+    Reading,
+    Source,
+    parse_rows,
+    profile,
+)
 
-__all__ = ["ParsedRow", "Profile", "Source", "parse_rows", "profile"]
+__all__ = ["Amendment", "ParsedRow", "Profile", "Reading", "Source", "parse_rows", "profile"]

@@ -126,6 +126,19 @@ def _is_utf8(data: bytes, *, final: bool) -> bool:
     return True
 
 
+def is_utf8_file(path: Path) -> bool:
+    """Whether the whole file is valid UTF-8, read in blocks."""
+    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    try:
+        with path.open("rb") as stream:
+            while block := stream.read(1 << 20):
+                decoder.decode(block)
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def legacy_encoding(sample: bytes) -> str:
     """The encoding of text that is not UTF-8 (see the module docstring)."""
     high_bytes = len(_HIGH_BYTE.findall(sample))

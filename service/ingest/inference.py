@@ -337,19 +337,22 @@ class ColumnStats:
         """Rows in which the column exists (blank rows excluded)."""
         self._guess = STRING
 
-    def add_text(self, chunk: TextChunk) -> None:
+    def add_text(self, chunk: TextChunk) -> list[int]:
+        """Count a chunk of text values; returns the chunk's own kind counts."""
         self.rows += len(chunk.values)
         if not chunk.filled:
-            return
+            return [0] * KIND_COUNT
         self.filled += chunk.filled
-        self._add(text_kind_counts(chunk, self._guess))
+        counts = text_kind_counts(chunk, self._guess)
+        self._add(counts)
+        return counts
 
-    def add_cells(self, raw: Sequence[Any], max_chars: int) -> None:
-        """A chunk of workbook values as calamine returns them ('' for a blank cell)."""
+    def add_cells(self, raw: Sequence[Any], max_chars: int) -> list[int]:
+        """Count a chunk of workbook values as calamine returns them ('' for a blank
+        cell); returns the chunk's own kind counts."""
         type_counts = Counter(map(type, raw))
         if len(type_counts) == 1 and str in type_counts:
-            self.add_text(prepare_text(raw, max_chars, surrogates=False))
-            return
+            return self.add_text(prepare_text(raw, max_chars, surrogates=False))
         self.rows += len(raw)
         counts = typed_kind_counts(raw, type_counts)
         if counts is None:
@@ -358,6 +361,7 @@ class ColumnStats:
         self.filled += filled
         if filled:
             self._add(counts)
+        return counts
 
     @staticmethod
     def _cell_by_cell(raw: Sequence[Any], max_chars: int) -> list[int]:

@@ -1,18 +1,30 @@
-"""The ingestion engine: two streaming passes over the uploaded files (spec §4).
+"""The ingestion engine: one read of the uploaded files, streamed row by row (spec §4).
 
-Why two passes. Each row must be written once, with its final `status` and
-`validation_messages`, but two checks depend on facts about a whole column that are only
-known after its last value: `type_mismatch` needs the column's inferred type, and `empty`
-needs to know whether the column is filled in at least 95 % of its rows. Holding every row
-until the end would make memory grow with the file. So `profile` (pass 1) streams the
-files once and keeps only constant-size facts per column (kind counts, fill counts) plus
-how to read each file again; `parse_rows` (pass 2) streams them again, validates each row
-against those facts and yields it, ready for COPY. Memory stays flat whatever the number
-of rows: a CSV is read a record at a time, values are processed in chunks of
-`CHUNK_ROWS` rows. The exception is calamine, which holds one whole sheet at a time; a
-single-sheet workbook loaded by pass 1 is kept for pass 2 when both run in one process, so
-it is parsed once (see `workbook`). `Profile` is a msgspec Struct, so pass 1 and pass 2
-may run in different processes.
+Each row must reach the database as soon as it is read, so that parsing and COPY overlap
+from the first row; yet two checks depend on facts about a whole column that are only known
+after its last value: `type_mismatch` needs the column's inferred type, and `empty` needs
+to know whether the column is filled in at least 95 % of its rows. `Reading` settles this
+in one of two ways:
+
+- **One pass** (list mode over one sheet: any CSV file, or a workbook with one visible
+  worksheet or a `sheet` named; the common case and the big one). Rows are sent at once
+  with the messages known so far, while `amendments.Tracker` counts each column's kinds and
+  records, compactly and on disk, which kind each cell held. After the last row,
+  `Reading.amendments` yields the final messages and status of just the rows that gain a
+  `type_mismatch` or `empty` message (few, by the 95 % rule), and the caller updates those
+  rows. So every row is written once, except the rows those two checks flag, which are
+  written a second time; memory stays flat.
+- **Two passes** (a workbook read from several sheets, and profile mode). The batch's keys
+  are the union over every sheet or form, and every row must carry every key, so no row can
+  be sent before every sheet has been seen. `profile` (pass 1) streams the files once,
+  keeping constant-size facts per column (kind counts, fill counts) plus how to read each
+  file again; `parse_rows` (pass 2) streams them again and yields every row with its final
+  messages. There are no amendments.
+
+Either way memory stays flat whatever the number of rows: a CSV is read a record at a time,
+values are processed in chunks of `reading.CHUNK_ROWS` rows. The exception is calamine,
+which holds one whole sheet at a time (see `workbook`). `Profile` is a msgspec Struct, so it
+can cross a process boundary.
 
 Modes (spec §4.2):
 
@@ -27,11 +39,14 @@ Modes (spec §4.2):
   order: row by row, left to right, over the union of all files. Every key is a column of
   the batch, so `max_columns` also caps the number of keys.
 
-Keys, columns and values: see `keys`, `values`, `inference`. A column whose header is blank
-and which holds no value at all (a spacer column, or the trailing empty field of lines
-ending with a delimiter) is not a column of the batch. The same key on several sheets is
-one column; `sheetNames` lists them when the batch was read from more than one sheet. Every
-row carries every key, `None` where its sheet has no such column or its cell is empty.
+Keys, columns and values: see `keys`, `values`, `inference`. Every column of a sheet's header
+row is a column of the batch, a blank header included (`column_c`), even when no row fills it
+(a spacer column, or the trailing empty field of lines ending with a delimiter): a one-pass
+read cannot know that a column stays empty until its last row, and a key present in some
+rows only would break "every row carries every key". Such a column's type is `empty`. The
+same key on several sheets is one column; `sheetNames` lists them when the batch was read
+from more than one sheet. Every row carries every key, `None` where its sheet has no such
+column or its cell is empty.
 
 CSV: its one sheet is named after the file without its extension (`clientes.csv` →
 `clientes`), as Excel names the sheet when it opens a CSV. The `sheet` option does not
@@ -48,15 +63,200 @@ configured value (`max_files`, `max_file_bytes`, `max_rows` over the whole batch
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import msgspec
 
 from service import errors
-from service.entities import BatchMode
-from service.ingest import delimited, workbook
+from service.entities import BatchMode, ColumnMetadata, InferredType
+from service.ingest import delimited, guards, reading, workbook
+from service.ingest.amendments import Amendment, Tracker
+from service.ingest.delimited import TextDialect
+from service.ingest.formats import FileFormat
+from service.ingest.keys import KeyAllocator
 from service.ingest.plans import FilePlan, ParsedRow, Profile, SheetPlan, Source
-from service.ingest.profiling import FormProfiler, ListProfiler
+from service.ingest.profiling import FormProfiler, ListProfiler, check_header
 from service.ingest.rows import Emitter
 from service.settings import Settings
+
+
+class Reading:
+    """One read of an upload: iterate `rows()` to the end, then `amendments()`; `profile`
+    holds the batch's final columns and row count once the rows are done."""
+
+    def __init__(
+        self, sources: Sequence[Source], mode: BatchMode, sheet: str | None, settings: Settings
+    ) -> None:
+        _check_request(sources, mode, settings)
+        self.sources = sources
+        self.mode = mode
+        self.sheet = sheet
+        self.settings = settings
+        self._profile: Profile | None = None
+        self._tracker: Tracker | None = None
+        self._estimate: Callable[[int], int] = lambda done: done
+
+    def expected_rows(self, done: int) -> int:
+        """The number of rows the read will give, as well as it can be told after `done`
+        rows (for a progress bar): exact after a first pass, else from the sheet's size or
+        the share of the CSV file read so far."""
+        return max(done, self._estimate(done))
+
+    @property
+    def profile(self) -> Profile:
+        if self._profile is None:
+            raise RuntimeError("the profile is known once every row has been read")
+        return self._profile
+
+    def rows(self) -> Iterator[ParsedRow]:
+        """Every row in source order; in a one-pass read, without the messages that wait for
+        whole-column facts (see `amendments`)."""
+        delimited.allow_fields_up_to(self.settings.max_cell_chars)
+        if self.mode is BatchMode.LIST_MODE:
+            source = self.sources[0]
+            fmt = reading.open_source(source, self.settings)
+            if fmt is FileFormat.CSV:
+                yield from self._csv(source)
+                return
+            error_cells = (
+                guards.inspect_archive(source.path, source.name, fmt, self.settings)
+                if fmt.is_zip
+                else {}
+            )
+            with workbook.Workbook(source.path, source.name) as book:
+                (*others, name) = book.select(self.sheet, first_only=False)
+                if not others:
+                    loaded = book.load(name, self.settings)
+                    height = loaded.sheet.height
+                    self._estimate = lambda done: height - 1
+                    errors_here = error_cells.get(name, {})
+                    yield from self._one_pass(
+                        source,
+                        fmt,
+                        None,
+                        name,
+                        loaded.rows(reading.error_rows(errors_here)),
+                        loaded.first_column,
+                        errors_here,
+                    )
+                    return
+        self._profile = profile(self.sources, self.mode, self.sheet, self.settings)
+        total = self._profile.row_count
+        self._estimate = lambda done: total
+        yield from parse_rows(self.sources, self.mode, self.sheet, self.settings, self._profile)
+
+    def amendments(self) -> Iterator[Amendment]:
+        """After `rows()`: the rows of a one-pass read that gain messages (see `amendments`)."""
+        if self._tracker is None:
+            return iter(())
+        profile = self.profile
+        return self._tracker.amendments(
+            [column.inferred_type for column in profile.columns], profile.warn_empty
+        )
+
+    def _csv(self, source: Source) -> Iterator[ParsedRow]:
+        dialect = reading.csv_dialect(source)
+        name = reading.csv_sheet_name(source.name)
+        size = source.path.stat().st_size
+        with delimited.open_text(source.path, dialect) as stream:
+            self._estimate = lambda done: (
+                done if stream.closed else done * size // max(stream.buffer.tell(), 1)
+            )
+            rows = reading.csv_rows(stream, dialect, source.name)
+            try:
+                yield from self._one_pass(source, FileFormat.CSV, dialect, name, rows, 0, {})
+            except reading.TooLongField as error:
+                raise reading.too_long(
+                    source.name, name, error.row, None, None, self.settings
+                ) from None
+
+    def _one_pass(
+        self,
+        source: Source,
+        fmt: FileFormat,
+        dialect: TextDialect | None,
+        name: str,
+        rows: Iterator[tuple[int, list[Any]]],
+        first_column: int,
+        error_cells: dict[str, str],
+    ) -> Iterator[ParsedRow]:
+        header = next(rows, None)
+        if header is None:
+            if dialect is not None:
+                raise errors.CorruptFile(
+                    f"{source.name!r} has no header row: it is empty", file=source.name
+                )
+            if self.sheet is None:
+                raise errors.CorruptFile(
+                    f"{source.name!r} has no data: every visible sheet is empty", file=source.name
+                )
+            raise errors.CorruptFile(
+                f"Sheet {name!r} of {source.name!r} is empty", file=source.name, sheet=name
+            )
+        header_row, cells = header
+        headers = check_header(source.name, name, header_row, first_column, cells, self.settings)
+        allocator = KeyAllocator()
+        keys = [
+            allocator.allocate(text, first_column + offset) for offset, text in enumerate(headers)
+        ]
+
+        def columns(types: Sequence[InferredType]) -> list[ColumnMetadata]:
+            return [
+                ColumnMetadata(
+                    normalized_key=key, original_header=text, inferred_type=type_, position=position
+                )
+                for position, (key, text, type_) in enumerate(
+                    zip(keys, headers, types, strict=True)
+                )
+            ]
+
+        plan = SheetPlan(
+            name=name,
+            header_row=header_row,
+            first_column=first_column,
+            keys=list(range(len(keys))),
+            rows=0,
+            error_cells=error_cells,
+        )
+        unknown = [False] * len(keys)
+        provisional = Profile(
+            mode=self.mode,
+            columns=columns([InferredType.STRING] * len(keys)),
+            row_count=0,
+            warn_empty=unknown,
+            check_types=unknown,
+            files=[],
+        )
+        tracker = self._tracker = Tracker(source.name, name, keys, self.settings)
+        try:
+            yield from Emitter(provisional, self.settings).body(
+                source.name,
+                plan,
+                rows,
+                text=dialect is not None,
+                surrogates=dialect is not None and dialect.may_carry_surrogates,
+                tracker=tracker,
+            )
+        except BaseException:
+            tracker.close()
+            raise
+        stats = tracker.stats
+        self._profile = Profile(
+            mode=self.mode,
+            columns=columns([column.inferred_type for column in stats]),
+            row_count=tracker.rows,
+            warn_empty=[column.mostly_filled for column in stats],
+            check_types=[column.misfits > 0 for column in stats],
+            files=[
+                FilePlan(
+                    name=source.name,
+                    format=fmt,
+                    dialect=dialect,
+                    sheets=[msgspec.structs.replace(plan, rows=tracker.rows)],
+                )
+            ],
+        )
 
 
 def profile(
@@ -64,15 +264,10 @@ def profile(
 ) -> Profile:
     """Pass 1: detect, pre-check, apply limits, find keys and infer every column's type."""
     _check_request(sources, mode, settings)
-    workbook.forget_kept_sheet()
     delimited.allow_fields_up_to(settings.max_cell_chars)
-    try:
-        if mode is BatchMode.LIST_MODE:
-            return ListProfiler(settings).run(sources[0], sheet)
-        return FormProfiler(settings).run(sources, sheet)
-    except BaseException:
-        workbook.forget_kept_sheet()
-        raise
+    if mode is BatchMode.LIST_MODE:
+        return ListProfiler(settings).run(sources[0], sheet)
+    return FormProfiler(settings).run(sources, sheet)
 
 
 def _check_request(sources: Sequence[Source], mode: BatchMode, settings: Settings) -> None:
@@ -103,14 +298,21 @@ def parse_rows(
         raise ValueError("parse_rows needs the sources its profile was made from")
     delimited.allow_fields_up_to(settings.max_cell_chars)
     emitter = Emitter(profile, settings)
-    try:
-        for source, plan in zip(sources, profile.files, strict=True):
-            if mode is BatchMode.LIST_MODE:
-                yield from emitter.list_file(source, plan)
-            else:
-                yield emitter.form(source, plan)
-    finally:
-        workbook.forget_kept_sheet()
+    for source, plan in zip(sources, profile.files, strict=True):
+        if mode is BatchMode.LIST_MODE:
+            yield from emitter.list_file(source, plan)
+        else:
+            yield emitter.form(source, plan)
 
 
-__all__ = ["FilePlan", "ParsedRow", "Profile", "SheetPlan", "Source", "parse_rows", "profile"]
+__all__ = [
+    "Amendment",
+    "FilePlan",
+    "ParsedRow",
+    "Profile",
+    "Reading",
+    "SheetPlan",
+    "Source",
+    "parse_rows",
+    "profile",
+]

@@ -1,4 +1,4 @@
-"""The shapes that cross between the two passes and out of the engine.
+"""The shapes that cross between the two passes of a read and out of the engine.
 
 `Profile` is what pass 1 learns and pass 2 needs; it is a msgspec Struct so that it can
 cross a process boundary. `ParsedRow` is what pass 2 yields: with the batch id prepended,
@@ -47,7 +47,7 @@ class SheetPlan(msgspec.Struct, frozen=True, kw_only=True):
     """0-based column of the sheet's first cell (CSV: 0)."""
     keys: list[int]
     """Per column of the sheet, from `first_column` on: index of its column in
-    `Profile.columns`, or -1 for a column left out. Empty in profile mode."""
+    `Profile.columns`. Empty in profile mode."""
     rows: int
     error_cells: dict[str, str]
     """A1 address → Excel error text, for the cells calamine reads as empty."""

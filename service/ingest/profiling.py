@@ -70,8 +70,6 @@ class ListProfiler:
                     error_cells=sheet_facts.error_cells,
                 )
             )
-        if len(plans) != 1:
-            workbook.forget_kept_sheet()  # pass 2 starts with another sheet
         several_sheets = len(plans) > 1
         return Profile(
             mode=BatchMode.LIST_MODE,
@@ -92,25 +90,12 @@ class ListProfiler:
         )
 
     def _csv(self, source: Source) -> tuple[TextDialect, list[_SheetFacts]]:
-        counted = self.row_count
-
-        def attempt(dialect: TextDialect) -> _SheetFacts | None:
-            self.row_count = counted
-            return self._csv_sheet(source, dialect)
-
-        dialect, facts = reading.read_whole_csv(source, attempt)
-        if facts is None:
-            raise errors.CorruptFile(
-                f"{source.name!r} has no header row: it is empty", file=source.name
-            )
-        return dialect, [facts]
-
-    def _csv_sheet(self, source: Source, dialect: TextDialect) -> _SheetFacts | None:
+        dialect = reading.csv_dialect(source)
         name = reading.csv_sheet_name(source.name)
         with delimited.open_text(source.path, dialect) as stream:
             rows = reading.csv_rows(stream, dialect, source.name)
             try:
-                return self._sheet(
+                facts = self._sheet(
                     source.name,
                     name,
                     rows,
@@ -123,6 +108,11 @@ class ListProfiler:
                 raise reading.too_long(
                     source.name, name, error.row, None, None, self.settings
                 ) from None
+        if facts is None:
+            raise errors.CorruptFile(
+                f"{source.name!r} has no header row: it is empty", file=source.name
+            )
+        return dialect, [facts]
 
     def _workbook(self, source: Source, fmt: FileFormat, sheet: str | None) -> list[_SheetFacts]:
         error_cells = (
@@ -133,7 +123,6 @@ class ListProfiler:
         facts = []
         with workbook.Workbook(source.path, source.name) as book:
             for name in book.select(sheet, first_only=False):
-                workbook.forget_kept_sheet()  # one sheet in memory at a time
                 loaded = book.load(name, self.settings)
                 errors_here = error_cells.get(name, {})
                 rows = loaded.rows(reading.error_rows(errors_here))
@@ -148,7 +137,6 @@ class ListProfiler:
                 )
                 if sheet_facts is not None:
                     facts.append(sheet_facts)
-                    workbook.keep_sheet(source.path, name, loaded.sheet)
                 del loaded, rows
         if not facts:
             if sheet is not None:
@@ -175,47 +163,16 @@ class ListProfiler:
         if header is None:
             return None
         header_row, header_cells = header
-        settings = self.settings
-        headers = [header_text(cell) for cell in header_cells]
-        for offset, header_cell in enumerate(headers):
-            if len(header_cell.strip()) > settings.max_cell_chars:
-                raise reading.too_long(
-                    file,
-                    name,
-                    header_row,
-                    first_column + offset,
-                    len(header_cell.strip()),
-                    settings,
-                )
+        headers = check_header(file, name, header_row, first_column, header_cells, self.settings)
         facts = _SheetFacts(name, header_row, first_column, headers, error_cells)
         width = len(headers)
-        if first_column + width > settings.max_columns:  # workbooks are checked on loading
-            last = column_letter(first_column + width - 1)
-            raise errors.LimitExceeded(
-                f"Sheet {name!r} of {file!r} has {width:,} columns (up to column {last}); "
-                f"the limit is {settings.max_columns:,}",
-                limit="max_columns",
-                value=settings.max_columns,
-                file=file,
-                sheet=name,
-                row=header_row,
-                column=last,
-            )
+        settings = self.settings
         limit = settings.max_rows
         while chunk := list(itertools.islice(rows, reading.CHUNK_ROWS)):
             counted = self.row_count
             self.row_count += len(chunk)
             if self.row_count > limit:
-                number = chunk[limit - counted][0]
-                raise errors.LimitExceeded(
-                    f"{file!r} has more than {limit:,} data rows (row {number} of sheet "
-                    f"{name!r} is one too many)",
-                    limit="max_rows",
-                    value=limit,
-                    file=file,
-                    sheet=name,
-                    row=number,
-                )
+                raise reading.too_many_rows(file, name, chunk[limit - counted][0], settings)
             numbers, block = zip(*chunk, strict=True)
             if text and set(map(len, block)) != {width}:
                 block = tuple(reading.fit_record(cells, width) for cells in block)
@@ -252,6 +209,37 @@ class ListProfiler:
                 ) from None
 
 
+def check_header(
+    file: str,
+    sheet: str,
+    header_row: int,
+    first_column: int,
+    cells: Sequence[Any],
+    settings: Settings,
+) -> list[str]:
+    """The header texts of a sheet, once its cells and width are within the limits."""
+    headers = [header_text(cell) for cell in cells]
+    for offset, header_cell in enumerate(headers):
+        if len(header_cell.strip()) > settings.max_cell_chars:
+            raise reading.too_long(
+                file, sheet, header_row, first_column + offset, len(header_cell.strip()), settings
+            )
+    width = len(headers)
+    if first_column + width > settings.max_columns:  # workbooks are checked on loading
+        last = column_letter(first_column + width - 1)
+        raise errors.LimitExceeded(
+            f"Sheet {sheet!r} of {file!r} has {width:,} columns (up to column {last}); "
+            f"the limit is {settings.max_columns:,}",
+            limit="max_columns",
+            value=settings.max_columns,
+            file=file,
+            sheet=sheet,
+            row=header_row,
+            column=last,
+        )
+    return headers
+
+
 class _BatchColumn:
     __slots__ = ("header", "key", "sheets", "stats")
 
@@ -266,16 +254,11 @@ def _merge_columns(
     facts: _SheetFacts, columns: list[_BatchColumn], by_key: dict[str, int]
 ) -> list[int]:
     """Give the sheet's columns their keys and fold them into the batch's columns; returns
-    the batch column index of each column of the sheet (-1 when left out)."""
-    error_columns = {reading.split_address(address)[1] for address in facts.error_cells}
+    the batch column index of each column of the sheet."""
     allocator = KeyAllocator()
     indexes = []
     for offset, (header, stats) in enumerate(zip(facts.headers, facts.stats, strict=True)):
-        column = facts.first_column + offset
-        if not header.strip() and not stats.filled and column not in error_columns:
-            indexes.append(-1)
-            continue
-        key = allocator.allocate(header, column)
+        key = allocator.allocate(header, facts.first_column + offset)
         index = by_key.get(key)
         if index is None:
             index = by_key[key] = len(columns)
@@ -330,10 +313,8 @@ class FormProfiler:
     def _file(self, source: Source, sheet: str | None) -> FilePlan:
         fmt = reading.open_source(source, self.settings)
         if fmt is FileFormat.CSV:
-            # A failed attempt stops inside `_cells`, before `_add` records anything.
-            dialect, sheet_plan = reading.read_whole_csv(
-                source, lambda dialect: self._csv(source, dialect)
-            )
+            dialect = reading.csv_dialect(source)
+            sheet_plan = self._csv(source, dialect)
             return FilePlan(name=source.name, format=fmt, dialect=dialect, sheets=[sheet_plan])
         error_cells = (
             guards.inspect_archive(source.path, source.name, fmt, self.settings)

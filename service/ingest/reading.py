@@ -4,9 +4,9 @@ stream, and the small facts about rows and cells that both passes share."""
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import PurePosixPath
-from typing import Any, TypeVar
+from typing import Any
 
 from service import errors
 from service.ingest import delimited
@@ -16,13 +16,12 @@ from service.ingest.keys import cell_address, column_index, column_letter
 from service.ingest.plans import Source
 from service.settings import Settings
 
-_Read = TypeVar("_Read")
-
 CHUNK_ROWS = 2048
 """Rows handled together: enough to amortise per-chunk work, small enough to stay flat."""
 
 UNLIMITED = 1 << 62
-"""A character limit that never bites: pass 2 re-reads values pass 1 already measured."""
+"""A character limit that never bites: pass 2 of a two-pass read re-reads values that pass 1
+already measured."""
 
 
 def open_source(source: Source, settings: Settings) -> FileFormat:
@@ -38,24 +37,15 @@ def open_source(source: Source, settings: Settings) -> FileFormat:
     return detect_format(source.path, source.name)
 
 
-def read_whole_csv(
-    source: Source, attempt: Callable[[TextDialect], _Read]
-) -> tuple[TextDialect, _Read]:
-    """Run `attempt`, a read of the whole CSV file, with the sniffed dialect. A file whose
-    first 64 KiB are UTF-8 but whose rest is not is read again in its legacy encoding
-    (`delimited.legacy_encoding`): this full read is what holds the file to UTF-8."""
+def csv_dialect(source: Source) -> TextDialect:
+    """Encoding and delimiter of a CSV file. A file whose first 64 KiB are UTF-8 but whose
+    rest is not is read in its legacy encoding (`delimited.legacy_encoding`): the whole
+    file is checked first, so that reading can stream rows out from the first record."""
     dialect = delimited.sniff(source.path, source.name)
-    try:
-        return dialect, attempt(dialect)
-    except UnicodeDecodeError as error:
-        if dialect.encoding != "utf-8":
-            raise undecodable(source.name, dialect, error) from None
-    legacy = delimited.legacy_encoding(delimited.non_utf8_sample(source.path))
-    dialect = TextDialect(encoding=legacy, delimiter=dialect.delimiter)
-    try:
-        return dialect, attempt(dialect)
-    except UnicodeDecodeError as error:
-        raise undecodable(source.name, dialect, error) from None
+    if dialect.encoding == "utf-8" and not delimited.is_utf8_file(source.path):
+        legacy = delimited.legacy_encoding(delimited.non_utf8_sample(source.path))
+        dialect = TextDialect(encoding=legacy, delimiter=dialect.delimiter)
+    return dialect
 
 
 def csv_sheet_name(file: str) -> str:
@@ -73,6 +63,8 @@ def csv_rows(stream: Any, dialect: TextDialect, file: str) -> Iterator[tuple[int
             if not any(record) or (not record[0].strip() and not "".join(record).strip()):
                 continue
             yield number, record
+    except UnicodeDecodeError as error:
+        raise undecodable(file, dialect, error) from None
     except csv.Error as error:
         failed = number + 1
         if "field larger than field limit" in str(error):
@@ -82,6 +74,20 @@ def csv_rows(stream: Any, dialect: TextDialect, file: str) -> Iterator[tuple[int
             file=file,
             row=failed,
         ) from None
+
+
+def too_many_rows(file: str, sheet: str, row: int, settings: Settings) -> errors.LimitExceeded:
+    """The error for the data row `row` of `sheet`, the first one past `max_rows`."""
+    limit = settings.max_rows
+    return errors.LimitExceeded(
+        f"{file!r} has more than {limit:,} data rows (row {row} of sheet "
+        f"{sheet!r} is one too many)",
+        limit="max_rows",
+        value=limit,
+        file=file,
+        sheet=sheet,
+        row=row,
+    )
 
 
 class TooLongField(Exception):

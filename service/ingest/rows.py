@@ -1,5 +1,6 @@
-"""Pass 2 of an ingestion: read the files again and turn every row into a validated
-`ParsedRow`, using the column facts of pass 1 (see `parse`)."""
+"""Validated `ParsedRow`s, built in chunks: pass 2 of a two-pass read, using the column facts
+of pass 1, and the body of a one-pass read, which hands each chunk to a `Tracker` (see
+`parse`)."""
 
 from __future__ import annotations
 
@@ -15,12 +16,14 @@ from typing import Any, NamedTuple
 from service import errors
 from service.entities import InferredType, RowStatus, ValidationMessage
 from service.ingest import delimited, reading, validation, workbook
+from service.ingest.amendments import Tracker
 from service.ingest.formats import FileFormat
 from service.ingest.inference import FITTING_KINDS, cell_kind, classify_text, text_misfits
 from service.ingest.plans import FilePlan, ParsedRow, Profile, SheetPlan, Source
 from service.ingest.values import (
     MAX_SAFE_INTEGER,
     SURROGATES_REPLACED,
+    CellTooLong,
     convert_cell,
     has_surrogates,
     prepare_text,
@@ -86,17 +89,31 @@ class Emitter:
         header = next(rows, None)
         if header is None or header[0] != plan.header_row:
             raise errors.CorruptFile(f"{file!r} changed while it was being read", file=file)
-        columns = [
-            self._column(offset, index) for offset, index in enumerate(plan.keys) if index >= 0
-        ]
+        yield from self.body(file, plan, rows, text=text, surrogates=surrogates)
+
+    def body(
+        self,
+        file: str,
+        plan: SheetPlan,
+        rows: Iterator[tuple[int, list[Any]]],
+        *,
+        text: bool,
+        surrogates: bool,
+        tracker: Tracker | None = None,
+    ) -> Iterator[ParsedRow]:
+        """The rows of a sheet after its header. With a `tracker` (a one-pass read), cell
+        lengths are checked here and every chunk's facts are handed to the tracker."""
+        columns = [self._column(offset, index) for offset, index in enumerate(plan.keys)]
         sheet_keys = [column.key for column in columns]
         errors_by_row: dict[int, list[tuple[int, int, str]]] = {}
         for address, error in plan.error_cells.items():
             row, absolute = reading.split_address(address)
             offset = absolute - plan.first_column
-            if 0 <= offset < len(plan.keys) and plan.keys[offset] >= 0:
+            if 0 <= offset < len(plan.keys):
                 errors_by_row.setdefault(row, []).append((offset, absolute, error))
-        block = _Block(self, file, plan, columns, sheet_keys, errors_by_row, text, surrogates)
+        block = _Block(
+            self, file, plan, columns, sheet_keys, errors_by_row, text, surrogates, tracker
+        )
         width = len(plan.keys)
         while chunk := list(itertools.islice(rows, reading.CHUNK_ROWS)):
             numbers, cells = zip(*chunk, strict=True)
@@ -220,6 +237,7 @@ class _Block:
         errors_by_row: dict[int, list[tuple[int, int, str]]],
         text: bool,
         surrogates: bool,
+        tracker: Tracker | None,
     ) -> None:
         self.emitter = emitter
         self.file = file
@@ -230,6 +248,8 @@ class _Block:
         self.errors_by_row = errors_by_row
         self.text = text
         self.surrogates = surrogates
+        self.tracker = tracker
+        self.max_chars = reading.UNLIMITED if tracker is None else emitter.settings.max_cell_chars
 
     def flush(
         self,
@@ -243,18 +263,33 @@ class _Block:
         errors_here = self._errors_in_block(numbers) if self.errors_by_row else {}
         value_columns: list[list[Any]] = []
         raw_columns = list(zip(*cells, strict=True))
-        for column in self.columns:
+        tracker = self.tracker
+        for index_in_sheet, column in enumerate(self.columns):
             raw = raw_columns[column.offset]
             checked_type = column.type if column.check_type else InferredType.STRING
-            if self.text:
-                chunk = prepare_text(raw, reading.UNLIMITED, surrogates=self.surrogates)
-                values: list[Any] = [value or None for value in chunk.values]
-                repaired = chunk.repaired
-                misfits = text_misfits(chunk, checked_type)
-                has_empty = chunk.filled < count
-            else:
-                values, repaired, misfits = _workbook_values(raw, checked_type)
-                has_empty = None in values
+            try:
+                if self.text:
+                    chunk = prepare_text(raw, self.max_chars, surrogates=self.surrogates)
+                    values: list[Any] = [value or None for value in chunk.values]
+                    repaired = chunk.repaired
+                    misfits = text_misfits(chunk, checked_type)
+                    has_empty = chunk.filled < count
+                    if tracker is not None:
+                        tracker.text(index_in_sheet, chunk)
+                else:
+                    if tracker is not None:
+                        tracker.cells(index_in_sheet, raw)
+                    values, repaired, misfits = _workbook_values(raw, checked_type)
+                    has_empty = None in values
+            except CellTooLong as error:
+                raise reading.too_long(
+                    self.file,
+                    self.plan.name,
+                    numbers[error.index],
+                    self.plan.first_column + column.offset,
+                    error.length,
+                    self.emitter.settings,
+                ) from None
             value_columns.append(values)
             for index, detail in repaired.items():
                 messages.setdefault(index, []).append(validation.sanitized(column.key, detail))
@@ -271,6 +306,8 @@ class _Block:
                     failed.add(index)
         for index, message in extra.items():
             messages.setdefault(index, []).append(message)
+        if tracker is not None:
+            tracker.chunk(self.emitter.position, numbers, value_columns, messages, failed)
         return self._rows(value_columns, numbers, messages, failed)
 
     def _rows(

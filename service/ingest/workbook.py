@@ -18,10 +18,9 @@
   does not hold.
 - Any calamine failure, a password included, becomes `CorruptFile` naming file and sheet.
 
-calamine holds a whole sheet in memory while it is read (about 0.9 GiB for 1M x 12). The
-two passes of an ingestion would load a big single-sheet workbook twice, so the sheet read
-last by pass 1 is kept for pass 2 when both run in the same process (`keep_sheet` and
-`take_kept_sheet`): memory stays at one sheet, and the load is paid once.
+calamine holds a whole sheet in memory while it is read (about 0.9 GiB for 1M x 12), so a
+read loads one sheet at a time. A workbook of one sheet is read in one pass (see `parse`) and
+loaded once; a two-pass read loads each sheet once per pass.
 """
 
 from __future__ import annotations
@@ -42,31 +41,6 @@ Cell = Any
 """A value as python-calamine returns it: str ('' when empty), float, int, bool, date,
 datetime, time or timedelta."""
 
-_kept: tuple[tuple[str, int, int, str], CalamineSheet] | None = None
-
-
-def _identity(path: Path, sheet: str) -> tuple[str, int, int, str]:
-    status = path.stat()
-    return (str(path), status.st_mtime_ns, status.st_size, sheet)
-
-
-def keep_sheet(path: Path, sheet: str, loaded: CalamineSheet) -> None:
-    global _kept
-    _kept = (_identity(path, sheet), loaded)
-
-
-def take_kept_sheet(path: Path, sheet: str) -> CalamineSheet | None:
-    global _kept
-    kept, _kept = _kept, None
-    if kept is not None and kept[0] == _identity(path, sheet):
-        return kept[1]
-    return None
-
-
-def forget_kept_sheet() -> None:
-    global _kept
-    _kept = None
-
 
 class Workbook:
     """An open workbook; use as a context manager."""
@@ -78,8 +52,6 @@ class Workbook:
 
     @property
     def _book(self) -> CalamineWorkbook:
-        # Opened on first use: pass 2 may find its only sheet kept by pass 1, and then
-        # need not read the workbook (shared strings, styles) again.
         if self._opened is None:
             try:
                 self._opened = CalamineWorkbook.from_path(self.path)
@@ -131,25 +103,23 @@ class Workbook:
         return visible[:1] if first_only else visible
 
     def load(self, sheet: str, settings: Settings) -> LoadedSheet:
-        """Load one sheet (or take the one pass 1 kept) and check its width."""
-        loaded = take_kept_sheet(self.path, sheet)
-        if loaded is None:
-            try:
-                loaded = self._book.get_sheet_by_name(sheet)
-            except (python_calamine.CalamineError, ValueError, OSError) as error:
-                raise errors.CorruptFile(
-                    f"Sheet {sheet!r} of {self.file!r} cannot be read ({error})",
-                    file=self.file,
-                    sheet=sheet,
-                ) from None
-            except BaseException as error:
-                if not _is_panic(error):
-                    raise
-                raise errors.CorruptFile(
-                    f"Sheet {sheet!r} of {self.file!r} cannot be read",
-                    file=self.file,
-                    sheet=sheet,
-                ) from None
+        """Load one sheet and check its width."""
+        try:
+            loaded = self._book.get_sheet_by_name(sheet)
+        except (python_calamine.CalamineError, ValueError, OSError) as error:
+            raise errors.CorruptFile(
+                f"Sheet {sheet!r} of {self.file!r} cannot be read ({error})",
+                file=self.file,
+                sheet=sheet,
+            ) from None
+        except BaseException as error:
+            if not _is_panic(error):
+                raise
+            raise errors.CorruptFile(
+                f"Sheet {sheet!r} of {self.file!r} cannot be read",
+                file=self.file,
+                sheet=sheet,
+            ) from None
         return LoadedSheet(self.file, sheet, loaded, settings)
 
 

@@ -5,9 +5,9 @@ crafted file (python-calamine does both), so parsing never runs in the service p
 parent starts `python -m service.ingest.worker`, writes one JSON request to its stdin and reads
 length-prefixed JSON frames from its stdout:
 
-    profile  pass 1 is done: the batch's columns and row count
-    rows     a chunk of validated rows, in source order
-    done     pass 2 is done: how many rows were sent, how many of each status
+    rows     a chunk of rows, in source order
+    amend    after the last row: final status and messages of rows sent earlier
+    done     how many rows were sent, how many of each status, the batch's columns
     error    a clean refusal (an `IngestError`), with its class and location
 
 The worker caps its own address space (RLIMIT_AS) and CPU time (RLIMIT_CPU) before it reads
@@ -21,12 +21,14 @@ side (`msgspec.Raw`): the parent never decodes a cell, it hands the bytes on to 
 
 from __future__ import annotations
 
+import itertools
 import os
 import resource
 import struct
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
 import msgspec
 
@@ -36,6 +38,7 @@ from service.settings import Settings
 
 ROWS_PER_FRAME = 2_000
 _LENGTH = struct.Struct(">I")
+_Item = TypeVar("_Item")
 
 
 class Request(msgspec.Struct, frozen=True, kw_only=True):
@@ -46,18 +49,23 @@ class Request(msgspec.Struct, frozen=True, kw_only=True):
     settings: Settings
 
 
-class ProfileFrame(msgspec.Struct, frozen=True, tag="profile"):
-    profile: msgspec.Raw
-
-
 class RowsFrame(msgspec.Struct, frozen=True, tag="rows"):
     rows: list[tuple[int, msgspec.Raw, RowStatus, msgspec.Raw, str, str, int]]
     """ParsedRow fields: position, data, status, validation_messages, file, sheet, row index."""
+    expected: int
+    """How many rows the whole read is expected to give, as far as can be told yet."""
+
+
+class AmendFrame(msgspec.Struct, frozen=True, tag="amend"):
+    rows: list[tuple[int, RowStatus, msgspec.Raw]]
+    """Amendment fields: position, status, validation_messages."""
 
 
 class DoneFrame(msgspec.Struct, frozen=True, tag="done"):
     count: int
     counts: StatusCounts
+    columns: msgspec.Raw
+    """The batch's column metadata, as JSON."""
 
 
 class ErrorFrame(msgspec.Struct, frozen=True, tag="error"):
@@ -71,7 +79,7 @@ class ErrorFrame(msgspec.Struct, frozen=True, tag="error"):
     value: int | None = None
 
 
-Frame = ProfileFrame | RowsFrame | DoneFrame | ErrorFrame
+Frame = RowsFrame | AmendFrame | DoneFrame | ErrorFrame
 
 ERROR_KINDS: dict[str, type[errors.IngestError]] = {
     cls.__name__: cls
@@ -149,32 +157,35 @@ def run(request: Request, channel: BinaryIO) -> None:
     """Parse the request's files and write every frame to `channel`."""
     sources = [ingest.Source(path=Path(path), name=name) for path, name in request.sources]
     try:
-        profile = ingest.profile(sources, request.mode, request.sheet, request.settings)
-        _send(channel, _encoder.encode(ProfileFrame(profile=msgspec.Raw(_encoder.encode(profile)))))
-        count = 0
+        reading = ingest.Reading(sources, request.mode, request.sheet, request.settings)
         statuses = dict.fromkeys(RowStatus, 0)
-        chunk: list[Any] = []
-        for row in ingest.parse_rows(
-            sources, request.mode, request.sheet, request.settings, profile
-        ):
-            statuses[row.status] += 1
-            chunk.append(row)
-            if len(chunk) == ROWS_PER_FRAME:
-                _send(channel, _encoder.encode({"type": "rows", "rows": chunk}))
-                count += len(chunk)
-                chunk = []
-        if chunk:
-            _send(channel, _encoder.encode({"type": "rows", "rows": chunk}))
+        count = 0
+        for chunk in _chunks(reading.rows()):
+            for row in chunk:
+                statuses[row.status] += 1
             count += len(chunk)
+            expected = reading.expected_rows(count)
+            _send(channel, _encoder.encode({"type": "rows", "rows": chunk, "expected": expected}))
+        for amended in _chunks(reading.amendments()):
+            for amendment in amended:
+                statuses[amendment.previous] -= 1
+                statuses[amendment.status] += 1
+            _send(channel, _encoder.encode({"type": "amend", "rows": [row[:3] for row in amended]}))
         counts = StatusCounts(
             valid=statuses[RowStatus.VALID],
             warning=statuses[RowStatus.WARNING],
             error=statuses[RowStatus.ERROR],
         )
-        _send(channel, _encoder.encode(DoneFrame(count=count, counts=counts)))
+        columns = msgspec.Raw(_encoder.encode(reading.profile.columns))
+        _send(channel, _encoder.encode(DoneFrame(count=count, counts=counts, columns=columns)))
     except (errors.IngestError, errors.InvalidInput) as error:
         _send(channel, _encoder.encode(error_frame(error)))
     channel.flush()
+
+
+def _chunks(items: Iterator[_Item]) -> Iterator[list[_Item]]:
+    while chunk := list(itertools.islice(items, ROWS_PER_FRAME)):
+        yield chunk
 
 
 def main() -> None:

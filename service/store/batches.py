@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from uuid import UUID
 
+import msgspec
+
 from service import queries
 from service.db import Executor
 from service.entities import Batch, BatchMode, BatchStatus, ColumnMetadata, StatusCounts
@@ -35,9 +37,29 @@ async def create(
     return batch
 
 
-async def finish(db: Executor, batch_id: UUID, counts: StatusCounts) -> None:
-    """Record the rows' status counts; call it in the transaction that copied the rows."""
-    await queries.execute(db, "finish_batch", batch_id, counts.valid, counts.warning, counts.error)
+async def finish(
+    db: Executor,
+    batch_id: UUID,
+    *,
+    row_count: int,
+    column_metadata: list[ColumnMetadata] | msgspec.Raw,
+    counts: StatusCounts,
+) -> Batch:
+    """Record the row count, the columns and the rows' status counts; call it in the
+    transaction that copied the rows. `column_metadata` may be JSON already (`msgspec.Raw`)."""
+    batch = await queries.one(
+        db,
+        "finish_batch",
+        batch_id,
+        row_count,
+        column_metadata,
+        counts.valid,
+        counts.warning,
+        counts.error,
+        into=Batch,
+    )
+    assert batch is not None
+    return batch
 
 
 async def find_by_id(db: Executor, batch_id: UUID) -> Batch | None:

@@ -1,13 +1,16 @@
-"""Ingestion rows: written once by binary COPY, read back in source order."""
+"""Ingestion rows: written by binary COPY (then the few rows whose messages wait for
+whole-column facts amended once), read back in source order."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Iterable
+from collections.abc import AsyncIterable, Iterable, Sequence
 from uuid import UUID
+
+import msgspec
 
 from service import queries
 from service.db import Executor
-from service.entities import NewRow, Row, RowStatus
+from service.entities import NewRow, Row, RowStatus, ValidationMessage
 
 
 async def create_many(db: Executor, rows: Iterable[NewRow] | AsyncIterable[NewRow]) -> int:
@@ -19,6 +22,23 @@ async def create_many(db: Executor, rows: Iterable[NewRow] | AsyncIterable[NewRo
     half-way, the rollback takes every row with it.
     """
     return await queries.copy(db, "copy_rows", rows)
+
+
+async def amend(
+    db: Executor,
+    batch_id: UUID,
+    amendments: Sequence[tuple[int, RowStatus, list[ValidationMessage] | msgspec.Raw]],
+) -> None:
+    """Set the final status and messages of rows copied earlier in this transaction, by
+    (position, status, messages); the messages may be JSON already (`msgspec.Raw`)."""
+    # As JSON bytes: asyncpg would read a list inside the jsonb[] array as a sub-array.
+    messages = [
+        sent if isinstance(sent, msgspec.Raw) else msgspec.Raw(msgspec.json.encode(sent))
+        for _, _, sent in amendments
+    ]
+    positions = [position for position, _, _ in amendments]
+    statuses = [status for _, status, _ in amendments]
+    await queries.execute(db, "amend_rows", batch_id, positions, statuses, messages)
 
 
 async def find_by_batch_id(

@@ -158,12 +158,20 @@ def test_lone_surrogates_of_utf16_text_are_replaced(tmp_path: Path) -> None:
     ]
 
 
-def test_spacer_columns_without_header_or_value_are_left_out(tmp_path: Path) -> None:
+def test_spacer_columns_are_columns_of_type_empty(tmp_path: Path) -> None:
     text = "a,,b,,\n1,,2,,\n3,,4,x,\n"
     found, rows = ingest([csv_source(tmp_path, "gaps.csv", text)])
-    assert keys(found) == ["a", "b", "column_d"]
-    assert [column.position for column in found.columns] == [0, 1, 2]
-    assert rows[1].data == {"a": "3", "b": "4", "column_d": "x"}
+    assert keys(found) == ["a", "column_b", "b", "column_d", "column_e"]
+    assert [column.position for column in found.columns] == [0, 1, 2, 3, 4]
+    assert [column.inferred_type for column in found.columns] == [
+        "integer",
+        "empty",
+        "integer",
+        "string",
+        "empty",
+    ]
+    assert rows[1].data == {"a": "3", "column_b": None, "b": "4", "column_d": "x", "column_e": None}
+    assert [row.validation_messages for row in rows] == [[], []]
 
 
 def test_empty_file_and_blank_file_have_no_header(tmp_path: Path) -> None:

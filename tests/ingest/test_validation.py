@@ -8,7 +8,15 @@ import xlsxwriter
 
 from service.entities import RowStatus
 from service.ingest import validation
-from tests.ingest.uploads import csv_source, ingest, messages, read, table_xlsx, xlsx_source
+from tests.ingest.uploads import (
+    csv_source,
+    ingest,
+    messages,
+    read,
+    table_xlsx,
+    types,
+    xlsx_source,
+)
 
 
 def test_type_mismatch_warns_on_values_that_do_not_fit_the_column(tmp_path: Path) -> None:
@@ -76,3 +84,35 @@ def test_status_rules() -> None:
     assert validation.status([], has_error=False) is RowStatus.VALID
     assert validation.status([warning], has_error=False) is RowStatus.WARNING
     assert validation.status([warning], has_error=True) is RowStatus.ERROR
+
+
+def test_late_messages_over_many_chunks_match_a_two_pass_read(tmp_path: Path) -> None:
+    """Rows sent before their column's type was known get their `type_mismatch` and `empty`
+    messages afterwards, in the right order, across chunk boundaries (`ingest` also checks
+    the whole result against a two-pass read)."""
+    lines = ["id,amount,code,note"]
+    for number in range(5000):
+        amount = "n/a" if number in (100, 3000, 4999) else str(number)
+        code = "" if number in (10, 2500) else f"C{number}"
+        note = "x\x00" if number == 3000 else ("note" if number % 7 == 0 else "")
+        lines.append(f"{number},{amount},{code},{note}")
+    found, rows = ingest([csv_source(tmp_path, "late.csv", "\n".join(lines) + "\n")])
+    assert types(found) == {
+        "id": "integer",
+        "amount": "integer",
+        "code": "string",
+        "note": "string",
+    }
+    flagged = {
+        row.position: [(m.field, m.type) for m in row.validation_messages]
+        for row in rows
+        if row.validation_messages
+    }
+    assert flagged == {
+        10: [("code", "empty")],
+        100: [("amount", "type_mismatch")],
+        2500: [("code", "empty")],
+        3000: [("amount", "type_mismatch"), ("note", "sanitized")],
+        4999: [("amount", "type_mismatch")],
+    }
+    assert {row.position for row in rows if row.status == "warning"} == set(flagged)

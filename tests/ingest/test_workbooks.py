@@ -13,8 +13,10 @@ from python_calamine import CalamineSheet, CalamineWorkbook
 
 from service import errors
 from service.entities import RowStatus
-from service.ingest import Source
+from service.ingest import Reading, Source
+from service.settings import Settings
 from tests.ingest.uploads import (
+    LIST,
     ingest,
     keys,
     messages,
@@ -302,7 +304,7 @@ def test_ods_error_cells_are_found_in_the_xml(tmp_path: Path) -> None:
     ]
 
 
-def test_single_sheet_is_loaded_once_when_both_passes_share_a_process(
+def test_a_single_sheet_workbook_is_read_in_one_pass_and_loaded_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     source = table_xlsx(tmp_path, "once.xlsx", [["a"], [1], [2]])
@@ -314,6 +316,7 @@ def test_single_sheet_is_loaded_once_when_both_passes_share_a_process(
         return original(self, name)
 
     monkeypatch.setattr(CalamineWorkbook, "get_sheet_by_name", counting)
-    rows = read([source])
-    assert [row.data for row in rows] == [{"a": 1}, {"a": 2}]
+    reading = Reading([source], LIST, None, Settings())
+    assert [row.data for row in reading.rows()] == [{"a": 1}, {"a": 2}]
+    assert list(reading.amendments()) == []
     assert loads == ["Data"]

@@ -20,7 +20,7 @@ from odf.table import Table, TableCell, TableRow
 from odf.text import P
 
 from service.entities import BatchMode
-from service.ingest import ParsedRow, Profile, Source, parse_rows, profile
+from service.ingest import ParsedRow, Profile, Reading, Source, parse_rows, profile
 from service.settings import Settings
 
 LIST = BatchMode.LIST_MODE
@@ -107,13 +107,30 @@ def ingest(
     sheet: str | None = None,
     settings: Settings | None = None,
 ) -> tuple[Profile, list[ParsedRow]]:
-    """Both passes, with the profile sent through msgpack and JSON as it crosses processes."""
+    """A whole read as the worker does it: the rows, then their amendments applied.
+
+    Where the read is one pass (list mode over one sheet), the two-pass read of the same
+    files must give exactly the same rows and columns: both ways are checked by every test."""
     settings = settings or Settings()
-    found = profile(sources, mode, sheet, settings)
+    reading = Reading(sources, mode, sheet, settings)
+    rows = list(reading.rows())
+    for amendment in reading.amendments():
+        row = rows[amendment.position]
+        assert amendment.previous == row.status
+        rows[amendment.position] = row._replace(
+            status=amendment.status, validation_messages=amendment.validation_messages
+        )
+    found = reading.profile
+    assert found.row_count == len(rows)
+    assert [row.position for row in rows] == list(range(len(rows)))
     crossed = msgspec.msgpack.decode(msgspec.msgpack.encode(found), type=Profile)
     assert crossed == found
     assert msgspec.json.decode(msgspec.json.encode(found), type=Profile) == found
-    return found, list(parse_rows(sources, mode, sheet, settings, crossed))
+    two_pass = profile(sources, mode, sheet, settings)
+    assert two_pass.columns == found.columns
+    assert two_pass.files == found.files
+    assert list(parse_rows(sources, mode, sheet, settings, two_pass)) == rows
+    return found, rows
 
 
 def read(

@@ -89,7 +89,20 @@ async def test_get_for_owner_review_and_finish(pool):
     assert await batches.get_for_owner(pool, owner.id, other_project.id, batch.id) is None
     assert await batches.count_for_project(pool, project.id) == 1
 
-    await batches.finish(pool, batch.id, StatusCounts(valid=3, warning=2, error=1))
+    columns = [
+        ColumnMetadata(
+            normalized_key="a", original_header="A", inferred_type=InferredType.DATE, position=0
+        )
+    ]
+    finished = await batches.finish(
+        pool,
+        batch.id,
+        row_count=6,
+        column_metadata=columns,
+        counts=StatusCounts(valid=3, warning=2, error=1),
+    )
+    assert (finished.row_count, finished.column_metadata) == (6, columns)
+    assert finished == await batches.find_by_id(pool, batch.id)
     reviewed = await batches.review(pool, batch.id, BatchStatus.COMPLETED)
     assert reviewed is not None
     assert reviewed.status is BatchStatus.COMPLETED

@@ -6,6 +6,7 @@ import math
 from collections.abc import AsyncIterator
 
 import asyncpg
+import msgspec
 import pytest
 
 from service.db import transaction
@@ -26,7 +27,13 @@ async def test_create_many_copies_200k_rows_in_one_transaction(pool):
             conn, project=await make_project(conn, owner=owner), uploader=owner
         )
         written = await rows.create_many(conn, new_rows(batch.id, 200_000))
-        await batches.finish(conn, batch.id, StatusCounts(valid=written, warning=0, error=0))
+        await batches.finish(
+            conn,
+            batch.id,
+            row_count=written,
+            column_metadata=[],
+            counts=StatusCounts(valid=written, warning=0, error=0),
+        )
 
     assert written == 200_000
     assert (await batches.find_by_id(pool, batch.id)).status_counts.valid == 200_000
@@ -167,3 +174,28 @@ async def test_rows_of_one_batch_cannot_be_hard_deleted_out_from_under_it(pool):
     await rows.create_many(pool, new_rows(batch.id, 1))
     with pytest.raises(asyncpg.RestrictViolationError, match="fk_ingestion_rows_batch_id"):
         await pool.execute("DELETE FROM ingestion_batches WHERE id = $1", batch.id)
+
+
+async def test_amend_sets_status_and_messages_of_the_rows_at_those_positions(pool):
+    _, batch = await _batch(pool)
+    _, other = await _batch(pool)
+    await rows.create_many(pool, [*new_rows(batch.id, 4), *new_rows(other.id, 4)])
+    late = [ValidationMessage(field="a", type="type_mismatch", message="Expected an integer")]
+    await rows.amend(
+        pool,
+        batch.id,
+        [
+            (1, RowStatus.WARNING, late),
+            (3, RowStatus.ERROR, msgspec.Raw(msgspec.json.encode(late))),
+        ],
+    )
+    await rows.amend(pool, batch.id, [])
+
+    stored = await rows.find_by_batch_id(pool, batch.id)
+    assert [(row.status, row.validation_messages) for row in stored] == [
+        (RowStatus.VALID, []),
+        (RowStatus.WARNING, late),
+        (RowStatus.VALID, []),
+        (RowStatus.ERROR, late),
+    ]
+    assert {row.status for row in await rows.find_by_batch_id(pool, other.id)} == {RowStatus.VALID}
