@@ -116,6 +116,7 @@ async def measure(url: str, project: UUID, owner: UUID, path: Path) -> None:
 
     pool = await db.create_pool(url, max_size=2)
     started = time.perf_counter()
+    before = resource.getrusage(resource.RUSAGE_SELF)
     batch = await ingestion.ingest(
         pool,
         project_id=project,
@@ -127,6 +128,8 @@ async def measure(url: str, project: UUID, owner: UUID, path: Path) -> None:
         settings=Settings(max_file_bytes=1 << 30),
     )
     seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    worker = resource.getrusage(resource.RUSAGE_CHILDREN)
     await pool.close()
     print(
         json.dumps(
@@ -135,7 +138,9 @@ async def measure(url: str, project: UUID, owner: UUID, path: Path) -> None:
                 "batch": str(batch.id),
                 "rows": batch.row_count,
                 "service_rss_kib": peak_rss_kib(),
-                "worker_rss_kib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
+                "worker_rss_kib": worker.ru_maxrss,
+                "service_cpu": after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime,
+                "worker_cpu": worker.ru_utime + worker.ru_stime,
             }
         )
     )
@@ -193,20 +198,21 @@ async def main(options: argparse.Namespace) -> None:
 
     print(
         "| file | rows | MiB | method | seconds | rows/s | vs psql \\copy "
-        "| peak RSS service / worker |"
+        "| peak RSS service / worker | CPU s service / worker |"
     )
-    print("|---|---:|---:|---|---:|---:|---:|---|")
+    print("|---|---:|---:|---|---:|---:|---:|---|---|")
     for kind, rows, size, engine, copy_seconds, insert_seconds in results:
         mib = f"{size / 2**20:.0f}"
         rss = f"{engine['service_rss_kib'] / 1024:.0f} / {engine['worker_rss_kib'] / 1024:.0f} MiB"
-        for method, seconds, memory in (
-            ("sheetflow ingest (engine)", engine["seconds"], rss),
-            ("`psql \\copy` of the same rows", copy_seconds, ""),
-            ("seed: INSERT x 5,000 rows", insert_seconds, ""),
+        cpu = f"{engine['service_cpu']:.2f} / {engine['worker_cpu']:.2f}"
+        for method, seconds, memory, cpu_time in (
+            ("sheetflow ingest (engine)", engine["seconds"], rss, cpu),
+            ("`psql \\copy` of the same rows", copy_seconds, "", ""),
+            ("seed: INSERT x 5,000 rows", insert_seconds, "", ""),
         ):
             print(
                 f"| {kind} | {rows:,} | {mib} | {method} | {seconds:.2f} | {rows / seconds:,.0f} "
-                f"| {copy_seconds / seconds:.2f}x | {memory} |"
+                f"| {copy_seconds / seconds:.2f}x | {memory} | {cpu_time} |"
             )
 
 
