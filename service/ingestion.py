@@ -24,14 +24,14 @@ import contextlib
 import logging
 import signal
 import sys
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from uuid import UUID
 
 import msgspec
 
 from service import errors
-from service.db import Pool, transaction
+from service.db import Connection, Pool, transaction
 from service.entities import Batch, BatchMode, NewRow
 from service.ingest import Profile, Source
 from service.ingest import worker as protocol
@@ -133,11 +133,14 @@ async def ingest(
     sheet: str | None,
     settings: Settings,
     on_rows: Callable[[int, int], None] | None = None,
+    on_created: Callable[[Connection, Batch], Awaitable[None]] | None = None,
 ) -> Batch:
     """Parse `sources` and store them as one new batch, or store nothing and raise.
 
     The caller has checked that `user_id` may write to `project_id`. `on_rows` hears how many
-    rows have been copied so far, and of how many (for a progress bar).
+    rows have been copied so far, and of how many (for a progress bar). `on_created` runs in
+    the batch's transaction right after the batch row is written (before its rows): what it
+    writes commits or rolls back with the batch, and what it raises aborts the upload.
     """
     worker = await Worker.start(_request(sources, mode, sheet, settings))
     try:
@@ -155,6 +158,8 @@ async def ingest(
                 row_count=profile.row_count,
                 column_metadata=profile.columns,
             )
+            if on_created is not None:
+                await on_created(conn, batch)
             finished: list[protocol.DoneFrame] = []
             copied = await rows.create_many(
                 conn, _rows(worker, batch.id, finished, profile.row_count, on_rows)
