@@ -62,6 +62,23 @@ SET default_tablespace = '';
 SET default_table_access_method = heap;
 
 --
+-- Name: idempotency_keys; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.idempotency_keys (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    user_id uuid NOT NULL,
+    key text NOT NULL,
+    request_hash bytea NOT NULL,
+    resource_id uuid NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    expires_at timestamp with time zone NOT NULL,
+    CONSTRAINT ck_idempotency_keys_key_length CHECK (((char_length(key) >= 1) AND (char_length(key) <= 255))),
+    CONSTRAINT ck_idempotency_keys_request_hash_length CHECK ((octet_length(request_hash) = 32))
+);
+
+
+--
 -- Name: ingestion_batches; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -149,6 +166,14 @@ CREATE TABLE public.users (
 
 
 --
+-- Name: idempotency_keys pk_idempotency_keys; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.idempotency_keys
+    ADD CONSTRAINT pk_idempotency_keys PRIMARY KEY (id);
+
+
+--
 -- Name: ingestion_batches pk_ingestion_batches; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -189,11 +214,26 @@ ALTER TABLE ONLY public.schema_migrations
 
 
 --
+-- Name: idempotency_keys uq_idempotency_keys_user_id_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.idempotency_keys
+    ADD CONSTRAINT uq_idempotency_keys_user_id_key UNIQUE (user_id, key);
+
+
+--
 -- Name: users uq_users_external_id; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
 ALTER TABLE ONLY public.users
     ADD CONSTRAINT uq_users_external_id UNIQUE (external_id);
+
+
+--
+-- Name: idx_idempotency_keys_expires_at; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX idx_idempotency_keys_expires_at ON public.idempotency_keys USING btree (expires_at);
 
 
 --
@@ -236,6 +276,14 @@ CREATE UNIQUE INDEX uq_ingestion_rows_batch_position ON public.ingestion_rows US
 --
 
 CREATE UNIQUE INDEX uq_projects_user_name ON public.projects USING btree (user_id, name) WHERE (deleted_at IS NULL);
+
+
+--
+-- Name: idempotency_keys fk_idempotency_keys_user_id; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.idempotency_keys
+    ADD CONSTRAINT fk_idempotency_keys_user_id FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE RESTRICT;
 
 
 --
@@ -304,4 +352,5 @@ INSERT INTO public.schema_migrations (version) VALUES
     ('20261124200400'),
     ('20261124200500'),
     ('20261124201000'),
-    ('20261124211500');
+    ('20261124211500'),
+    ('20261125090000');

@@ -159,3 +159,11 @@ class ValuePage(msgspec.Struct, frozen=True, kw_only=True):
 
     total: int
     items: list[ValueCount]
+
+
+class IdempotencyRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """What an earlier request with the same Idempotency-Key created, and the SHA-256 of
+    that request (to tell a retry from a different request reusing the key)."""
+
+    request_hash: bytes
+    resource_id: UUID

@@ -3,8 +3,10 @@
     SheetflowError                  base; never raised itself
     ├── NotFound                    the resource does not exist, or is not yours (404)
     ├── Conflict                    the request clashes with current state (409)
-    │   └── InvalidTransition       a review step not allowed from the batch's status
+    │   ├── InvalidTransition       a review step not allowed from the batch's status
+    │   └── RequestInFlight         a request with the same Idempotency-Key is still running
     ├── InvalidInput                the request itself is malformed (400)
+    ├── KeyReused                   an Idempotency-Key sent again with a different request (422)
     └── IngestError                 an uploaded file cannot be ingested; names file/sheet/row
         ├── UnsupportedFormat       not a spreadsheet we read, or not what its extension says (415)
         ├── CorruptFile             the file cannot be parsed (422)
@@ -39,7 +41,15 @@ class InvalidTransition(Conflict):
     pass
 
 
+class RequestInFlight(Conflict):
+    pass
+
+
 class InvalidInput(SheetflowError):
+    pass
+
+
+class KeyReused(SheetflowError):
     pass
 
 

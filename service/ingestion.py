@@ -26,14 +26,14 @@ import contextlib
 import logging
 import signal
 import sys
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from uuid import UUID
 
 import msgspec
 
 from service import errors
-from service.db import Pool, transaction
+from service.db import Connection, Pool, transaction
 from service.entities import Batch, BatchMode, NewRow
 from service.ingest import Source
 from service.ingest import worker as protocol
@@ -135,11 +135,14 @@ async def ingest(
     sheet: str | None,
     settings: Settings,
     on_rows: Callable[[int, int], None] | None = None,
+    on_created: Callable[[Connection, Batch], Awaitable[None]] | None = None,
 ) -> Batch:
     """Parse `sources` and store them as one new batch, or store nothing and raise.
 
     The caller has checked that `user_id` may write to `project_id`. `on_rows` hears how many
-    rows have been copied so far, and of how many expected (for a progress bar).
+    rows have been copied so far, and of how many expected (for a progress bar). `on_created`
+    runs in the batch's transaction right after the batch row is written (before its rows):
+    what it writes commits or rolls back with the batch, and what it raises aborts the upload.
     """
     worker = await Worker.start(_request(sources, mode, sheet, settings))
     try:
@@ -149,6 +152,8 @@ async def ingest(
             batch = await batches.create(
                 conn, project_id=project_id, user_id=user_id, mode=mode, file_count=len(sources)
             )
+            if on_created is not None:
+                await on_created(conn, batch)
             copied = await rows.create_many(conn, _rows(worker, batch.id, frames, on_rows))
             frame = frames[-1]
             while isinstance(frame, protocol.AmendFrame):

@@ -47,6 +47,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     worker_cpu_seconds: int = 600
     """CPU-time limit (RLIMIT_CPU) of the parsing worker process."""
 
+    idempotency_ttl_seconds: int = 24 * 3600
+    """`SHEETFLOW_IDEMPOTENCY_TTL_SECONDS`: how long an Idempotency-Key is remembered."""
+
     @property
     def postgres_dir(self) -> Path:
         return self.data_dir / "postgres"
@@ -70,6 +73,7 @@ _INT_VARIABLES = {
     "SHEETFLOW_MAX_CELL_CHARS": "max_cell_chars",
     "SHEETFLOW_WORKER_MEMORY_BYTES": "worker_memory_bytes",
     "SHEETFLOW_WORKER_CPU_SECONDS": "worker_cpu_seconds",
+    "SHEETFLOW_IDEMPOTENCY_TTL_SECONDS": "idempotency_ttl_seconds",
     "SHEETFLOW_JWKS_REFRESH_SECONDS": "jwks_refresh_seconds",
 }
 

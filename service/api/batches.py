@@ -18,7 +18,9 @@ from litestar.openapi.spec import Example
 from litestar.params import BodyKwarg, FromPath, JSONBody
 
 from service import ingestion
+from service.api import idempotency
 from service.api.auth import Claims
+from service.api.idempotency import Fingerprint
 from service.api.problems import AUTHENTICATED, documented
 from service.api.wire import DEFAULT_LIMIT, PageLimit, PageOffset, Wire, to_wire
 from service.entities import (
@@ -188,46 +190,74 @@ async def upload_batch(
     state: State,
     project_id: FromPath[UUID],
     data: UploadBody,
+    idempotency_key: idempotency.IdempotencyKey = None,
 ) -> Response[BatchOut]:
     """Upload spreadsheets as one new batch, pending review. Answers 201 with the batch, or
-    stores nothing and answers with a problem naming the file (and sheet, row, limit)."""
+    stores nothing and answers with a problem naming the file (and sheet, row, limit). With an
+    Idempotency-Key, 409 while a request with that key is still running, and 422 when that key
+    was used for a different request."""
     settings: Settings = state.settings
+    user = request.user
     uploads = [part for part in data.files if isinstance(part, UploadFile)]
     try:
         if len(uploads) != len(data.files):
             # A part without a filename reaches us as text, whatever the declared type says.
             raise InvalidInput("every `files` part must be a file upload (a part with a filename)")
-        await require_project(state, request.user, project_id)
-        with tempfile.TemporaryDirectory(prefix="sheetflow-upload-") as scratch:
+        await require_project(state, user, project_id)
+        with (
+            state.keys_in_flight.claim(
+                user.id,
+                idempotency_key,
+                "create_batch",
+                str(project_id),
+                data.mode,
+                data.sheet or None,
+            ) as claim,
+            tempfile.TemporaryDirectory(prefix="sheetflow-upload-") as scratch,
+        ):
             sources = [
-                await spool(upload, Path(scratch) / f"{index:04d}", settings)
+                await spool(
+                    upload, Path(scratch) / f"{index:04d}", settings, claim and claim.fingerprint
+                )
                 for index, upload in enumerate(data.files)
             ]
+            if claim is not None:
+                await claim.check(state.pool)  # a replay needs no parsing
             batch = await ingestion.ingest(
                 state.pool,
                 project_id=project_id,
-                user_id=request.user.id,
+                user_id=user.id,
                 sources=sources,
                 mode=data.mode,
                 sheet=data.sheet or None,
                 settings=settings,
+                on_created=claim and claim.on_batch_created,
             )
+    except idempotency.Replayed as replay:
+        found = await batches.get_for_owner(state.pool, user.id, project_id, replay.resource_id)
+        if found is None:
+            raise replay.gone("batch") from None
+        return idempotency.created(
+            to_wire(found, BatchOut), f"/projects/{project_id}/batches/{found.id}", replayed=True
+        )
     finally:
         for upload in uploads:
             await upload.close()
-    return Response(
-        to_wire(batch, BatchOut),
-        status_code=201,
-        headers={"Location": f"/projects/{project_id}/batches/{batch.id}"},
+    return idempotency.created(
+        to_wire(batch, BatchOut), f"/projects/{project_id}/batches/{batch.id}", replayed=False
     )
 
 
-async def spool(upload: UploadFile, path: Path, settings: Settings) -> Source:
-    """Copy one uploaded part to a file of our own, in chunks, refusing it past the limit.
+async def spool(
+    upload: UploadFile, path: Path, settings: Settings, fingerprint: Fingerprint | None = None
+) -> Source:
+    """Copy one uploaded part to a file of our own, in chunks, refusing it past the limit
+    (and feeding its name and bytes to the request's `fingerprint`, if any).
 
     The parser needs a path, and Litestar keeps small parts in memory; the part's filename
     is kept only as the source's name, never used as a path."""
     name = upload.filename or path.name
+    content = fingerprint.file(name) if fingerprint else None
     written = 0
     with await asyncio.to_thread(path.open, "wb") as target:
         while chunk := await upload.read(UPLOAD_CHUNK_BYTES):
@@ -240,6 +270,8 @@ async def spool(upload: UploadFile, path: Path, settings: Settings) -> Source:
                     file=name,
                 )
             await asyncio.to_thread(target.write, chunk)
+            if content is not None:
+                await asyncio.to_thread(content.update, chunk)
     return Source(path=path, name=name)
 
 
@@ -250,7 +282,8 @@ def upload_handler(settings: Settings) -> HTTPRouteHandler:
         "/projects/{project_id:str}/batches",
         status_code=201,
         tags=["batches"],
-        responses=documented(*AUTHENTICATED, 404, 413, 415, 422),
+        responses=documented(*AUTHENTICATED, 404, 409, 413, 415, 422),
+        response_headers=idempotency.REPLAYED_RESPONSE_HEADERS,
         request_max_body_size=settings.max_files * settings.max_file_bytes + (1 << 20),
     )(upload_batch)
 

@@ -46,6 +46,7 @@ STATUS_BY_ERROR: dict[type[errors.SheetflowError], int] = {
     errors.NotFound: 404,
     errors.Conflict: 409,
     errors.InvalidInput: 400,
+    errors.KeyReused: 422,
     errors.UnsupportedFormat: 415,
     errors.IngestError: 422,
 }

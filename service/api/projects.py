@@ -11,6 +11,7 @@ from litestar import Request, Response, delete, get, patch, post
 from litestar.datastructures import State
 from litestar.params import FromPath, JSONBody
 
+from service.api import idempotency
 from service.api.auth import Claims
 from service.api.problems import AUTHENTICATED, documented
 from service.api.wire import DEFAULT_LIMIT, PageLimit, PageOffset, Wire, to_wire
@@ -63,18 +64,38 @@ def not_found(project_id: UUID) -> NotFound:
     "/projects",
     status_code=201,
     tags=["projects"],
-    responses=documented(*AUTHENTICATED, 409),
+    responses=documented(*AUTHENTICATED, 409, 422),
+    response_headers=idempotency.REPLAYED_RESPONSE_HEADERS,
 )
 async def create_project(
-    request: AuthRequest, state: State, data: JSONBody[ProjectCreate]
+    request: AuthRequest,
+    state: State,
+    data: JSONBody[ProjectCreate],
+    idempotency_key: idempotency.IdempotencyKey = None,
 ) -> Response[ProjectOut]:
-    project = await projects.create(
-        state.pool, request.user.id, name=data.name, description=data.description
-    )
-    return Response(
-        to_wire(project, ProjectOut),
-        status_code=201,
-        headers={"Location": f"/projects/{project.id}"},
+    """Create a project. 409 when you already have a live project with this name, or while a
+    request with the same Idempotency-Key is still running; 422 when that key was used for a
+    different request."""
+    user_id = request.user.id
+    body = msgspec.json.encode(data)
+    with state.keys_in_flight.claim(user_id, idempotency_key, "create_project", body) as claim:
+        try:
+            project = await idempotency.create_once(
+                state.pool,
+                claim,
+                lambda db: projects.create(
+                    db, user_id, name=data.name, description=data.description
+                ),
+            )
+        except idempotency.Replayed as replay:
+            found = await projects.get(state.pool, user_id, replay.resource_id)
+            if found is None:
+                raise replay.gone("project") from None
+            return idempotency.created(
+                to_wire(found, ProjectOut), f"/projects/{found.id}", replayed=True
+            )
+    return idempotency.created(
+        to_wire(project, ProjectOut), f"/projects/{project.id}", replayed=False
     )
 
 
