@@ -18,24 +18,32 @@ read orders them: by column, and within a column `sanitized`, `type_mismatch`, `
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import operator
 import pickle
 import re
 import tempfile
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, NamedTuple
 
 from service.entities import InferredType, RowStatus, ValidationMessage
 from service.ingest import reading, validation
 from service.ingest.inference import (
+    BOOLEAN,
+    DATE,
+    DATETIME,
     FITTING_KINDS,
+    INTEGER,
     KIND_COUNT,
+    NUMBER,
+    TIME,
     ColumnStats,
     cell_kind,
     classify_text,
 )
-from service.ingest.values import TextChunk
+from service.ingest.values import MAX_SAFE_INTEGER, TextChunk
 from service.settings import Settings
 
 EMPTY = 255
@@ -93,8 +101,8 @@ class Tracker:
     def text(self, column: int, chunk: TextChunk) -> None:
         self._pending[column] = (self.stats[column].add_text(chunk), chunk.values, True)
 
-    def cells(self, column: int, raw: Sequence[Any]) -> None:
-        counts = self.stats[column].add_cells(raw, self.settings.max_cell_chars)
+    def cells(self, column: int, raw: Sequence[Any], type_counts: Counter[type]) -> None:
+        counts = self.stats[column].add_cells(raw, self.settings.max_cell_chars, type_counts)
         self._pending[column] = (counts, raw, False)
 
     def chunk(
@@ -168,10 +176,44 @@ def _kinds(
         return mask.translate(_MASK_TO_KIND[present[0]])
     if text:
         return bytes(classify_text(value) if value else EMPTY for value in source)
+    by_type = _kinds_by_type(source, values)
+    if by_type is not None:
+        return by_type
     return bytes(
         EMPTY if value is None else classify_text(value) if type(cell) is str else cell_kind(cell)
         for cell, value in zip(source, values, strict=True)
     )
+
+
+_FLOAT = 254
+_KIND_OF_TYPE: dict[type, int] = {
+    str: EMPTY,
+    bool: BOOLEAN,
+    dt.date: DATE,
+    dt.datetime: DATETIME,
+    dt.time: TIME,
+    dt.timedelta: TIME,
+    float: _FLOAT,
+}
+_INTEGRAL_TO_KIND = bytes([NUMBER, INTEGER]) + bytes(254)
+
+
+def _kinds_by_type(raw: Sequence[Any], values: list[Any]) -> bytes | None:
+    """Kind bytes of a chunk of workbook cells from their Python types alone, without Python
+    code per cell, when that is exact: text only in blank cells, and numbers only in chunks
+    of finite numbers within ±2^53 (a whole number is an integer); else `None`."""
+    try:
+        kinds = bytes(map(_KIND_OF_TYPE.__getitem__, map(type, raw)))
+    except KeyError:
+        return None
+    if values.count(None) != kinds.count(EMPTY):
+        return None  # text that is not blank, or a number that is not finite
+    floats = kinds.count(_FLOAT)
+    if not floats:
+        return kinds
+    if floats != len(kinds) or not (min(raw) >= -MAX_SAFE_INTEGER and max(raw) <= MAX_SAFE_INTEGER):
+        return None
+    return bytes(map(float.is_integer, raw)).translate(_INTEGRAL_TO_KIND)
 
 
 _MASK_TO_KIND = [bytes([EMPTY, kind]) + bytes(254) for kind in range(KIND_COUNT)]

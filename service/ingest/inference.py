@@ -233,17 +233,20 @@ def _mixed_counts(chunk: TextChunk) -> list[int]:
                 counts[classify_text(value)] += 1
         return counts
     block = chunk.block
-    if "@" in block or "://" in block:
-        lines = _POSSIBLY_TYPED_LINE.finditer(block)
-    else:
+    lines: list[str] | None = None
+    if "@" not in block and "://" not in block:
         # Without an email or a URL, only a line starting like a numeral, a date, a time
         # or a boolean can be typed: a cheap test that skips most text at C speed.
-        lines = _TYPED_START.finditer("\n" + block)
-    candidates = 0
+        starts = _TYPED_START.findall("\n" + block)
+        if len(starts) * 4 <= chunk.filled:
+            lines = [line[1:] for line in starts]
+    if lines is None:
+        # Many candidates (codes like "00123-000"): let the regex engine keep only the lines
+        # that are typed in full, rather than classifying every one in Python.
+        lines = [line[0] for line in _POSSIBLY_TYPED_LINE.finditer(block)]
     for line in lines:
-        counts[classify_text(line[0].lstrip("\n"))] += 1
-        candidates += 1
-    counts[STRING] += chunk.filled - candidates
+        counts[classify_text(line)] += 1
+    counts[STRING] += chunk.filled - len(lines)
     return counts
 
 
@@ -347,10 +350,14 @@ class ColumnStats:
         self._add(counts)
         return counts
 
-    def add_cells(self, raw: Sequence[Any], max_chars: int) -> list[int]:
+    def add_cells(
+        self, raw: Sequence[Any], max_chars: int, type_counts: Counter[type] | None = None
+    ) -> list[int]:
         """Count a chunk of workbook values as calamine returns them ('' for a blank
-        cell); returns the chunk's own kind counts."""
-        type_counts = Counter(map(type, raw))
+        cell), of which `type_counts` counts the Python types if known; returns the chunk's
+        own kind counts."""
+        if type_counts is None:
+            type_counts = Counter(map(type, raw))
         if len(type_counts) == 1 and str in type_counts:
             return self.add_text(prepare_text(raw, max_chars, surrogates=False))
         self.rows += len(raw)

@@ -82,7 +82,7 @@ from service.settings import Settings
 
 
 class Reading:
-    """One read of an upload: iterate `rows()` to the end, then `amendments()`; `profile`
+    """One read of an upload: iterate `chunks()` to the end, then `amendments()`; `profile`
     holds the batch's final columns and row count once the rows are done."""
 
     def __init__(
@@ -109,9 +109,10 @@ class Reading:
             raise RuntimeError("the profile is known once every row has been read")
         return self._profile
 
-    def rows(self) -> Iterator[ParsedRow]:
-        """Every row in source order; in a one-pass read, without the messages that wait for
-        whole-column facts (see `amendments`)."""
+    def chunks(self) -> Iterator[list[ParsedRow]]:
+        """Every row in source order, in chunks (of up to `reading.CHUNK_ROWS`: rows travel
+        in lists, so that no Python code runs per row on their way); in a one-pass read,
+        without the messages that wait for whole-column facts (see `amendments`)."""
         delimited.allow_fields_up_to(self.settings.max_cell_chars)
         if self.mode is BatchMode.LIST_MODE:
             source = self.sources[0]
@@ -147,7 +148,7 @@ class Reading:
         yield from parse_rows(self.sources, self.mode, self.sheet, self.settings, self._profile)
 
     def amendments(self) -> Iterator[Amendment]:
-        """After `rows()`: the rows of a one-pass read that gain messages (see `amendments`)."""
+        """After `chunks()`: the rows of a one-pass read that gain messages (see `amendments`)."""
         if self._tracker is None:
             return iter(())
         profile = self.profile
@@ -155,7 +156,7 @@ class Reading:
             [column.inferred_type for column in profile.columns], profile.warn_empty
         )
 
-    def _csv(self, source: Source) -> Iterator[ParsedRow]:
+    def _csv(self, source: Source) -> Iterator[list[ParsedRow]]:
         dialect = reading.csv_dialect(source)
         name = reading.csv_sheet_name(source.name)
         size = source.path.stat().st_size
@@ -180,7 +181,7 @@ class Reading:
         rows: Iterator[tuple[int, list[Any]]],
         first_column: int,
         error_cells: dict[str, str],
-    ) -> Iterator[ParsedRow]:
+    ) -> Iterator[list[ParsedRow]]:
         header = next(rows, None)
         if header is None:
             if dialect is not None:
@@ -289,9 +290,9 @@ def parse_rows(
     sheet: str | None,
     settings: Settings,
     profile: Profile,
-) -> Iterator[ParsedRow]:
+) -> Iterator[list[ParsedRow]]:
     """Pass 2: read the files again and yield every row, validated, in source order
-    (files as given, sheets in workbook order, rows top to bottom)."""
+    (files as given, sheets in workbook order, rows top to bottom), in chunks."""
     if len(sources) != len(profile.files) or any(
         source.name != plan.name for source, plan in zip(sources, profile.files, strict=False)
     ):
@@ -302,7 +303,7 @@ def parse_rows(
         if mode is BatchMode.LIST_MODE:
             yield from emitter.list_file(source, plan)
         else:
-            yield emitter.form(source, plan)
+            yield [emitter.form(source, plan)]
 
 
 __all__ = [

@@ -55,7 +55,7 @@ class Emitter:
         self.template: dict[str, Any] = dict.fromkeys(self.keys)
         self.position = 0
 
-    def list_file(self, source: Source, plan: FilePlan) -> Iterator[ParsedRow]:
+    def list_file(self, source: Source, plan: FilePlan) -> Iterator[list[ParsedRow]]:
         if plan.format is FileFormat.CSV:
             assert plan.dialect is not None  # pass 1 sets it for every CSV file
             (sheet,) = plan.sheets
@@ -85,7 +85,7 @@ class Emitter:
         *,
         text: bool,
         surrogates: bool,
-    ) -> Iterator[ParsedRow]:
+    ) -> Iterator[list[ParsedRow]]:
         header = next(rows, None)
         if header is None or header[0] != plan.header_row:
             raise errors.CorruptFile(f"{file!r} changed while it was being read", file=file)
@@ -100,9 +100,9 @@ class Emitter:
         text: bool,
         surrogates: bool,
         tracker: Tracker | None = None,
-    ) -> Iterator[ParsedRow]:
-        """The rows of a sheet after its header. With a `tracker` (a one-pass read), cell
-        lengths are checked here and every chunk's facts are handed to the tracker."""
+    ) -> Iterator[list[ParsedRow]]:
+        """The rows of a sheet after its header, in chunks. With a `tracker` (a one-pass read),
+        cell lengths are checked here and every chunk's facts are handed to the tracker."""
         columns = [self._column(offset, index) for offset, index in enumerate(plan.keys)]
         sheet_keys = [column.key for column in columns]
         errors_by_row: dict[int, list[tuple[int, int, str]]] = {}
@@ -125,7 +125,7 @@ class Emitter:
                         if message is not None:
                             extra[index] = message
                 cells = tuple(reading.fit_record(record, width) for record in cells)
-            yield from block.flush(cells, numbers, extra)
+            yield list(block.flush(cells, numbers, extra))
 
     def _column(self, offset: int, index: int) -> _Column:
         metadata = self.profile.columns[index]
@@ -277,9 +277,10 @@ class _Block:
                     if tracker is not None:
                         tracker.text(index_in_sheet, chunk)
                 else:
+                    type_counts = Counter(map(type, raw))
                     if tracker is not None:
-                        tracker.cells(index_in_sheet, raw)
-                    values, repaired, misfits = _workbook_values(raw, checked_type)
+                        tracker.cells(index_in_sheet, raw, type_counts)
+                    values, repaired, misfits = _workbook_values(raw, checked_type, type_counts)
                     has_empty = None in values
             except CellTooLong as error:
                 raise reading.too_long(
@@ -369,11 +370,11 @@ class _Block:
 
 
 def _workbook_values(
-    raw: Sequence[Any], type_: InferredType
+    raw: Sequence[Any], type_: InferredType, type_counts: Counter[type]
 ) -> tuple[list[Any], dict[int, str], list[int]]:
-    """JSON values of a chunk of workbook cells, their repairs, and the indexes of the
-    values that do not fit `type_` (pass `STRING` to skip that check)."""
-    type_counts = Counter(map(type, raw))
+    """JSON values of a chunk of workbook cells (of which `type_counts` counts the Python
+    types), their repairs, and the indexes of the values that do not fit `type_` (pass
+    `STRING` to skip that check)."""
     if len(type_counts) == 1 and str in type_counts:
         chunk = prepare_text(raw, reading.UNLIMITED, surrogates=False)
         return [value or None for value in chunk.values], chunk.repaired, text_misfits(chunk, type_)
@@ -398,20 +399,21 @@ def _workbook_values(
     return values, repaired, misfits
 
 
-_ISO_TEXT: dict[type, Any] = {
-    dt.date: dt.date.isoformat,
-    dt.datetime: dt.datetime.isoformat,
-    dt.time: dt.time.isoformat,
-}
+_ISOFORMAT = operator.methodcaller("isoformat")
 
 
 def _typed_values(raw: Sequence[Any], type_counts: Counter[type]) -> list[Any] | None:
     """JSON values of a chunk of one type of workbook value plus blank cells, converted
     with C-level maps; `None` when the chunk needs `convert_cell` cell by cell."""
     blanks = type_counts.get(str, 0)
-    if len(type_counts) != (2 if blanks else 1) or (blanks and raw.count("") != blanks):
+    if blanks and raw.count("") != blanks:
         return None
-    (kind,) = (kind for kind in type_counts if kind is not str)
+    kinds = [kind for kind in type_counts if kind is not str]
+    if kinds == [dt.datetime, dt.date] or kinds == [dt.date, dt.datetime]:
+        kinds = [dt.datetime]  # calamine reads a midnight date-time as a date
+    if len(kinds) != 1:
+        return None
+    (kind,) = kinds
     typed = [value for value in raw if value != ""] if blanks else raw
     converted: list[Any]
     if kind is float:
@@ -425,11 +427,12 @@ def _typed_values(raw: Sequence[Any], type_counts: Counter[type]) -> list[Any] |
             converted = [int(value) if value.is_integer() else value for value in typed]
     elif kind is bool:
         converted = list(typed)
-    elif kind in _ISO_TEXT:
+    elif kind in (dt.date, dt.datetime, dt.time):
         # Whole seconds already (what calamine gives): isoformat is the shape we want.
-        if kind is not dt.date and any(map(operator.attrgetter("microsecond"), typed)):
+        microseconds = map(getattr, typed, itertools.repeat("microsecond"), itertools.repeat(0))
+        if kind is not dt.date and any(microseconds):
             return None
-        converted = list(map(_ISO_TEXT[kind], typed))
+        converted = list(map(_ISOFORMAT, typed))
     else:
         return None
     if not blanks:

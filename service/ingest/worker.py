@@ -22,10 +22,12 @@ side (`msgspec.Raw`): the parent never decodes a cell, it hands the bytes on to 
 from __future__ import annotations
 
 import itertools
+import operator
 import os
 import resource
 import struct
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
@@ -39,6 +41,7 @@ from service.settings import Settings
 ROWS_PER_FRAME = 2_000
 _LENGTH = struct.Struct(">I")
 _Item = TypeVar("_Item")
+_STATUS = operator.attrgetter("status")
 
 
 class Request(msgspec.Struct, frozen=True, kw_only=True):
@@ -158,11 +161,10 @@ def run(request: Request, channel: BinaryIO) -> None:
     sources = [ingest.Source(path=Path(path), name=name) for path, name in request.sources]
     try:
         reading = ingest.Reading(sources, request.mode, request.sheet, request.settings)
-        statuses = dict.fromkeys(RowStatus, 0)
+        statuses: Counter[RowStatus] = Counter()
         count = 0
-        for chunk in _chunks(reading.rows()):
-            for row in chunk:
-                statuses[row.status] += 1
+        for chunk in reading.chunks():
+            statuses.update(map(_STATUS, chunk))
             count += len(chunk)
             expected = reading.expected_rows(count)
             _send(channel, _encoder.encode({"type": "rows", "rows": chunk, "expected": expected}))

@@ -317,6 +317,24 @@ def test_a_single_sheet_workbook_is_read_in_one_pass_and_loaded_once(
 
     monkeypatch.setattr(CalamineWorkbook, "get_sheet_by_name", counting)
     reading = Reading([source], LIST, None, Settings())
-    assert [row.data for row in reading.rows()] == [{"a": 1}, {"a": 2}]
+    assert [row.data for chunk in reading.chunks() for row in chunk] == [{"a": 1}, {"a": 2}]
     assert list(reading.amendments()) == []
     assert loads == ["Data"]
+
+
+def test_a_column_of_dates_and_date_times_keeps_each_shape(tmp_path: Path) -> None:
+    """calamine reads a midnight date-time as a date: a date-time column mixes both."""
+
+    def build(book: xlsxwriter.Workbook) -> None:
+        sheet = book.add_worksheet("Stamps")
+        stamp = book.add_format({"num_format": "dd/mm/yyyy hh:mm:ss"})
+        sheet.write_row(0, 0, ["quando", "n"])
+        moments = [dt.datetime(2024, 1, 1, 8, 30), dt.datetime(2024, 1, 2), None] * 3
+        for row, moment in enumerate(moments, 1):
+            if moment is not None:
+                sheet.write_datetime(row, 0, moment, stamp)
+            sheet.write_number(row, 1, row)
+
+    found, rows = ingest([xlsx_source(tmp_path, "stamps.xlsx", build)])
+    assert [row.data["quando"] for row in rows[:3]] == ["2024-01-01T08:30:00", "2024-01-02", None]
+    assert types(found)["quando"] == "datetime"

@@ -113,7 +113,7 @@ def ingest(
     files must give exactly the same rows and columns: both ways are checked by every test."""
     settings = settings or Settings()
     reading = Reading(sources, mode, sheet, settings)
-    rows = list(reading.rows())
+    rows = [row for chunk in reading.chunks() for row in chunk]
     for amendment in reading.amendments():
         row = rows[amendment.position]
         assert amendment.previous == row.status
@@ -129,7 +129,9 @@ def ingest(
     two_pass = profile(sources, mode, sheet, settings)
     assert two_pass.columns == found.columns
     assert two_pass.files == found.files
-    assert list(parse_rows(sources, mode, sheet, settings, two_pass)) == rows
+    assert [
+        row for chunk in parse_rows(sources, mode, sheet, settings, two_pass) for row in chunk
+    ] == rows
     return found, rows
 
 
