@@ -122,7 +122,7 @@ async def _ingest(settings: Settings, url: str, project_id: UUID, args: argparse
     from service import ingestion
     from service.ingest import Source
 
-    pool = await db.create_pool(url, max_size=2)
+    pool = await db.create_pool(url, settings, max_size=2)
     try:
         project = await projects.get_any_owner(pool, project_id)
         if project is None:

@@ -24,6 +24,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     port: int = 8000
     pool_size: int = 10
 
+    statement_timeout_seconds: float = 30
+    """`SHEETFLOW_STATEMENT_TIMEOUT_SECONDS`: PostgreSQL cancels any statement running longer
+    (`statement_timeout` on every pooled connection); the client gives up a second later if
+    the server has stopped answering."""
+    db_connect_timeout_seconds: float = 5
+    """`SHEETFLOW_DB_CONNECT_TIMEOUT_SECONDS`: longest wait for a database connection, new or
+    free in the pool; past it the request is answered 503."""
+
     jwt_secret: str | None = None
     """`SHEETFLOW_JWT_SECRET`: verify HS256 tokens with this shared secret."""
     jwks_url: str | None = None
@@ -63,6 +71,8 @@ _TEXT_VARIABLES = {
 _INT_VARIABLES = {
     "PORT": "port",
     "SHEETFLOW_POOL_SIZE": "pool_size",
+    "SHEETFLOW_STATEMENT_TIMEOUT_SECONDS": "statement_timeout_seconds",
+    "SHEETFLOW_DB_CONNECT_TIMEOUT_SECONDS": "db_connect_timeout_seconds",
     "SHEETFLOW_MAX_FILE_BYTES": "max_file_bytes",
     "SHEETFLOW_MAX_FILES": "max_files",
     "SHEETFLOW_MAX_ROWS": "max_rows",

@@ -41,7 +41,7 @@ def create_app(settings: Settings, database_url: str) -> Litestar:
         app.state.settings = settings
         app.state.verifier = Verifier(settings)
         app.state.known_users = KnownUsers()
-        app.state.pool = await create_pool(database_url, max_size=settings.pool_size)
+        app.state.pool = await create_pool(database_url, settings)
         try:
             yield
         finally:
@@ -68,7 +68,7 @@ def create_app(settings: Settings, database_url: str) -> Litestar:
         middleware=[
             DefineMiddleware(
                 BearerAuthentication, exclude=[f"^{path}" for path in sorted(PUBLIC_PATHS)]
-            )
+            ),
         ],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         logging_config=LoggingConfig(
