@@ -31,6 +31,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     db_connect_timeout_seconds: float = 5
     """`SHEETFLOW_DB_CONNECT_TIMEOUT_SECONDS`: longest wait for a database connection, new or
     free in the pool; past it the request is answered 503."""
+    upload_body_timeout_seconds: float = 300
+    """`SHEETFLOW_UPLOAD_BODY_TIMEOUT_SECONDS`: an upload whose body has not fully arrived this
+    long after its headers is refused (408) and nothing of it is kept."""
 
     jwt_secret: str | None = None
     """`SHEETFLOW_JWT_SECRET`: verify HS256 tokens with this shared secret."""
@@ -73,6 +76,7 @@ _INT_VARIABLES = {
     "SHEETFLOW_POOL_SIZE": "pool_size",
     "SHEETFLOW_STATEMENT_TIMEOUT_SECONDS": "statement_timeout_seconds",
     "SHEETFLOW_DB_CONNECT_TIMEOUT_SECONDS": "db_connect_timeout_seconds",
+    "SHEETFLOW_UPLOAD_BODY_TIMEOUT_SECONDS": "upload_body_timeout_seconds",
     "SHEETFLOW_MAX_FILE_BYTES": "max_file_bytes",
     "SHEETFLOW_MAX_FILES": "max_files",
     "SHEETFLOW_MAX_ROWS": "max_rows",

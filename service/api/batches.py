@@ -14,11 +14,13 @@ from litestar import Request, Response, delete, get, patch, post
 from litestar.datastructures import State, UploadFile
 from litestar.enums import RequestEncodingType
 from litestar.handlers import HTTPRouteHandler
+from litestar.middleware import DefineMiddleware
 from litestar.openapi.spec import Example
 from litestar.params import BodyKwarg, FromPath, JSONBody
 
 from service import ingestion
 from service.api.auth import Claims
+from service.api.deadlines import BodyDeadline
 from service.api.problems import AUTHENTICATED, documented
 from service.api.wire import DEFAULT_LIMIT, PageLimit, PageOffset, Wire, to_wire
 from service.entities import (
@@ -245,13 +247,17 @@ async def spool(upload: UploadFile, path: Path, settings: Settings) -> Source:
 
 def upload_handler(settings: Settings) -> HTTPRouteHandler:
     """The upload route, with a body limit that fits the configured file limits (a larger
-    Content-Length is refused before the body is read; a body that outgrows it is cut off)."""
+    Content-Length is refused before the body is read; a body that outgrows it is cut off)
+    and a deadline for receiving the body (408 past it)."""
     return post(
         "/projects/{project_id:str}/batches",
         status_code=201,
         tags=["batches"],
-        responses=documented(*AUTHENTICATED, 404, 413, 415, 422),
+        responses=documented(*AUTHENTICATED, 404, 408, 413, 415, 422),
         request_max_body_size=settings.max_files * settings.max_file_bytes + (1 << 20),
+        middleware=[
+            DefineMiddleware(BodyDeadline, timeout_seconds=settings.upload_body_timeout_seconds)
+        ],
     )(upload_batch)
 
 

@@ -20,6 +20,7 @@ import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException
 from litestar.openapi import ResponseSpec
+from litestar.types import Send
 
 from service import errors
 
@@ -95,9 +96,25 @@ def problem_response(
     )
     if status == 401:
         headers = {**(headers or {}), "WWW-Authenticate": 'Bearer realm="sheetflow"'}
+    if status == 408:  # RFC 9110: the server has given up waiting on this connection
+        headers = {**(headers or {}), "Connection": "close"}
     if status == 503:
         headers = {**(headers or {}), "Retry-After": str(RETRY_AFTER_SECONDS)}
     return Response(content=body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
+
+
+async def send_problem(send: Send, status: int, detail: str) -> None:
+    """Answer with a problem straight through ASGI, for middleware that answers in place of
+    the application."""
+    response = problem_response(status, detail)
+    body = msgspec.json.encode(response.content)
+    headers = [
+        (b"content-type", MEDIA_TYPE.encode()),
+        (b"content-length", str(len(body)).encode()),
+        *((name.lower().encode(), value.encode()) for name, value in response.headers.items()),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
 PAYLOAD_LIMITS = frozenset({"max_file_bytes", "max_files"})
