@@ -34,6 +34,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     upload_body_timeout_seconds: float = 300
     """`SHEETFLOW_UPLOAD_BODY_TIMEOUT_SECONDS`: an upload whose body has not fully arrived this
     long after its headers is refused (408) and nothing of it is kept."""
+    shutdown_grace_seconds: int = 25
+    """`SHEETFLOW_SHUTDOWN_GRACE_SECONDS`: on SIGTERM, requests in flight get this long to
+    finish before they are cancelled (and answered 503)."""
 
     jwt_secret: str | None = None
     """`SHEETFLOW_JWT_SECRET`: verify HS256 tokens with this shared secret."""
@@ -77,6 +80,7 @@ _INT_VARIABLES = {
     "SHEETFLOW_STATEMENT_TIMEOUT_SECONDS": "statement_timeout_seconds",
     "SHEETFLOW_DB_CONNECT_TIMEOUT_SECONDS": "db_connect_timeout_seconds",
     "SHEETFLOW_UPLOAD_BODY_TIMEOUT_SECONDS": "upload_body_timeout_seconds",
+    "SHEETFLOW_SHUTDOWN_GRACE_SECONDS": "shutdown_grace_seconds",
     "SHEETFLOW_MAX_FILE_BYTES": "max_file_bytes",
     "SHEETFLOW_MAX_FILES": "max_files",
     "SHEETFLOW_MAX_ROWS": "max_rows",

@@ -13,6 +13,7 @@ from litestar.openapi.spec import Components, OpenAPI, Schema, SecurityScheme
 
 from service.api import batches, fields, health, projects, rows, users
 from service.api.auth import PUBLIC_PATHS, BearerAuthentication, KnownUsers, Verifier
+from service.api.deadlines import AnswerCancelled
 from service.api.problems import EXCEPTION_HANDLERS
 from service.db import create_pool
 from service.settings import Settings
@@ -66,6 +67,7 @@ def create_app(settings: Settings, database_url: str) -> Litestar:
         ],
         lifespan=[lifespan],
         middleware=[
+            AnswerCancelled,
             DefineMiddleware(
                 BearerAuthentication, exclude=[f"^{path}" for path in sorted(PUBLIC_PATHS)]
             ),
