@@ -38,12 +38,23 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
     app = create_app(settings, url)
     host = args.host or settings.host
     port = args.port or settings.port
-    # uvicorn shuts down gracefully on SIGINT/SIGTERM and then re-raises the signal with the
-    # handlers it found at start. Those handlers exit normally (status 0), so that atexit
-    # hooks run, among them the one that stops the embedded PostgreSQL.
+    # On SIGINT/SIGTERM uvicorn closes its listening socket (new connections are refused),
+    # closes idle connections, lets each request in flight finish (its connection closes
+    # after the response), and after `timeout_graceful_shutdown` cancels the requests still
+    # running (see `AnswerCancelled`); then the app's lifespan closes the pool. It then
+    # re-raises the signal with the handlers it found at start: these exit normally (status
+    # 0), so that atexit hooks run, among them the one that stops the embedded PostgreSQL.
+    # A second SIGINT skips the waiting and the lifespan's shutdown.
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _exit_quietly)
-    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=True)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level="info",
+        proxy_headers=True,
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+    )
     return 0
 
 
@@ -131,7 +142,7 @@ async def _ingest(settings: Settings, url: str, project_id: UUID, args: argparse
     from service import ingestion
     from service.ingest import Source
 
-    pool = await db.create_pool(url, max_size=2)
+    pool = await db.create_pool(url, settings, max_size=2)
     try:
         project = await projects.get_any_owner(pool, project_id)
         if project is None:

@@ -26,10 +26,15 @@ from typing import Any, TypeAlias
 import asyncpg
 import msgspec
 
+from service.errors import Unavailable
+from service.settings import Settings
+
 ROOT = Path(__file__).resolve().parent.parent
 MIGRATIONS_DIR = ROOT / "db" / "migrations"
 SCHEMA_FILE = ROOT / "db" / "schema.sql"
 EMBEDDED_DATABASE = "sheetflow"
+CLIENT_GRACE_SECONDS = 1.0
+"""How much longer than the server's statement_timeout the client waits for an answer."""
 
 Pool: TypeAlias = "asyncpg.Pool[asyncpg.Record]"
 Connection: TypeAlias = "asyncpg.Connection[asyncpg.Record]"
@@ -143,9 +148,59 @@ async def _init_connection(conn: Connection) -> None:
     )
 
 
-async def create_pool(url: str, *, max_size: int = 10) -> Pool:
-    pool = await asyncpg.create_pool(url, min_size=1, max_size=max_size, init=_init_connection)
-    assert pool is not None
+async def _connect(*args: Any, **kwargs: Any) -> Connection:
+    """asyncpg's connect, with a server that cannot be reached (a refused or missing socket, a
+    timeout: `OSError`s), or that refuses connections for now, reported as `Unavailable`. The
+    reason stays in the logged cause: it may name the server's address."""
+    try:
+        return await asyncpg.connect(*args, **kwargs)
+    except (OSError, asyncpg.CannotConnectNowError, asyncpg.TooManyConnectionsError) as error:
+        raise Unavailable("cannot connect to the database; try again shortly") from error
+
+
+class _Pool(asyncpg.Pool):  # type: ignore[misc]
+    """asyncpg's pool, whose every `acquire` (its own `fetch…`/`execute` included) waits at
+    most `acquire_timeout` for a connection; asyncpg's default is to wait forever."""
+
+    def __init__(self, *args: Any, acquire_timeout: float, **kwargs: Any) -> None:
+        self.acquire_timeout = acquire_timeout
+        super().__init__(*args, **kwargs)
+
+    def acquire(self, *, timeout: float | None = None) -> Any:
+        return super().acquire(timeout=self.acquire_timeout if timeout is None else timeout)
+
+
+async def create_pool(
+    url: str, settings: Settings | None = None, *, max_size: int | None = None
+) -> Pool:
+    """The pool, sized and timed by `settings` (default: the defaults).
+
+    Every connection runs with `statement_timeout`, so PostgreSQL itself cancels a statement
+    that runs too long; asyncpg's `command_timeout` (CLIENT_GRACE_SECONDS later) is the guard
+    for a server that has stopped answering. Connecting, and waiting for a free connection,
+    take at most `db_connect_timeout_seconds`. A connection the server closed (a restart) is
+    noticed by asyncpg and replaced on the next acquire, so the pool recovers by itself."""
+    settings = settings or Settings()
+    statement_timeout = settings.statement_timeout_seconds
+    pool = _Pool(
+        url,
+        # asyncpg.create_pool's defaults (it cannot make a pool of another class):
+        max_queries=50_000,
+        max_inactive_connection_lifetime=300.0,
+        loop=None,
+        connection_class=asyncpg.Connection,
+        record_class=asyncpg.Record,
+        # ours:
+        min_size=1,
+        max_size=max_size or settings.pool_size,
+        connect=_connect,
+        init=_init_connection,
+        acquire_timeout=settings.db_connect_timeout_seconds,
+        timeout=settings.db_connect_timeout_seconds,
+        command_timeout=statement_timeout + CLIENT_GRACE_SECONDS,
+        server_settings={"statement_timeout": str(max(1, round(statement_timeout * 1000)))},
+    )
+    await pool
     return pool
 
 

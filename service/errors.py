@@ -7,15 +7,17 @@
     │   └── RequestInFlight         a request with the same Idempotency-Key is still running
     ├── InvalidInput                the request itself is malformed (400)
     ├── KeyReused                   an Idempotency-Key sent again with a different request (422)
+    ├── Unavailable                 the database cannot be reached now; try again (503)
     └── IngestError                 an uploaded file cannot be ingested; names file/sheet/row
         ├── UnsupportedFormat       not a spreadsheet we read, or not what its extension says (415)
         ├── CorruptFile             the file cannot be parsed (422)
         ├── LimitExceeded           a configured limit was passed (413 size/count, else 422)
         └── SheetNotFound           the requested sheet is not in the workbook (422)
 
-Store functions translate database errors into these by constraint name; the HTTP layer maps
-each class to one status code in one place. Messages are written for the person who sent the
-request: they say what was wrong and, where possible, how to fix it.
+Store functions translate database errors into these by constraint name (and the pool a
+failed connection attempt into `Unavailable`); the HTTP layer maps each class to one status
+code in one place. Messages are written for the person who sent the request: they say what
+was wrong and, where possible, how to fix it.
 """
 
 from __future__ import annotations
@@ -50,6 +52,10 @@ class InvalidInput(SheetflowError):
 
 
 class KeyReused(SheetflowError):
+    pass
+
+
+class Unavailable(SheetflowError):
     pass
 
 

@@ -26,14 +26,17 @@ import contextlib
 import logging
 import signal
 import sys
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 from uuid import UUID
 
+import asyncpg
 import msgspec
 
 from service import errors
-from service.db import Connection, Pool, transaction
+from service.db import CLIENT_GRACE_SECONDS, Connection, Pool
 from service.entities import Batch, BatchMode, NewRow
 from service.ingest import Source
 from service.ingest import worker as protocol
@@ -41,6 +44,7 @@ from service.settings import Settings
 from service.store import batches, rows
 
 logger = logging.getLogger("sheetflow.ingestion")
+_T = TypeVar("_T")
 
 STDERR_TAIL_BYTES = 8192
 ANALYZE_AFTER_ROWS = 10_000
@@ -144,21 +148,69 @@ async def ingest(
     runs in the batch's transaction right after the batch row is written (before its rows):
     what it writes commits or rolls back with the batch, and what it raises aborts the upload.
     """
+    deadline = asyncio.timeout(settings.ingest_timeout_seconds)
     worker = await Worker.start(_request(sources, mode, sheet, settings))
     try:
-        # Nothing is written, and no connection held, until the worker has read a first chunk.
-        frames = [await worker.frame()]
-        async with transaction(pool) as conn:
+        async with deadline:
+            batch = await _store(
+                pool, worker, project_id, user_id, mode, settings, on_rows, on_created
+            )
+    except TimeoutError:
+        if not deadline.expired():
+            raise
+        limit = settings.ingest_timeout_seconds
+        files = ", ".join(worker.names)
+        raise errors.LimitExceeded(
+            f"{files}: ingesting took longer than {limit:g} seconds, the limit per upload",
+            limit="ingest_timeout_seconds",
+            value=round(limit),
+            file=files,
+        ) from None
+    finally:
+        await worker.close()
+    if batch.row_count >= ANALYZE_AFTER_ROWS:
+        _analyze_soon(pool)
+    return batch
+
+
+async def _store(
+    pool: Pool,
+    worker: Worker,
+    project_id: UUID,
+    user_id: UUID,
+    mode: BatchMode,
+    settings: Settings,
+    on_rows: Callable[[int, int], None] | None,
+    on_created: Callable[[Connection, Batch], Awaitable[None]] | None,
+) -> Batch:
+    # Nothing is written, and no connection held, until the worker has read a first chunk.
+    frames = [await worker.frame()]
+    watchdog: Watchdog | None = None
+    try:
+        async with (
+            pool.acquire() as conn,
+            Watchdog(conn, settings.statement_timeout_seconds + CLIENT_GRACE_SECONDS) as watchdog,
+            conn.transaction(),
+        ):
+            await rows.allow_long_copy(conn, settings.ingest_timeout_seconds)
             batch = await batches.create(
-                conn, project_id=project_id, user_id=user_id, mode=mode, file_count=len(sources)
+                conn,
+                project_id=project_id,
+                user_id=user_id,
+                mode=mode,
+                file_count=len(worker.names),
             )
             if on_created is not None:
                 await on_created(conn, batch)
-            copied = await rows.create_many(conn, _rows(worker, batch.id, frames, on_rows))
+            copied = await rows.create_many(
+                conn,
+                _rows(worker, watchdog, batch.id, frames, on_rows),
+                guard_seconds=settings.ingest_timeout_seconds,
+            )
             frame = frames[-1]
             while isinstance(frame, protocol.AmendFrame):
                 await rows.amend(conn, batch.id, frame.rows)
-                frame = await worker.frame()
+                frame = await watchdog.away(worker.frame())
             if not isinstance(frame, protocol.DoneFrame):
                 raise await worker.unexpected_end()
             if frame.count != copied:
@@ -166,18 +218,81 @@ async def ingest(
                     f"{', '.join(worker.names)}: the file changed while it was being read",
                     file=", ".join(worker.names),
                 )
-            batch = await batches.finish(
+            return await batches.finish(
                 conn,
                 batch.id,
                 row_count=copied,
                 column_metadata=frame.columns,
                 counts=frame.counts,
             )
-        if copied >= ANALYZE_AFTER_ROWS:
-            _analyze_soon(pool)
-        return batch
-    finally:
-        await worker.close()
+    except (
+        asyncpg.InterfaceError,
+        asyncpg.PostgresConnectionError,
+        OSError,
+        asyncio.CancelledError,
+    ) as error:
+        if watchdog is None or not watchdog.fired:
+            raise
+        if isinstance(error, asyncio.CancelledError):
+            current = asyncio.current_task()
+            assert current is not None
+            current.uncancel()  # the watchdog's cancellation, not the caller's
+        raise errors.Unavailable(
+            "the database stopped answering during the upload; nothing was stored"
+        ) from error
+
+
+class Watchdog:
+    """Ends the ingestion when the database has kept it waiting for `limit` seconds.
+
+    A statement timeout cannot help when the server itself stops answering, and asyncpg's own
+    timeout may then wait for ever on a COPY. So the watchdog closes the socket (the server, if
+    it comes back, rolls the transaction back when it sees it gone) and cancels the task that
+    awaits the database, which `_store` reports as `Unavailable`. The database "has kept us
+    waiting" whenever the ingestion is not waiting on its worker (see `away`)."""
+
+    def __init__(self, conn: Connection, limit: float) -> None:
+        self.conn = conn
+        self.limit = limit
+        self.fired = False
+        self._since: float | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._owner: asyncio.Task[object] | None = None
+
+    async def __aenter__(self) -> Watchdog:
+        self._since = time.monotonic()
+        self._owner = asyncio.current_task()
+        self._task = asyncio.create_task(self._watch())
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+    async def away(self, waiting: Awaitable[_T]) -> _T:
+        """Await something other than the database (the worker's next frame)."""
+        self._since = None
+        try:
+            return await waiting
+        finally:
+            self._since = time.monotonic()
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(self.limit / 4)
+            if self._since is not None and time.monotonic() - self._since > self.limit:
+                logger.warning(
+                    "the database has not answered for %.0f s during an upload: "
+                    "closing its connection",
+                    self.limit,
+                )
+                self.fired = True
+                self.conn.terminate()
+                assert self._owner is not None
+                self._owner.cancel()
+                return
 
 
 _background: set[asyncio.Task[None]] = set()
@@ -215,6 +330,7 @@ def _request(
 
 async def _rows(
     worker: Worker,
+    watchdog: Watchdog,
     batch_id: UUID,
     frames: list[protocol.Frame],
     on_rows: Callable[[int, int], None] | None,
@@ -230,5 +346,5 @@ async def _rows(
         sent += len(frame.rows)
         if on_rows is not None:
             on_rows(sent, frame.expected)
-        frame = await worker.frame()
+        frame = await watchdog.away(worker.frame())
     frames.append(frame)

@@ -129,16 +129,21 @@ async def execute(db: Executor, name: str, *args: Any) -> str:
 
 
 async def copy(
-    db: Executor, name: str, records: Iterable[Sequence[Any]] | AsyncIterable[Sequence[Any]]
+    db: Executor,
+    name: str,
+    records: Iterable[Sequence[Any]] | AsyncIterable[Sequence[Any]],
+    *,
+    guard_seconds: float | None = None,
 ) -> int:
     """Binary COPY of `records` (each in the declared column order); returns the row count.
 
     asyncpg consumes an iterable or async iterable lazily, in buffers, so the caller's
-    memory stays flat however many records there are.
+    memory stays flat however many records there are. `guard_seconds` replaces the
+    connection's client-side `command_timeout` for this COPY.
     """
     query = _query(name, "copy")
     assert query.copy_table is not None
     status = await db.copy_records_to_table(
-        query.copy_table, columns=list(query.copy_columns), records=records
+        query.copy_table, columns=list(query.copy_columns), records=records, timeout=guard_seconds
     )
     return int(status.rsplit(" ", 1)[1])

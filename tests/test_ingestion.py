@@ -161,6 +161,48 @@ async def test_cancellation_rolls_back_and_stops_the_worker(pool, tmp_path):
     assert workers() == []
 
 
+async def test_an_ingestion_past_its_deadline_is_refused_and_leaves_nothing(pool, tmp_path):
+    _, project = await owner_and_project(pool)
+    with pytest.raises(errors.LimitExceeded) as refused:
+        await run(
+            pool,
+            project,
+            [csv_file(tmp_path, 200_000)],
+            settings=Settings(ingest_timeout_seconds=0.5),
+        )
+    assert (refused.value.limit, refused.value.file) == ("ingest_timeout_seconds", "pessoas.csv")
+    assert await stored(pool) == (0, 0)
+    assert workers() == []
+
+
+async def test_a_database_that_stops_answering_mid_copy_is_cut_off(pool, tmp_path):
+    """A frozen server (SIGSTOP: it neither answers nor closes the socket) would keep COPY
+    waiting for ever; the watchdog closes the connection after the statement timeout."""
+    _, project = await owner_and_project(pool)
+    copying = asyncio.Event()
+    task = asyncio.create_task(
+        run(
+            pool,
+            project,
+            [csv_file(tmp_path, 300_000)],
+            settings=Settings(statement_timeout_seconds=1),
+            on_rows=lambda done, total: copying.set(),
+        )
+    )
+    await copying.wait()
+    backend = await pool.fetchval(
+        "SELECT pid FROM pg_stat_activity WHERE query LIKE 'COPY%ingestion_rows%'"
+    )
+    os.kill(backend, signal.SIGSTOP)
+    try:
+        with pytest.raises(errors.Unavailable, match="stopped answering"):
+            await task
+    finally:
+        os.kill(backend, signal.SIGCONT)
+    assert await stored(pool) == (0, 0)
+    assert workers() == []
+
+
 async def test_validation_results_are_stored_with_the_rows(pool, tmp_path):
     _, project = await owner_and_project(pool)
     path = tmp_path / "idades.csv"

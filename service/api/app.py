@@ -13,6 +13,7 @@ from litestar.openapi.spec import Components, OpenAPI, Schema, SecurityScheme
 
 from service.api import batches, fields, health, projects, rows, users
 from service.api.auth import PUBLIC_PATHS, BearerAuthentication, KnownUsers, Verifier
+from service.api.deadlines import AnswerCancelled
 from service.api.idempotency import KeysInFlight
 from service.api.problems import EXCEPTION_HANDLERS
 from service.db import create_pool
@@ -43,7 +44,7 @@ def create_app(settings: Settings, database_url: str) -> Litestar:
         app.state.verifier = Verifier(settings)
         app.state.known_users = KnownUsers()
         app.state.keys_in_flight = KeysInFlight(settings.idempotency_ttl_seconds)
-        app.state.pool = await create_pool(database_url, max_size=settings.pool_size)
+        app.state.pool = await create_pool(database_url, settings)
         try:
             yield
         finally:
@@ -68,9 +69,10 @@ def create_app(settings: Settings, database_url: str) -> Litestar:
         ],
         lifespan=[lifespan],
         middleware=[
+            AnswerCancelled,
             DefineMiddleware(
                 BearerAuthentication, exclude=[f"^{path}" for path in sorted(PUBLIC_PATHS)]
-            )
+            ),
         ],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         logging_config=LoggingConfig(

@@ -14,12 +14,14 @@ from litestar import Request, Response, delete, get, patch, post
 from litestar.datastructures import State, UploadFile
 from litestar.enums import RequestEncodingType
 from litestar.handlers import HTTPRouteHandler
+from litestar.middleware import DefineMiddleware
 from litestar.openapi.spec import Example
 from litestar.params import BodyKwarg, FromPath, JSONBody
 
 from service import ingestion
 from service.api import idempotency
 from service.api.auth import Claims
+from service.api.deadlines import BodyDeadline
 from service.api.idempotency import Fingerprint
 from service.api.problems import AUTHENTICATED, documented
 from service.api.wire import DEFAULT_LIMIT, PageLimit, PageOffset, Wire, to_wire
@@ -277,14 +279,18 @@ async def spool(
 
 def upload_handler(settings: Settings) -> HTTPRouteHandler:
     """The upload route, with a body limit that fits the configured file limits (a larger
-    Content-Length is refused before the body is read; a body that outgrows it is cut off)."""
+    Content-Length is refused before the body is read; a body that outgrows it is cut off)
+    and a deadline for receiving the body (408 past it)."""
     return post(
         "/projects/{project_id:str}/batches",
         status_code=201,
         tags=["batches"],
-        responses=documented(*AUTHENTICATED, 404, 409, 413, 415, 422),
+        responses=documented(*AUTHENTICATED, 404, 408, 409, 413, 415, 422),
         response_headers=idempotency.REPLAYED_RESPONSE_HEADERS,
         request_max_body_size=settings.max_files * settings.max_file_bytes + (1 << 20),
+        middleware=[
+            DefineMiddleware(BodyDeadline, timeout_seconds=settings.upload_body_timeout_seconds)
+        ],
     )(upload_batch)
 
 

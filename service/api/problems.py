@@ -4,17 +4,23 @@ Every 4xx/5xx leaves the service as `application/problem+json` with `type`, `tit
 `status` and `detail`; domain errors map to one status each. Nothing from an unexpected
 exception (stack, SQL, values) reaches the client: it is logged and answered with a plain 500.
 Every exception is logged; only unexpected ones with their stack trace.
+
+A database that cannot answer (down, restarting, too slow, no free connection in time) is a
+503 with `Retry-After`, never a 500: the request may well succeed when retried.
 """
 
 from __future__ import annotations
 
+import re
 from http import HTTPStatus
 from typing import Any
 
+import asyncpg
 import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException
 from litestar.openapi import ResponseSpec
+from litestar.types import Send
 
 from service import errors
 
@@ -47,6 +53,7 @@ STATUS_BY_ERROR: dict[type[errors.SheetflowError], int] = {
     errors.Conflict: 409,
     errors.InvalidInput: 400,
     errors.KeyReused: 422,
+    errors.Unavailable: 503,
     errors.UnsupportedFormat: 415,
     errors.IngestError: 422,
 }
@@ -65,8 +72,12 @@ def documented(*statuses: int) -> dict[int, ResponseSpec]:
     }
 
 
-AUTHENTICATED = (400, 401)
-"""Every authenticated operation can refuse a malformed request or a bad token."""
+AUTHENTICATED = (400, 401, 503)
+"""Every authenticated operation can refuse a malformed request or a bad token, and needs the
+database (to know the user), so it answers 503 while the database cannot be reached."""
+
+RETRY_AFTER_SECONDS = 5
+"""What a 503 tells the client to wait before trying again."""
 
 
 def problem_response(
@@ -86,7 +97,25 @@ def problem_response(
     )
     if status == 401:
         headers = {**(headers or {}), "WWW-Authenticate": 'Bearer realm="sheetflow"'}
+    if status == 408:  # RFC 9110: the server has given up waiting on this connection
+        headers = {**(headers or {}), "Connection": "close"}
+    if status == 503:
+        headers = {**(headers or {}), "Retry-After": str(RETRY_AFTER_SECONDS)}
     return Response(content=body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
+
+
+async def send_problem(send: Send, status: int, detail: str) -> None:
+    """Answer with a problem straight through ASGI, for middleware that answers in place of
+    the application."""
+    response = problem_response(status, detail)
+    body = msgspec.json.encode(response.content)
+    headers = [
+        (b"content-type", MEDIA_TYPE.encode()),
+        (b"content-length", str(len(body)).encode()),
+        *((name.lower().encode(), value.encode()) for name, value in response.headers.items()),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
 PAYLOAD_LIMITS = frozenset({"max_file_bytes", "max_files"})
@@ -145,9 +174,30 @@ def unexpected_error(_: Request[Any, Any, Any], error: Exception) -> Response[An
     return problem_response(500, "an unexpected error occurred; it has been logged")
 
 
+DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
+    asyncpg.PostgresConnectionError,  # SQLSTATE class 08: the connection broke mid-operation
+    asyncpg.OperatorInterventionError,  # class 57: statement timeout, shutting down, starting up
+    asyncpg.InterfaceError,  # only a closed connection or pool (any other use is a bug)
+    TimeoutError,  # no answer within the client-side guard, no free connection in time
+)
+"""Driver failures that mean "the database cannot answer now", whichever query hit them
+(a failed connection attempt is already `errors.Unavailable`, see `service.db`)."""
+
+_CLOSED = re.compile(r"\b(connection|pool) is clos(ed|ing)\b")
+
+
+def database_unavailable(request: Request[Any, Any, Any], error: Exception) -> Response[Any]:
+    if isinstance(error, asyncpg.InterfaceError) and not _CLOSED.search(str(error)):
+        return unexpected_error(request, error)
+    if isinstance(error, asyncpg.QueryCanceledError | TimeoutError):
+        return problem_response(503, "the database did not answer in time; try again shortly")
+    return problem_response(503, "the connection to the database was lost; try again shortly")
+
+
 EXCEPTION_HANDLERS = {
     errors.SheetflowError: domain_error,
     HTTPException: http_error,
     UnicodeDecodeError: undecodable_form,
+    **dict.fromkeys(DATABASE_UNAVAILABLE, database_unavailable),
     Exception: unexpected_error,
 }

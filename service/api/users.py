@@ -24,7 +24,7 @@ class UserOut(Wire, frozen=True):
     updated_at: datetime
 
 
-@get("/users/me", tags=["users"], responses=documented(401))
+@get("/users/me", tags=["users"], responses=documented(401, 503))
 async def get_me(request: Request[User, Claims, State]) -> UserOut:
     """The user behind the token (created on first sight, kept in step with its claims)."""
     return to_wire(request.user, UserOut)

@@ -9,19 +9,31 @@ from uuid import UUID
 import msgspec
 
 from service import queries
-from service.db import Executor
+from service.db import Connection, Executor
 from service.entities import NewRow, Row, RowStatus, ValidationMessage
 
 
-async def create_many(db: Executor, rows: Iterable[NewRow] | AsyncIterable[NewRow]) -> int:
+async def create_many(
+    db: Executor,
+    rows: Iterable[NewRow] | AsyncIterable[NewRow],
+    *,
+    guard_seconds: float | None = None,
+) -> int:
     """Copy `rows` in with one binary COPY; returns how many were written.
 
     The rows are consumed lazily (asyncpg sends them in buffers), so an iterator or async
     iterator of any length keeps memory flat. No parameter limit applies and nothing is
     returned per row. Run it in the transaction that created the batch: if COPY fails
-    half-way, the rollback takes every row with it.
+    half-way, the rollback takes every row with it. `guard_seconds` replaces the connection's
+    client-side statement guard (see `allow_long_copy` for the server's).
     """
-    return await queries.copy(db, "copy_rows", rows)
+    return await queries.copy(db, "copy_rows", rows, guard_seconds=guard_seconds)
+
+
+async def allow_long_copy(db: Connection, seconds: float) -> None:
+    """Let this transaction's statements run for up to `seconds` (the pool's statement
+    timeout is for requests, not for the COPY of a million rows)."""
+    await queries.execute(db, "set_copy_timeout", str(max(1, round(seconds * 1000))))
 
 
 async def amend(

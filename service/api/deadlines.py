@@ -1,0 +1,83 @@
+"""Time limits on a request, as ASGI middleware: an upload's body must arrive in time, and a
+request still running when the shutdown grace period ends is cancelled.
+
+- `BodyDeadline` (the upload route): a client that has not sent the whole body within
+  `SHEETFLOW_UPLOAD_BODY_TIMEOUT_SECONDS` of its headers (a slow drip, a stalled link) gets
+  408. The body is ended at the deadline rather than failed, so Litestar's form parser finds
+  it cut short and closes every part it has spooled so far; the handler never runs, so nothing
+  is stored.
+- `AnswerCancelled` (every route): on SIGTERM uvicorn stops accepting, waits
+  `SHEETFLOW_SHUTDOWN_GRACE_SECONDS` for the requests in flight, then cancels their tasks. A
+  cancelled request has rolled back whatever it was doing; its client gets a 503 problem
+  (try again, elsewhere) rather than the plain-text 500 uvicorn would send.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from litestar.types import ASGIApp, HTTPRequestEvent, Message, Receive, ReceiveMessage, Scope, Send
+
+from service.api.problems import send_problem
+
+logger = logging.getLogger("sheetflow.deadlines")
+
+
+class BodyDeadline:
+    def __init__(self, app: ASGIApp, timeout_seconds: float) -> None:
+        self.app = app
+        self.timeout_seconds = timeout_seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        deadline = asyncio.get_running_loop().time() + self.timeout_seconds
+        expired = False
+
+        async def receive_in_time() -> ReceiveMessage:
+            nonlocal expired
+            try:
+                async with asyncio.timeout_at(deadline):
+                    return await receive()
+            except TimeoutError:
+                expired = True
+                end: HTTPRequestEvent = {"type": "http.request", "body": b"", "more_body": False}
+                return end
+
+        async def send_unless_expired(message: Message) -> None:
+            # Past the deadline, whatever the application answers (the form it was given is
+            # cut short) is replaced by the 408.
+            if not expired:
+                await send(message)
+            elif message["type"] == "http.response.start":
+                await send_problem(
+                    send,
+                    408,
+                    f"the request body did not arrive within {self.timeout_seconds:g} s of its "
+                    "headers; nothing was stored",
+                )
+
+        await self.app(scope, receive_in_time, send_unless_expired)
+
+
+class AnswerCancelled:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = False
+
+        async def send_tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_tracked)
+        except asyncio.CancelledError:
+            if started:
+                raise
+            logger.warning("%s %s cancelled at shutdown", scope.get("method"), scope["path"])
+            # The request ends here, answered: its task has nothing left to do.
+            await send_problem(
+                send, 503, "the service is shutting down and cancelled this request; try again"
+            )
