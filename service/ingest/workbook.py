@@ -136,6 +136,14 @@ class Workbook:
         if loaded is None:
             try:
                 loaded = self._book.get_sheet_by_name(sheet)
+            except python_calamine.WorksheetNotFound:
+                # Listed by the workbook, but its part is missing from the archive.
+                raise errors.CorruptFile(
+                    f"Sheet {sheet!r} of {self.file!r} cannot be read: the file lists it but "
+                    "does not hold it",
+                    file=self.file,
+                    sheet=sheet,
+                ) from None
             except (python_calamine.CalamineError, ValueError, OSError) as error:
                 raise errors.CorruptFile(
                     f"Sheet {sheet!r} of {self.file!r} cannot be read ({error})",
