@@ -91,6 +91,8 @@ class Case:
     """Settings for this case only (small limits keep "over the limit" cases fast)."""
     before: tuple[tuple[str, Build], ...] = ()
     """Files uploaded ahead of this one in the same request (profile mode)."""
+    bug: str | None = None
+    """The known cause when the service does not answer as expected yet (a strict xfail)."""
 
 
 def accepted(columns: str, *rows: Row, sheet: str = "Data", header: str | None = None) -> Accepted:
@@ -523,6 +525,35 @@ CASES: list[Case] = [
             Row(3, {"name": None, "note": "x"}, (("name", *NUL), ("note", *NUL))),
             sheet="nul",
         ),
+    ),
+    Case(
+        "nul-only-rows-xlsx",
+        "nulrows.xlsx",
+        table([["\x00"], ["\x00", " \x00 "]]),
+        unprocessable("has no data: every visible sheet is empty"),
+    ),
+    Case(
+        "nul-only-row-among-rows-xlsx",
+        "nulrow.xlsx",
+        table([["a"], ["\x00"], ["b"]]),
+        accepted("a:string", Row(3, {"a": "b"})),
+    ),
+    Case(
+        "nul-only-rows-csv",
+        "nulrows.csv",
+        text("\x00\n\x00, \x00 \n"),
+        unprocessable("has no header row: it is empty"),
+        bug=(
+            "reading.csv_rows judges a record blank before NUL removal, so a record of NULs "
+            "is a header whose keys are all left out: a batch of no columns and a row {}"
+        ),
+    ),
+    Case(
+        "nul-only-row-among-rows-csv",
+        "nulrow.csv",
+        text("a\n\x00\nb\n"),
+        accepted("a:string", Row(3, {"a": "b"}), sheet="nulrow"),
+        bug="reading.csv_rows judges a record blank before NUL removal: the record becomes a row",
     ),
     Case(
         "nul-in-header-csv",
