@@ -945,6 +945,12 @@ CASES: list[Case] = [
         glued(text("a,b\n" + "1,2\n" * 20_000), XLSX),
         not_a("csv", "not a spreadsheet"),
     ),
+    Case(
+        "zip-of-a-csv-named-csv",
+        "zipped.csv",
+        zipped({"zipped.csv": b"a,b\n1,2\n"}),
+        not_a("csv", "not a spreadsheet"),
+    ),
     Case("xlsx-with-text-appended", "poly.xlsx", glued(XLSX, text("a,b\n1,2\n")), PLAIN),
     Case(
         "xlsx-with-text-appended-named-csv",
