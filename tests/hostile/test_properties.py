@@ -106,13 +106,18 @@ def letter(column: int) -> str:
     return letters
 
 
+def is_blank(cells: list[str]) -> bool:
+    """Nothing but whitespace and NUL characters (which are removed)."""
+    return not any(cell.replace("\x00", "").strip() for cell in cells)
+
+
 def expected_batch(table: list[list[str]]) -> tuple[list[tuple[str, str]], list[tuple[int, Any]]]:
     """The (key, original header) columns and the (record number, data) rows the spec
     prescribes for `table` read back from CSV."""
     records = [
         (number, cells)
         for number, cells in enumerate(table, 1)
-        if any(cell.strip() for cell in cells)  # blank records are skipped, but counted
+        if not is_blank(cells)  # blank records are skipped, but counted
     ]
     (_, header), data = records[0], records[1:]
     values = [[cell.replace("\x00", "").strip() or None for cell in cells] for _, cells in data]
@@ -139,7 +144,10 @@ async def test_a_csv_table_round_trips(service: Service, table: list[list[str]])
     csv.writer(buffer).writerows(table)
     data = buffer.getvalue().encode("utf-8")
     assume(data.count(b"\x00") <= 8)  # more would make it binary (spec §4.1)
-    assume(any(cell.replace("\x00", "").strip() for cell in table[0]))  # a header to read
+    assume(not is_blank(table[0]))  # a header to read
+    # A record of NULs alone is read as a record for now (the corpus's strict xfail
+    # nul-only-rows-csv); it is left out here so that this property holds either way.
+    assume(all(not is_blank(cells) or not any(cell.strip() for cell in cells) for cells in table))
     columns, rows = expected_batch(table)
 
     response = await service.upload([("x.csv", data)])
