@@ -103,6 +103,24 @@ def test_the_corpus_is_large_and_its_cases_distinct() -> None:
     assert len({case.id for case in CASES}) == len(CASES)
 
 
+async def test_a_file_name_holding_a_nul_character_is_refused(service: Service) -> None:
+    """httpx cannot send such a name, so the multipart body is written by hand."""
+    body = (
+        b'--b\r\nContent-Disposition: form-data; name="mode"\r\n\r\nlist_mode\r\n'
+        b'--b\r\nContent-Disposition: form-data; name="files"; filename="a\x00b.csv"\r\n\r\n'
+        b"a,b\n1,2\n\r\n--b--\r\n"
+    )
+    before = await service.stored()
+    response = await (await service.client()).post(
+        f"/projects/{service.project}/batches",
+        content=body,
+        headers={**service.headers, "Content-Type": "multipart/form-data; boundary=b"},
+    )
+    assert response.status_code == 400, response.text
+    assert "contains a NUL character" in response.json()["detail"]
+    assert await service.stored() == before
+
+
 async def test_an_ordinary_upload_still_works_after_the_corpus(service: Service) -> None:
     response = await service.upload([("ok.csv", b"a,b\n1,2\n")])
     assert response.status_code == 201, response.text
