@@ -382,6 +382,33 @@ CASES: list[Case] = [
         accepted("a:string", Row(2, {"a": "not-a-date"})),
     ),
     Case(
+        "xml-surrogate-character-reference",
+        "charref.xlsx",
+        sheet_rows(
+            row(1, inline("A1", "a")),
+            row(2, b'<c r="A2" t="inlineStr"><is><t>x&#xD800;y</t></is></c>'),
+        ),
+        unprocessable("Sheet 'Data' of 'charref.xlsx' cannot be read", "not a valid codepoint"),
+    ),
+    Case(
+        "xml-escaped-nul",
+        "escaped.xlsx",
+        sheet_rows(row(1, inline("A1", "a")), row(2, inline("A2", "x_x0000_y"))),
+        accepted("a:string", Row(2, {"a": "xy"}, (("a", *NUL),))),
+    ),
+    Case(
+        "xml-unknown-error-value",
+        "error.xlsx",
+        sheet_rows(row(1, inline("A1", "a")), row(2, b'<c r="A2" t="e"><v>#WEIRD</v></c>')),
+        unprocessable("Sheet 'Data' of 'error.xlsx' cannot be read", "#WEIRD"),
+    ),
+    Case(
+        "xml-row-number-past-2-to-the-32",
+        "bigrow.xlsx",
+        sheet_rows(row(1, inline("A1", "a")), row(4294967296, number("A4294967296", b"1"))),
+        unprocessable("spans 4,294,967,296 rows x 1 columns", limit="worker_memory_bytes"),
+    ),
+    Case(
         "xml-rows-out-of-order",
         "order.xlsx",
         sheet_rows(
