@@ -13,7 +13,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -70,9 +70,9 @@ async def _admin(server_url: str) -> asyncpg.Connection:  # type: ignore[type-ar
     return await asyncpg.connect(server_url)
 
 
-@pytest.fixture
-async def database_url(server_url: str, template_url: str) -> AsyncIterator[str]:
-    """A fresh, migrated database for this test alone."""
+@asynccontextmanager
+async def fresh_database(server_url: str) -> AsyncIterator[str]:
+    """A fresh, migrated database (a copy of the template), dropped on exit."""
     name = f"test_{uuid.uuid4().hex}"
     admin = await _admin(server_url)
     try:
@@ -85,6 +85,13 @@ async def database_url(server_url: str, template_url: str) -> AsyncIterator[str]
         await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
     finally:
         await admin.close()
+
+
+@pytest.fixture
+async def database_url(server_url: str, template_url: str) -> AsyncIterator[str]:
+    """A fresh, migrated database for this test alone."""
+    async with fresh_database(server_url) as url:
+        yield url
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from service.api import batches, fields, health, projects, rows, users
 from service.api.auth import PUBLIC_PATHS, BearerAuthentication, KnownUsers, Verifier
 from service.api.deadlines import AnswerCancelled
 from service.api.idempotency import KeysInFlight
-from service.api.problems import EXCEPTION_HANDLERS
+from service.api.problems import CLIENT_ERRORS, EXCEPTION_HANDLERS
 from service.db import create_pool
 from service.settings import Settings
 
@@ -78,7 +78,7 @@ def create_app(settings: Settings, database_url: str) -> Litestar:
         logging_config=LoggingConfig(
             log_exceptions="always",
             # A client's mistake is answered, not logged; server errors keep their traces.
-            disable_stack_trace={*range(400, 500), UnicodeDecodeError},
+            disable_stack_trace={*range(400, 500), UnicodeDecodeError, *CLIENT_ERRORS},
             configure_root_logger=False,
         ),
         openapi_config=OpenAPIConfig(

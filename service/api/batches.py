@@ -205,6 +205,12 @@ async def upload_batch(
         if len(uploads) != len(data.files):
             # A part without a filename reaches us as text, whatever the declared type says.
             raise InvalidInput("every `files` part must be a file upload (a part with a filename)")
+        for upload in uploads:
+            if "\x00" in (upload.filename or ""):
+                # It would be the rows' sourceFileName, and PostgreSQL cannot store a NUL.
+                raise InvalidInput(
+                    f"the file name {upload.filename!r} contains a NUL character; rename the file"
+                )
         await require_project(state, user, project_id)
         with (
             state.keys_in_flight.claim(

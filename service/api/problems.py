@@ -122,6 +122,15 @@ PAYLOAD_LIMITS = frozenset({"max_file_bytes", "max_files"})
 """Limits on the size of the request itself (413); the others are about its content (422)."""
 
 
+def _error_tree(root: type[errors.SheetflowError]) -> set[type[errors.SheetflowError]]:
+    return {root}.union(*(_error_tree(sub) for sub in root.__subclasses__()))
+
+
+CLIENT_ERRORS = frozenset(_error_tree(errors.SheetflowError))
+"""Every domain error class. Each is answered with a 4xx (`status_for`), so none is logged
+with a stack trace; Litestar matches the exact class, hence the whole tree."""
+
+
 def status_for(error: errors.SheetflowError) -> int:
     if isinstance(error, errors.LimitExceeded) and error.limit in PAYLOAD_LIMITS:
         return 413

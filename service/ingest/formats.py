@@ -11,12 +11,17 @@ client's file name must agree with it:
 | ods    | ZIP whose first member `mimetype` says OpenDocument spreadsheet  | .ods              |
 | csv    | text (below)                                                     | .csv .tsv .txt    |
 
+A ZIP holding `xl/workbook.xml` or `xl/workbook.bin` is an Excel workbook even when its
+first member claims OpenDocument: calamine, which is not told the format, reads such a
+polyglot as Excel, so it must be pre-checked (`guards`) as Excel too.
+
 Text means: not one of the above, and, unless it starts with a UTF-16/UTF-32 byte order
 mark, at most 1 % of its first 64 KiB (and at least 8 bytes, for tiny files) are control
 bytes other than tab, line feed, carriage return, form feed and the old end-of-file mark
-(0x1A). That lets a few stray NUL characters through (they are removed later, with a
-warning) and refuses binary files such as images and UTF-16 text without a byte order
-mark.
+(0x1A); the same holds for its last 64 KiB, so that text with an archive appended (a
+polyglot) is not read as CSV. That lets a few stray NUL characters through (they are
+removed later, with a warning) and refuses binary files such as images and UTF-16 text
+without a byte order mark.
 
 A mismatch (an `.xls` that is really an HTML export, a `.csv` that is a workbook) and an
 unknown extension are `UnsupportedFormat` (415); an empty or unreadable container is
@@ -89,9 +94,11 @@ def detect_format(path: Path, name: str) -> FileFormat:
         )
     with path.open("rb") as stream:
         prefix = stream.read(SNIFF_BYTES)
+        stream.seek(max(len(prefix), path.stat().st_size - SNIFF_BYTES))
+        suffix = stream.read(SNIFF_BYTES)
     if not prefix:
         raise errors.CorruptFile(f"{name!r} is empty", file=name)
-    found = _content_format(path, name, prefix)
+    found = _content_format(path, name, prefix, suffix)
     if found is not expected:
         content = _CONTENT_DESCRIPTION[found] if found else "not a spreadsheet"
         raise errors.UnsupportedFormat(
@@ -102,28 +109,34 @@ def detect_format(path: Path, name: str) -> FileFormat:
     return found
 
 
-def _content_format(path: Path, name: str, prefix: bytes) -> FileFormat | None:
+def _content_format(path: Path, name: str, prefix: bytes, suffix: bytes) -> FileFormat | None:
     if prefix.startswith(_ZIP_MAGIC):
         return _zip_format(path, name)
     if prefix.startswith(_OLE2_MAGIC):
         return FileFormat.XLS
     if prefix.startswith(_UNICODE_BOMS):
         return FileFormat.CSV
-    control = sum(prefix.count(byte) for byte in _CONTROL_BYTES)
-    return (
-        FileFormat.CSV if control <= max(_BINARY_ALLOWANCE, len(prefix) * _BINARY_SHARE) else None
-    )
+    return FileFormat.CSV if _looks_like_text(prefix) and _looks_like_text(suffix) else None
+
+
+def _looks_like_text(sample: bytes) -> bool:
+    control = sum(sample.count(byte) for byte in _CONTROL_BYTES)
+    return control <= max(_BINARY_ALLOWANCE, len(sample) * _BINARY_SHARE)
 
 
 def _zip_format(path: Path, name: str) -> FileFormat | None:
     try:
         with zipfile.ZipFile(path) as archive:
             members = archive.infolist()
+            names = {member.filename for member in members}
+            if "xl/workbook.xml" in names or "xl/workbook.bin" in names:
+                if "[Content_Types].xml" not in names:
+                    return None
+                return FileFormat.XLSX if "xl/workbook.xml" in names else FileFormat.XLSB
             if members and members[0].filename == "mimetype":
                 with archive.open(members[0]) as mimetype:
                     if mimetype.read(len(_ODS_MIMETYPE) + 1).strip() == _ODS_MIMETYPE:
                         return FileFormat.ODS
-            names = {member.filename for member in members}
     except (
         zipfile.BadZipFile,
         zipfile.LargeZipFile,
@@ -134,9 +147,4 @@ def _zip_format(path: Path, name: str) -> FileFormat | None:
         raise errors.CorruptFile(
             f"{name!r} is a damaged ZIP archive ({error})", file=name
         ) from None
-    if "[Content_Types].xml" in names:
-        if "xl/workbook.xml" in names:
-            return FileFormat.XLSX
-        if "xl/workbook.bin" in names:
-            return FileFormat.XLSB
     return None

@@ -13,6 +13,10 @@ error that names the file (and the sheet when it is known):
   2 GiB): spreadsheet XML compresses 8-15x, bombs 1000x.
 - **XML entity bomb**: any `<!DOCTYPE` or `<!ENTITY` in an XML part (spreadsheets never
   need one, and expat or quick-xml should never be asked to expand one).
+- **lying shared-strings count** (xlsx): calamine reserves room for the `uniqueCount` of
+  `xl/sharedStrings.xml` before reading a string (24 bytes each), so a tiny part that
+  declares 4 billion strings exhausts the worker's memory. A count larger than the part
+  could hold (each string takes at least the 5 bytes of `<si/>`) is refused.
 - **far cells / too many columns / too large a used range** (xlsx, xlsm, ods): a cell in a
   column past `max_columns`, or a used range (rows x columns) larger than the parser could
   hold in half the worker's memory at 32 bytes per cell (calamine's cell size). For xlsx the
@@ -66,6 +70,9 @@ ErrorCells = dict[str, dict[str, str]]
 """Sheet name → A1 address → the error text shown in the cell."""
 
 _DECLARATIONS = (b"<!DOCTYPE", b"<!ENTITY")
+_SHARED_STRINGS = "xl/sharedStrings.xml"
+_UNIQUE_COUNT = re.compile(rb'<(?:\w+:)?sst\s[^>]*?\buniqueCount="([0-9]+)"')
+_SHORTEST_SHARED_STRING = len(b"<si/>")
 _ROW_NUMBER = re.compile(rb'row r="([0-9]+)"')
 _WIDE_REF = re.compile(rb' r="([A-Z]{2,})([0-9]+)"[^>]*(?<!/)>')
 _NARROW_LETTER = re.compile(rb' r="([A-Z])[0-9]')
@@ -145,6 +152,8 @@ def _inspect(
         lower = member.filename.lower()
         if lower.endswith((".xml", ".rels")):
             scanners.append(_DeclarationScanner(name, member.filename))
+        if fmt is FileFormat.XLSX and member.filename == _SHARED_STRINGS:
+            scanners.append(_SharedStringsScanner(name, member.file_size))
         sheet = worksheets.get(member.filename)
         if sheet is not None:
             worksheet = _WorksheetScanner(name, sheet, settings)
@@ -298,6 +307,32 @@ class _DeclarationScanner:
                     file=self.file,
                 )
         self.tail = chunk[-16:]
+
+    def finish(self) -> None:
+        pass
+
+
+class _SharedStringsScanner:
+    """Refuses a shared-strings part whose `uniqueCount` it could not possibly hold."""
+
+    __slots__ = ("file", "seen", "size")
+
+    def __init__(self, file: str, size: int) -> None:
+        self.file = file
+        self.size = size
+        self.seen = False
+
+    def feed(self, chunk: bytes) -> None:
+        if self.seen:
+            return
+        self.seen = True  # the count is an attribute of the root, in the first chunk
+        found = _UNIQUE_COUNT.search(chunk)
+        if found is not None and int(found[1]) * _SHORTEST_SHARED_STRING > self.size:
+            raise errors.CorruptFile(
+                f"{self.file!r} declares {int(found[1]):,} shared strings in a "
+                f"{_SHARED_STRINGS} of {self.size:,} bytes, which cannot hold them",
+                file=self.file,
+            )
 
     def finish(self) -> None:
         pass

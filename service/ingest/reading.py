@@ -55,12 +55,15 @@ def csv_sheet_name(file: str) -> str:
 
 def csv_rows(stream: Any, dialect: TextDialect, file: str) -> Iterator[tuple[int, list[str]]]:
     """(record number, fields) of every non-blank record of an open CSV file; a record is
-    blank when its fields hold nothing but whitespace."""
+    blank when its fields hold nothing but whitespace and NUL characters (which are removed)."""
     number = 0
     try:
         for number, record in enumerate(delimited.records(stream, dialect), 1):
             # `any` settles most records; only a blank-looking first field costs a join.
-            if not any(record) or (not record[0].strip() and not "".join(record).strip()):
+            if not any(record) or (
+                not record[0].replace("\x00", "").strip()
+                and not "".join(record).replace("\x00", "").strip()
+            ):
                 continue
             yield number, record
     except UnicodeDecodeError as error:

@@ -6,7 +6,7 @@
 - Rows: `iter_rows` yields every row from row 1 (blank padding rows included) and, in
   each, the columns from the first used column on, so real row numbers and column letters
   follow from the row's position and the sheet's first column. Blank rows (every cell
-  empty or only whitespace) are skipped by the caller but keep their numbers.
+  empty, or only whitespace and NUL characters) are skipped but keep their numbers.
 - Values: formula cells give their cached value; numbers come as floats, dates, datetimes,
   times and durations as `datetime` objects; see `values.convert_cell` for their shapes.
 - Error cells: python-calamine 0.9 reads them as empty; `guards` recovers them from the
@@ -106,6 +106,14 @@ class Workbook:
         """Load one sheet and check its width."""
         try:
             loaded = self._book.get_sheet_by_name(sheet)
+        except python_calamine.WorksheetNotFound:
+            # Listed by the workbook, but its part is missing from the archive.
+            raise errors.CorruptFile(
+                f"Sheet {sheet!r} of {self.file!r} cannot be read: the file lists it but "
+                "does not hold it",
+                file=self.file,
+                sheet=sheet,
+            ) from None
         except (python_calamine.CalamineError, ValueError, OSError) as error:
             raise errors.CorruptFile(
                 f"Sheet {sheet!r} of {self.file!r} cannot be read ({error})",
@@ -146,17 +154,20 @@ class LoadedSheet:
     def rows(self, never_blank: frozenset[int] = frozenset()) -> Iterator[tuple[int, list[Cell]]]:
         """(real 1-based row number, cells) of every non-blank row, top to bottom.
 
-        A row is blank when every cell is empty or only whitespace; rows listed in
-        `never_blank` (those holding an error cell, which calamine reads as empty) are
-        never blank.
+        A row is blank when every cell is empty or only whitespace and NUL characters
+        (which are removed, so such a cell has no value); rows listed in `never_blank`
+        (those holding an error cell, which calamine reads as empty) are never blank.
         """
         if not self.width:
             return
         empty_row = [""] * self.width
         for number, row in enumerate(self.sheet.iter_rows(), 1):
             # `==` stops at the first cell that differs: cheap on rows with data.
+            first = row[0]
             blank = row == empty_row or (
-                type(row[0]) is str and not row[0].strip() and _is_blank(row)
+                type(first) is str
+                and (not first.strip() or ("\x00" in first and _is_blank_text(first)))
+                and _is_blank(row)
             )
             if blank and number not in never_blank:
                 continue
@@ -169,5 +180,9 @@ def _is_panic(error: BaseException) -> bool:
     return type(error).__name__ == "PanicException"
 
 
+def _is_blank_text(text: str) -> bool:
+    return not text.replace("\x00", "").strip()
+
+
 def _is_blank(row: Sequence[Any]) -> bool:
-    return all(type(cell) is str and not cell.strip() for cell in row)
+    return all(type(cell) is str and _is_blank_text(cell) for cell in row)

@@ -14,6 +14,7 @@ from litestar import Litestar
 
 from service.api.app import create_app
 from service.api.auth import issue_token
+from service.db import Pool
 from service.settings import Settings
 
 SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789"
@@ -53,6 +54,14 @@ async def running(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://sheetflow.test") as c:
             yield c
+
+
+async def counts(pool: Pool) -> tuple[int, int]:
+    """How many batches and rows the database holds: an upload refused leaves both as they were."""
+    return (
+        await pool.fetchval("SELECT count(*) FROM ingestion_batches"),
+        await pool.fetchval("SELECT count(*) FROM ingestion_rows"),
+    )
 
 
 @pytest.fixture

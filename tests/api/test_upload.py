@@ -9,7 +9,7 @@ import pytest
 import xlsxwriter
 
 from service.settings import Settings
-from tests.api.conftest import SECRET
+from tests.api.conftest import SECRET, counts
 
 CSV = "nome;idade;cidade\r\nAna;30;São Paulo\r\nBia;41;Lisboa\r\n".encode()
 
@@ -35,13 +35,6 @@ async def upload(client, auth, project, files, mode="list_mode", **fields):
         data={"mode": mode, **fields},
         files=[("files", f) for f in files],
         headers=auth(),
-    )
-
-
-async def counts(pool):
-    return (
-        await pool.fetchval("SELECT count(*) FROM ingestion_batches"),
-        await pool.fetchval("SELECT count(*) FROM ingestion_rows"),
     )
 
 

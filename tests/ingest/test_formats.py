@@ -104,3 +104,28 @@ def test_damaged_containers_are_corrupt(tmp_path: Path) -> None:
             ]
         )
     assert xlsb.value.file == "a.xlsb"
+
+
+def test_an_excel_archive_claiming_to_be_opendocument_is_excel(tmp_path: Path) -> None:
+    """calamine reads such a polyglot as Excel, so the guards must see it as Excel too."""
+    buffer = io.BytesIO()
+    workbook = table_xlsx(tmp_path, "x", [["a"]])
+    with zipfile.ZipFile(workbook.path) as original, zipfile.ZipFile(buffer, "w") as polyglot:
+        polyglot.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet")
+        for member in original.infolist():
+            polyglot.writestr(member, original.read(member))
+    source = write_bytes(tmp_path, "mixed.xlsx", buffer.getvalue())
+    assert detect_format(source.path, source.name) is FileFormat.XLSX
+    as_ods = write_bytes(tmp_path, "mixed.ods", buffer.getvalue())
+    with pytest.raises(errors.UnsupportedFormat, match=r"an Excel \.xlsx/\.xlsm workbook"):
+        detect_format(as_ods.path, as_ods.name)
+
+
+def test_text_with_an_archive_appended_is_not_text(tmp_path: Path) -> None:
+    text = b"a,b\n" + b"1,2\n" * 20_000
+    archive = table_xlsx(tmp_path, "x", [["a"]]).path.read_bytes()
+    source = write_bytes(tmp_path, "poly.csv", text + archive)
+    with pytest.raises(errors.UnsupportedFormat, match="not a spreadsheet"):
+        detect_format(source.path, source.name)
+    long_text = write_bytes(tmp_path, "long.csv", text + b"3,4\n" * 20_000)
+    assert detect_format(long_text.path, long_text.name) is FileFormat.CSV

@@ -3,9 +3,7 @@ the exact error class and the file (and sheet) named; a normal file is read righ
 
 from __future__ import annotations
 
-import struct
 import zipfile
-import zlib
 from pathlib import Path
 
 import pytest
@@ -15,24 +13,25 @@ from service import errors
 from service.ingest import Source, guards
 from service.ingest.formats import FileFormat
 from service.settings import Settings
-from tests.ingest.uploads import PROFILE, ingest, read, table_xlsx, write_bytes, xlsx_source
+from tests.ingest.uploads import (
+    PROFILE,
+    encrypted_archive,
+    entity_bomb,
+    ingest,
+    lying_zip,
+    ods_archive,
+    ods_content,
+    read,
+    rezip,
+    table_xlsx,
+    write_bytes,
+    xlsx_source,
+)
 
 
 def read_normal_file_afterwards(tmp_path: Path) -> None:
     rows = read([table_xlsx(tmp_path, "normal.xlsx", [["a"], [1]])])
     assert [row.data for row in rows] == [{"a": 1}]
-
-
-def rezip(source: Source, name: str, replace: dict[str, bytes]) -> Source:
-    """A copy of a ZIP workbook with some members replaced or added."""
-    path = source.path.with_name(source.path.name + "-hostile")
-    with zipfile.ZipFile(source.path) as original, zipfile.ZipFile(path, "w") as copy:
-        for member in original.infolist():
-            content = replace.pop(member.filename, None) or original.read(member)
-            copy.writestr(member, content, zipfile.ZIP_DEFLATED)
-        for member_name, content in replace.items():
-            copy.writestr(member_name, content, zipfile.ZIP_DEFLATED)
-    return Source(path, name)
 
 
 @pytest.mark.parametrize("with_header", [True, False])
@@ -119,20 +118,6 @@ def test_more_rows_than_the_limit(tmp_path: Path) -> None:
     read_normal_file_afterwards(tmp_path)
 
 
-def entity_bomb(tmp_path: Path, name: str = "lol.xlsx") -> Source:
-    """An xlsx whose shared strings expand "billion laughs" style (10^9 copies of `lol`)."""
-    laughs = (
-        b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
-        + b"".join(
-            b'<!ENTITY lol%d "%s">' % (n, (b"&lol%d;" % (n - 1) if n > 1 else b"&lol;") * 10)
-            for n in range(1, 10)
-        )
-        + b']><sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" count="1" '
-        b'uniqueCount="1"><si><t>&lol9;</t></si></sst>'
-    )
-    return rezip(table_xlsx(tmp_path, "x", [["a"], ["b"]]), name, {"xl/sharedStrings.xml": laughs})
-
-
 def test_xml_entity_bomb(tmp_path: Path) -> None:
     source = entity_bomb(tmp_path)
     with pytest.raises(errors.CorruptFile, match="entity bomb") as refused:
@@ -150,50 +135,6 @@ def test_zip_bomb_by_declared_size(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         ingest([source])
     assert refused.value.file == "bomb.xlsx"
     read_normal_file_afterwards(tmp_path)
-
-
-def lying_zip(content: bytes, declared: int) -> bytes:
-    """A one-member ZIP whose headers say `declared` bytes for a bigger deflated member."""
-    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
-    data = compressor.compress(content) + compressor.flush()
-    name = b"xl/worksheets/sheet1.xml"
-    crc = zlib.crc32(content)
-    local = struct.pack(
-        "<4sHHHHHIIIHH", b"PK\x03\x04", 20, 0, 8, 0, 0, crc, len(data), declared, len(name), 0
-    )
-    central = struct.pack(
-        "<4sHHHHHHIIIHHHHHII",
-        b"PK\x01\x02",
-        20,
-        20,
-        0,
-        8,
-        0,
-        0,
-        crc,
-        len(data),
-        declared,
-        len(name),
-        0,
-        0,
-        0,
-        0,
-        0,
-        0,
-    )
-    directory = central + name
-    end = struct.pack(
-        "<4sHHHHIIH",
-        b"PK\x05\x06",
-        0,
-        0,
-        1,
-        1,
-        len(directory),
-        len(local) + len(name) + len(data),
-        0,
-    )
-    return local + name + data + directory + end
 
 
 def test_zip_bomb_lying_about_its_size(tmp_path: Path) -> None:
@@ -226,24 +167,17 @@ def test_inflated_bytes_are_counted_up_to_the_limit(
 
 
 def test_ods_repeated_cells_past_the_column_limit(tmp_path: Path) -> None:
-    content = (
-        b'<?xml version="1.0" encoding="UTF-8"?><office:document-content '
-        b'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
-        b'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
-        b'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"><office:body>'
-        b'<office:spreadsheet><table:table table:name="Rep"><table:table-row>'
+    content = ods_content(
+        b'<table:table table:name="Rep"><table:table-row>'
         b'<table:table-cell office:value-type="string"><text:p>h</text:p></table:table-cell>'
         b"</table:table-row>"
         b'<table:table-row table:number-rows-repeated="1048575">'
         b'<table:table-cell table:number-columns-repeated="16383"/>'
         b'<table:table-cell office:value-type="string"><text:p>x</text:p></table:table-cell>'
-        b"</table:table-row></table:table></office:spreadsheet></office:body>"
-        b"</office:document-content>"
+        b"</table:table-row></table:table>"
     )
     path = tmp_path / "rep"
-    with zipfile.ZipFile(path, "w") as archive:
-        archive.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet")
-        archive.writestr("content.xml", content, zipfile.ZIP_DEFLATED)
+    path.write_bytes(ods_archive(content))
     with pytest.raises(errors.LimitExceeded) as refused:
         ingest([Source(path, "rep.ods")])
     error = refused.value
@@ -258,22 +192,15 @@ def test_ods_repeated_cells_past_the_column_limit(tmp_path: Path) -> None:
 
 
 def test_ods_repeated_rows_past_the_memory_budget(tmp_path: Path) -> None:
-    content = (
-        b'<?xml version="1.0" encoding="UTF-8"?><office:document-content '
-        b'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
-        b'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
-        b'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"><office:body>'
-        b'<office:spreadsheet><table:table table:name="Tall">'
+    content = ods_content(
+        b'<table:table table:name="Tall">'
         b'<table:table-row table:number-rows-repeated="1048576">'
         b'<table:table-cell office:value-type="string" table:number-columns-repeated="900">'
         b"<text:p>x</text:p></table:table-cell>"
-        b"</table:table-row></table:table></office:spreadsheet></office:body>"
-        b"</office:document-content>"
+        b"</table:table-row></table:table>"
     )
     path = tmp_path / "tall"
-    with zipfile.ZipFile(path, "w") as archive:
-        archive.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet")
-        archive.writestr("content.xml", content, zipfile.ZIP_DEFLATED)
+    path.write_bytes(ods_archive(content))
     with pytest.raises(errors.LimitExceeded) as refused:
         ingest([Source(path, "tall.ods")])
     assert (refused.value.limit, refused.value.file, refused.value.sheet) == (
@@ -293,14 +220,7 @@ def test_too_many_archive_members(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 
 
 def test_encrypted_members_are_refused(tmp_path: Path) -> None:
-    source = table_xlsx(tmp_path, "x", [["a"]])
-    data = bytearray(source.path.read_bytes())
-    # Set the "encrypted" flag of every member, in local and central headers alike.
-    for signature, offset in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
-        start = 0
-        while (start := data.find(signature, start)) >= 0:
-            data[start + offset] |= 1
-            start += 4
+    data = encrypted_archive(table_xlsx(tmp_path, "x", [["a"]]).path.read_bytes())
     with pytest.raises(errors.CorruptFile) as refused:
-        ingest([write_bytes(tmp_path, "locked.xlsx", bytes(data))])
+        ingest([write_bytes(tmp_path, "locked.xlsx", data)])
     assert refused.value.file == "locked.xlsx"

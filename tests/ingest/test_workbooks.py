@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -20,6 +19,8 @@ from tests.ingest.uploads import (
     ingest,
     keys,
     messages,
+    ods_archive,
+    ods_content,
     ods_source,
     read,
     table_xlsx,
@@ -265,37 +266,19 @@ def test_ods_workbook(tmp_path: Path) -> None:
 
 
 def test_ods_error_cells_are_found_in_the_xml(tmp_path: Path) -> None:
-    content = (
-        '<?xml version="1.0" encoding="UTF-8"?>'
-        '<office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0"'
-        ' xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0"'
-        ' xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"'
-        ' xmlns:calcext="urn:org:documentfoundation:names:experimental:calc:xmlns:calcext:1.0"'
-        ' office:version="1.3"><office:body><office:spreadsheet>'
-        '<table:table table:name="Contas">'
-        '<table:table-row><table:table-cell office:value-type="string"><text:p>a</text:p>'
-        '</table:table-cell><table:table-cell office:value-type="string"><text:p>b</text:p>'
-        "</table:table-cell></table:table-row>"
-        '<table:table-row><table:table-cell office:value-type="float" office:value="1">'
-        "<text:p>1</text:p></table:table-cell>"
-        '<table:table-cell table:formula="of:=1/0" office:value-type="string"'
-        ' office:string-value="" calcext:value-type="error"><text:p>#DIV/0!</text:p>'
-        "</table:table-cell></table:table-row>"
-        "</table:table></office:spreadsheet></office:body></office:document-content>"
-    )
-    manifest = (
-        '<?xml version="1.0" encoding="UTF-8"?><manifest:manifest '
-        'xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0">'
-        '<manifest:file-entry manifest:full-path="/" '
-        'manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/>'
-        '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/>'
-        "</manifest:manifest>"
+    content = ods_content(
+        b'<table:table table:name="Contas">'
+        b'<table:table-row><table:table-cell office:value-type="string"><text:p>a</text:p>'
+        b'</table:table-cell><table:table-cell office:value-type="string"><text:p>b</text:p>'
+        b"</table:table-cell></table:table-row>"
+        b'<table:table-row><table:table-cell office:value-type="float" office:value="1">'
+        b"<text:p>1</text:p></table:table-cell>"
+        b'<table:table-cell table:formula="of:=1/0" office:value-type="string"'
+        b' office:string-value="" calcext:value-type="error"><text:p>#DIV/0!</text:p>'
+        b"</table:table-cell></table:table-row></table:table>"
     )
     path = tmp_path / "upload"
-    with zipfile.ZipFile(path, "w") as archive:
-        archive.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet")
-        archive.writestr("content.xml", content, zipfile.ZIP_DEFLATED)
-        archive.writestr("META-INF/manifest.xml", manifest, zipfile.ZIP_DEFLATED)
+    path.write_bytes(ods_archive(content))
     rows = read([Source(path, "err.ods")])
     assert rows[0].data == {"a": 1, "b": None}
     assert rows[0].status is RowStatus.ERROR

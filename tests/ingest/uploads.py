@@ -2,12 +2,16 @@
 
 Every fixture is generated here, in the test's temporary directory: CSV from bytes,
 xlsx with xlsxwriter (formulas carry cached values, as Excel saves them), xls with xlwt,
-ods with odfpy, and hand-made ZIPs for the hostile cases.
+ods with odfpy, and hand-made ZIPs for the hostile cases (rewritten workbooks, archives
+that lie about their sizes, XML entity bombs).
 """
 
 from __future__ import annotations
 
+import io
+import struct
 import zipfile
+import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -99,6 +103,132 @@ def zip_source(directory: Path, name: str, members: dict[str, bytes]) -> Source:
         for member, content in members.items():
             archive.writestr(member, content)
     return Source(path, name)
+
+
+ODS_MIMETYPE = b"application/vnd.oasis.opendocument.spreadsheet"
+ODS_MANIFEST = (
+    b'<?xml version="1.0" encoding="UTF-8"?><manifest:manifest '
+    b'xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2">'
+    b'<manifest:file-entry manifest:full-path="/" manifest:media-type="' + ODS_MIMETYPE + b'"/>'
+    b'<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/>'
+    b"</manifest:manifest>"
+)
+
+
+def ods_content(tables: bytes) -> bytes:
+    """The root element of an ods content.xml whose spreadsheet holds `tables`."""
+    return (
+        b"<office:document-content "
+        b'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+        b'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
+        b'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" '
+        b'xmlns:calcext="urn:org:documentfoundation:names:experimental:calc:xmlns:calcext:1.0" '
+        b'office:version="1.2">'
+        b"<office:body><office:spreadsheet>" + tables + b"</office:spreadsheet></office:body>"
+        b"</office:document-content>"
+    )
+
+
+def ods_archive(document: bytes, extra: dict[str, bytes] | None = None) -> bytes:
+    """An ods archive: the mimetype first and stored, `document` as content.xml."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("mimetype", ODS_MIMETYPE, zipfile.ZIP_STORED)
+        archive.writestr("META-INF/manifest.xml", ODS_MANIFEST, zipfile.ZIP_DEFLATED)
+        archive.writestr("content.xml", document, zipfile.ZIP_DEFLATED)
+        for name, data in (extra or {}).items():
+            archive.writestr(name, data, zipfile.ZIP_DEFLATED)
+    return buffer.getvalue()
+
+
+def encrypted_archive(data: bytes) -> bytes:
+    """A ZIP with the "encrypted" flag set on every member, in local and central headers."""
+    flagged = bytearray(data)
+    for signature, offset in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+        start = 0
+        while (start := flagged.find(signature, start)) >= 0:
+            flagged[start + offset] |= 1
+            start += 4
+    return bytes(flagged)
+
+
+def rezip(source: Source, name: str, replace: dict[str, bytes]) -> Source:
+    """A copy of a ZIP workbook with some members replaced or added."""
+    path = source.path.with_name(source.path.name + "-hostile")
+    with zipfile.ZipFile(source.path) as original, zipfile.ZipFile(path, "w") as copy:
+        for member in original.infolist():
+            content = replace.pop(member.filename, None) or original.read(member)
+            copy.writestr(member, content, zipfile.ZIP_DEFLATED)
+        for member_name, content in replace.items():
+            copy.writestr(member_name, content, zipfile.ZIP_DEFLATED)
+    return Source(path, name)
+
+
+def lying_zip(content: bytes, declared: int) -> bytes:
+    """A one-member ZIP whose headers say `declared` bytes for a bigger deflated member."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    data = compressor.compress(content) + compressor.flush()
+    name = b"xl/worksheets/sheet1.xml"
+    crc = zlib.crc32(content)
+    local = struct.pack(
+        "<4sHHHHHIIIHH", b"PK\x03\x04", 20, 0, 8, 0, 0, crc, len(data), declared, len(name), 0
+    )
+    central = struct.pack(
+        "<4sHHHHHHIIIHHHHHII",
+        b"PK\x01\x02",
+        20,
+        20,
+        0,
+        8,
+        0,
+        0,
+        crc,
+        len(data),
+        declared,
+        len(name),
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+    )
+    directory = central + name
+    end = struct.pack(
+        "<4sHHHHIIH",
+        b"PK\x05\x06",
+        0,
+        0,
+        1,
+        1,
+        len(directory),
+        len(local) + len(name) + len(data),
+        0,
+    )
+    return local + name + data + directory + end
+
+
+def billion_laughs(root: bytes) -> bytes:
+    """An XML document whose root element `root` may use `&lol9;`: declarations that expand
+    it "billion laughs" style, to 10^9 copies of `lol`."""
+    return (
+        b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+        + b"".join(
+            b'<!ENTITY lol%d "%s">' % (n, (b"&lol%d;" % (n - 1) if n > 1 else b"&lol;") * 10)
+            for n in range(1, 10)
+        )
+        + b"]>"
+        + root
+    )
+
+
+def entity_bomb(tmp_path: Path, name: str = "lol.xlsx") -> Source:
+    """An xlsx whose shared strings are a billion laughs."""
+    laughs = billion_laughs(
+        b'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" count="1" '
+        b'uniqueCount="1"><si><t>&lol9;</t></si></sst>'
+    )
+    return rezip(table_xlsx(tmp_path, "x", [["a"], ["b"]]), name, {"xl/sharedStrings.xml": laughs})
 
 
 def ingest(
