@@ -68,6 +68,10 @@ class Worker:
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
+            # Out of the service's process group: a Ctrl-C, or a supervisor signalling the
+            # group, stops the service gracefully (in-flight uploads finish) but would kill
+            # the workers outright. A worker whose service is gone dies on its broken pipe.
+            start_new_session=True,
         )
         assert process.stdin is not None
         # A worker that dies at once shows as a broken pipe here and as a missing frame next.

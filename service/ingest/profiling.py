@@ -287,6 +287,12 @@ class FormProfiler:
                 value=settings.max_rows,
             )
         plans = [self._file(source, sheet) for source in sources]
+        if not self.stats:
+            names = ", ".join(repr(source.name) for source in sources)
+            raise errors.CorruptFile(
+                f"{names}: no form has any data (every cell is empty)",
+                file=sources[0].name if len(sources) == 1 else None,
+            )
         positions = sorted(self.stats)
         columns = []
         for position, (row, column) in enumerate(positions):

@@ -578,6 +578,13 @@ CASES: list[Case] = [
         accepted("a:string", Row(3, {"a": "b"}), sheet="nulrow"),
     ),
     Case(
+        "blank-form-profile",
+        "blankform.csv",
+        text(" , \n\n\t\n"),
+        unprocessable("no form has any data"),
+        mode="profile_mode",
+    ),
+    Case(
         "nul-in-header-csv",
         "nulhead.csv",
         text("na\x00me\nAna\n"),

@@ -11,7 +11,16 @@ from service import errors
 from service.entities import RowStatus
 from service.ingest import Source, parse_rows, profile
 from service.settings import Settings
-from tests.ingest.uploads import LIST, PROFILE, csv_source, ingest, keys, messages, xlsx_source
+from tests.ingest.uploads import (
+    LIST,
+    PROFILE,
+    csv_source,
+    ingest,
+    keys,
+    messages,
+    read,
+    xlsx_source,
+)
 
 
 def form(tmp_path: Path, name: str, cells: dict[str, object], sheet: str = "Ficha") -> Source:
@@ -91,3 +100,14 @@ def test_pass_2_needs_the_sources_of_its_profile(tmp_path: Path) -> None:
     other = csv_source(tmp_path, "b.csv", "a\n1\n")
     with pytest.raises(ValueError, match="sources its profile was made from"):
         list(parse_rows([other], LIST, None, Settings(), found))
+
+
+def test_profile_mode_refuses_forms_without_any_data(tmp_path: Path) -> None:
+    with pytest.raises(errors.CorruptFile, match="no form has any data") as one:
+        ingest([csv_source(tmp_path, "blank.csv", " , \n\n")], PROFILE)
+    assert one.value.file == "blank.csv"
+    blank, filled = csv_source(tmp_path, "a.csv", "\n"), csv_source(tmp_path, "b.csv", "x\n")
+    with pytest.raises(errors.CorruptFile, match="'a.csv', 'a.csv': no form") as two:
+        ingest([blank, blank], PROFILE)
+    assert two.value.file is None
+    assert [row.data for row in read([blank, filled], PROFILE)] == [{"A1": None}, {"A1": "x"}]
