@@ -17,6 +17,7 @@ import csv
 import datetime as dt
 import json
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -166,36 +167,48 @@ async def main(options: argparse.Namespace) -> None:
                     [sys.executable, __file__, "_generate", kind, str(rows), str(path)],
                     check=True,
                 )
-                await baselines.reset(pool)
-                child = await asyncio.to_thread(
-                    subprocess.run,
-                    [
-                        sys.executable,
-                        __file__,
-                        "_measure",
-                        url,
-                        str(project),
-                        str(owner),
-                        str(path),
-                    ],
-                    check=True,
-                    capture_output=True,
-                    text=True,
-                )
-                engine = json.loads(child.stdout.strip().splitlines()[-1])
-                exported = scratch / "rows.csv"
-                baselines.export_rows(url, UUID(engine["batch"]), exported)
-                await baselines.reset(pool)
-                copy_seconds = baselines.psql_copy(url, exported)
-                await baselines.reset(pool)
-                columns = baselines.read_columns(exported)
-                insert_seconds = await baselines.seed_insert(pool, columns)
-                del columns
+                engines, copies, inserts = [], [], []
+                for _ in range(options.rounds):  # interleaved, so that noise hits all alike
+                    await baselines.reset(pool)
+                    child = await asyncio.to_thread(
+                        subprocess.run,
+                        [
+                            sys.executable,
+                            __file__,
+                            "_measure",
+                            url,
+                            str(project),
+                            str(owner),
+                            str(path),
+                        ],
+                        check=True,
+                        capture_output=True,
+                        text=True,
+                    )
+                    engine = json.loads(child.stdout.strip().splitlines()[-1])
+                    engines.append(engine)
+                    exported = scratch / "rows.csv"
+                    baselines.export_rows(url, UUID(engine["batch"]), exported)
+                    await baselines.reset(pool)
+                    copies.append(baselines.psql_copy(url, exported))
+                    await baselines.reset(pool)
+                    columns = baselines.read_columns(exported)
+                    inserts.append(await baselines.seed_insert(pool, columns))
+                    del columns
+                engine = sorted(engines, key=lambda run: run["seconds"])[len(engines) // 2]
                 results.append(
-                    (kind, rows, path.stat().st_size, engine, copy_seconds, insert_seconds)
+                    (
+                        kind,
+                        rows,
+                        path.stat().st_size,
+                        engine,
+                        statistics.median(copies),
+                        statistics.median(inserts),
+                    )
                 )
         await pool.close()
 
+    print(f"{options.rounds} round(s) of each method, interleaved; the median of each\n")
     print(
         "| file | rows | MiB | method | seconds | rows/s | vs psql \\copy "
         "| peak RSS service / worker | CPU s service / worker |"
@@ -226,6 +239,9 @@ if __name__ == "__main__":
     else:
         parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
         parser.add_argument("--rows", type=int, nargs="+", default=[200_000, 1_000_000])
+        parser.add_argument(
+            "--rounds", type=int, default=1, help="runs of each method, interleaved (medians)"
+        )
         parser.add_argument(
             "--formats", nargs="+", default=["csv", "xlsx"], choices=["csv", "xlsx"]
         )
