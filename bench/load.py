@@ -25,8 +25,9 @@ requests get at most `--timeout` more.
 The client is this process, apart from the service's. Its own CPU time and how late it sent
 requests are printed, so that a client that fell behind can be told from a slow service. The
 service's figures come from /proc: CPU time of the service process, of its parsing workers
-(its reaped children) and of PostgreSQL (when this benchmark started it); the service's peak
-RSS (VmHWM), and the largest peak RSS of a parsing worker, sampled every 50 ms.
+(its reaped children) and of PostgreSQL (when this benchmark started it), and how long the
+service's event loop waited for a CPU while ready to run; the service's peak RSS (VmHWM), and
+the largest peak RSS of a parsing worker, sampled every 50 ms.
 """
 
 from __future__ import annotations
@@ -72,6 +73,10 @@ class Proc:
         fields = stat[stat.rindex(")") + 2 :].split()
         first = 13 if children else 11  # cutime, cstime / utime, stime
         return (int(fields[first]) + int(fields[first + 1])) / TICK
+
+    def run_queue_seconds(self) -> float:
+        """How long its main thread has waited for a CPU while it was ready to run."""
+        return int(Path(f"/proc/{self.pid}/schedstat").read_text().split()[1]) / 1e9
 
     def status_kib(self, key: str) -> int:
         for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
@@ -342,14 +347,17 @@ async def run(
         load = Run(fast, options, upload)
         sampler = asyncio.create_task(watch.sample_workers())
         rss_before = watch.service.status_kib("VmRSS") if watch.service else 0
+        waited_before = watch.service.run_queue_seconds() if watch.service else 0
         cpu_before, started = watch.cpu(), time.perf_counter()
         await load.drive(plan)
         elapsed = time.perf_counter() - started
         cpu = {name: seconds - cpu_before[name] for name, seconds in watch.cpu().items()}
+        waited = watch.service.run_queue_seconds() - waited_before if watch.service else 0
         sampler.cancel()
         fast.close()
 
-    others = cpu["whole machine"] - sum(v for k, v in cpu.items() if k != "whole machine")
+    # Clock ticks are counted apart per process and for the machine: never below 0.
+    others = max(0.0, cpu["whole machine"] - sum(v for k, v in cpu.items() if k != "whole machine"))
     figures = [
         f"CPU over the run's {elapsed:.0f} s, in cores busy on average: "
         + ", ".join(f"{name} {seconds / elapsed:.2f}" for name, seconds in cpu.items())
@@ -357,6 +365,10 @@ async def run(
         f"{others / elapsed:.2f})"
     ]
     if watch.service:
+        figures.append(
+            f"the service's event loop waited {waited:.1f} s in all for a CPU while it was "
+            "ready to run (the run queue: CPU contention)"
+        )
         figures.append(
             f"service RSS {rss_before / 1024:.0f} MiB before the run, "
             f"{watch.service.status_kib('VmRSS') / 1024:.0f} MiB after, "
