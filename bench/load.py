@@ -27,7 +27,8 @@ requests are printed, so that a client that fell behind can be told from a slow 
 service's figures come from /proc: CPU time of the service process, of its parsing workers
 (its reaped children) and of PostgreSQL (when this benchmark started it), and how long the
 service's event loop waited for a CPU while ready to run; the service's peak RSS (VmHWM), and
-the largest peak RSS of a parsing worker, sampled every 50 ms.
+the largest peak RSS of a parsing worker, sampled every 50 ms. With uploads, the reads are also
+split by how long after an upload's start they were due, which shows what uploads cost them.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ ROWS = f"GET …/rows?limit={PAGE}&offset=<random page>"
 BATCH = "GET …/batches/{id}"
 FIELDS = "GET …/fields"
 READ_MIX = ((ROWS, 0.8), (BATCH, 0.1), (FIELDS, 0.1))
+READS = {label for label, _ in READ_MIX}
 UPLOAD = "upload"
 KEEP_ALIVE_SECONDS = 4
 """Connections idle longer are not reused: uvicorn closes them after 5 s."""
@@ -148,7 +150,7 @@ def schedule(options: argparse.Namespace, batch_path: str) -> list[tuple[float, 
         path = paths[label] + (str(rng.randrange(pages) * PAGE) if label == ROWS else "")
         plan.append((n / options.rate, label, path))
     upload = f"POST …/batches ({options.upload_rows:,}-row CSV)"
-    uploads = int(options.duration / options.upload_every) if options.upload_every else 0
+    uploads = math.ceil(options.duration / options.upload_every) if options.upload_every else 0
     plan.extend((n * options.upload_every, upload, UPLOAD) for n in range(uploads))
     plan.sort(key=lambda item: item[0])
     return plan
@@ -222,7 +224,7 @@ def multipart(csv: bytes) -> tuple[bytes, str]:
 
 class Run:
     """Sends the schedule and keeps, per label, latencies (ms; inf if never answered) and the
-    outcomes that were not 2xx."""
+    outcomes that were not 2xx, and each read's latency with when it was due."""
 
     def __init__(self, client: Client, options: argparse.Namespace, upload: bytes) -> None:
         self.client = client
@@ -231,28 +233,30 @@ class Run:
         self.latencies: dict[str, list[float]] = defaultdict(list)
         self.errors: dict[str, Counter[str]] = defaultdict(Counter)
         self.late_ms: list[float] = []
+        self.reads: list[tuple[float, float]] = []
         self.in_flight = 0
+        self.started = 0.0
 
     async def drive(self, plan: list[tuple[float, str, str]]) -> None:
         loop = asyncio.get_running_loop()
         tasks = set()
-        started = loop.time()
+        self.started = loop.time()
         for due, label, path in plan:
-            scheduled = started + due
-            delay = scheduled - loop.time()
+            delay = self.started + due - loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)
             if self.in_flight >= self.options.max_in_flight:
-                self.record(label, math.inf, "dropped")
+                self.record(label, due, math.inf, "dropped")
                 continue
             self.in_flight += 1
-            task = asyncio.create_task(self.send(label, path, scheduled))
+            task = asyncio.create_task(self.send(label, path, due))
             tasks.add(task)
             task.add_done_callback(tasks.discard)
         await asyncio.gather(*tasks)
 
-    async def send(self, label: str, path: str, scheduled: float) -> None:
+    async def send(self, label: str, path: str, due: float) -> None:
         loop = asyncio.get_running_loop()
+        scheduled = self.started + due
         self.late_ms.append((loop.time() - scheduled) * 1000)
         request = self.upload if path == UPLOAD else self.client.request("GET", path)
         try:
@@ -266,10 +270,12 @@ class Run:
             outcome, latency = type(error).__name__, math.inf
         finally:
             self.in_flight -= 1
-        self.record(label, latency, outcome)
+        self.record(label, due, latency, outcome)
 
-    def record(self, label: str, latency: float, outcome: str) -> None:
+    def record(self, label: str, due: float, latency: float, outcome: str) -> None:
         self.latencies[label].append(latency)
+        if label in READS:
+            self.reads.append((due, latency))
         if outcome:
             self.errors[label][outcome] += 1
 
@@ -294,7 +300,7 @@ def report(options: argparse.Namespace, run: Run, figures: list[str]) -> None:
     reads = [label for label, _ in READ_MIX]
     rows = [(label, [label]) for label in reads]
     rows.append(("all reads", reads))
-    rows += [(label, [label]) for label in run.latencies if label not in reads]
+    rows += [(label, [label]) for label in run.latencies if label not in READS]
     for name, labels in rows:
         latencies = sorted(x for label in labels for x in run.latencies[label])
         if not latencies:
@@ -307,6 +313,19 @@ def report(options: argparse.Namespace, run: Run, figures: list[str]) -> None:
             + " ".join(f"| {percentile(latencies, q):,.1f}" for q in (0.5, 0.99, 0.999, 1.0))
             + f" | {shown or 'none'} |"
         )
+    if options.upload_every:
+        every = options.upload_every
+        print()
+        print("| reads due … after an upload was | reads | p50 ms | p99 ms |")
+        print("|---|---:|---:|---:|")
+        for quarter in range(4):
+            start, end = quarter * every / 4, (quarter + 1) * every / 4
+            latencies = sorted(x for due, x in run.reads if start <= due % every < end)
+            if latencies:
+                print(
+                    f"| {start:.2f} to {end:.2f} s | {len(latencies):,} "
+                    f"| {percentile(latencies, 0.5):,.1f} | {percentile(latencies, 0.99):,.1f} |"
+                )
     print()
     for line in figures:
         print(line)
