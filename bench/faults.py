@@ -45,7 +45,9 @@ async def main(options: argparse.Namespace) -> None:
             outcomes.append((round_, outcome))
             print(
                 f"{index + 1}/{options.runs} {fault}#{round_} at {outcome.fraction:.2f}: "
-                f"{outcome.first or '-'} -> {outcome.fate}, retry {outcome.retry or '-'}"
+                f"{outcome.first or '-'}"
+                + (f" (retried at once: {outcome.early})" if outcome.early else "")
+                + f" -> {outcome.fate}, retry {outcome.retry or '-'}"
                 + (f", hung ({outcome.hung})" if outcome.hung else "")
                 + "".join(f"; {problem}" for problem in outcome.problems),
                 file=sys.stderr,
@@ -85,7 +87,8 @@ def report(faults: list[str], outcomes: list[tuple[int, Outcome]]) -> None:
             f"| {sum(outcome.duplicates for outcome in mine)} | {fives} | {recovery} |"
         )
     for round_, outcome in outcomes:
-        answers[outcome.fault][outcome.first or "none"] += 1
+        early = f", retried at once: {outcome.early}" if outcome.early else ""
+        answers[outcome.fault][f"{outcome.first or 'none'}{early}"] += 1
         run = f"{outcome.fault}#{round_}"
         if outcome.hung:
             problems[f"hung: waited for {outcome.hung}"].append(run)

@@ -356,6 +356,9 @@ class Outcome:
     `connection lost`."""
     fate: str = ""
     """`committed`, `absent` or `partial`, read from the database after the fault."""
+    early: str = ""
+    """For `disconnect_ingest`: the answer to a retry made at once, while the first attempt
+    may still be running."""
     hung: str = ""
     """What the service did not do within `BOUND_SECONDS` (it was then killed), if anything."""
     leaked: int = 0
@@ -655,6 +658,14 @@ class Harness:
                 outcome.first = "connection lost"
         finally:
             first.cancel()
+        if fault == "disconnect_ingest" and outcome.first == "disconnected":
+            # The client that lost its answer retries at once: 409 while the first attempt is
+            # still running, else the batch it made (replayed) or, if it made none, a new one.
+            early = await bounded(self.attempt(project, key, Progress(), seconds=0), "a retry")
+            replayed = early.headers.get("Idempotent-Replayed") == "true"
+            outcome.early = f"{early.status_code}{' replayed' if replayed else ''}"
+            if early.status_code not in (201, 409):
+                outcome.problems.append(f"{early.status_code} to a retry made at once")
         if self.service.running:
             await self.settle()
         elif fault != "sigterm":
@@ -671,7 +682,8 @@ class Harness:
         if outcome.fault == "statement_timeout":
             await self.block_writes(False)
         left = await self.batches(project)
-        outcome.fate = "partial" if left.partial else "committed" if left.complete else "absent"
+        made_by_first = left.complete - (outcome.early == "201")
+        outcome.fate = "partial" if left.partial else "committed" if made_by_first else "absent"
         outcome.problems.extend(left.partial)
         outcome.leaked = await self.leaked_connections()
         retried = await bounded(self.retry(project, key), "the retry")
