@@ -235,15 +235,32 @@ async def _store(
         OSError,
         asyncio.CancelledError,
     ) as error:
-        if watchdog is None or not watchdog.fired:
-            raise
+        fired = watchdog is not None and watchdog.fired
         if isinstance(error, asyncio.CancelledError):
+            if not fired:
+                raise  # the caller's cancellation
             current = asyncio.current_task()
             assert current is not None
             current.uncancel()  # the watchdog's cancellation, not the caller's
+        if fired:
+            raise errors.Unavailable(
+                "the database stopped answering during the upload; nothing was stored"
+            ) from error
+        if not _connection_lost(error):
+            raise
         raise errors.Unavailable(
-            "the database stopped answering during the upload; nothing was stored"
+            "the connection to the database was lost during the upload; nothing was stored"
         ) from error
+
+
+def _connection_lost(error: BaseException | None) -> bool:
+    """Whether `error`, or an error it was raised while handling, says the connection is
+    gone (asyncpg then also fails the rollback, with an `InterfaceError`)."""
+    while error is not None:
+        if isinstance(error, asyncpg.PostgresConnectionError | OSError):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
 
 
 class Watchdog:
@@ -293,7 +310,11 @@ class Watchdog:
                     self.limit,
                 )
                 self.fired = True
-                self.conn.terminate()
+                # A connection the server closed (a killed backend) may already be back in
+                # the pool, and asyncpg refuses to terminate it then: the COPY may still hang
+                # on it, so the cancellation below must happen whatever terminate() says.
+                with contextlib.suppress(asyncpg.InterfaceError):
+                    self.conn.terminate()
                 assert self._owner is not None
                 self._owner.cancel()
                 return

@@ -203,6 +203,31 @@ async def test_a_database_that_stops_answering_mid_copy_is_cut_off(pool, tmp_pat
     assert workers() == []
 
 
+async def test_a_backend_killed_mid_copy_ends_the_upload_and_leaves_nothing(pool, tmp_path):
+    """The lost connection is a 503 (`Unavailable`), never a hang: asyncpg may also wait for
+    ever on a COPY whose backend was killed, and then the watchdog ends it."""
+    _, project = await owner_and_project(pool)
+    copying = asyncio.Event()
+    task = asyncio.create_task(
+        run(
+            pool,
+            project,
+            [csv_file(tmp_path, 100_000)],
+            settings=Settings(statement_timeout_seconds=1),
+            on_rows=lambda done, total: copying.set(),
+        )
+    )
+    await copying.wait()
+    assert await pool.fetchval(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        "WHERE query LIKE 'COPY%ingestion_rows%'"
+    )
+    with pytest.raises(errors.Unavailable, match="nothing was stored"):
+        await task
+    assert await stored(pool) == (0, 0)
+    assert workers() == []
+
+
 async def test_validation_results_are_stored_with_the_rows(pool, tmp_path):
     _, project = await owner_and_project(pool)
     path = tmp_path / "idades.csv"
