@@ -257,7 +257,13 @@ def _connection_lost(error: BaseException | None) -> bool:
     """Whether `error`, or an error it was raised while handling, says the connection is
     gone (asyncpg then also fails the rollback, with an `InterfaceError`)."""
     while error is not None:
-        if isinstance(error, asyncpg.PostgresConnectionError | OSError):
+        if isinstance(
+            error,
+            asyncpg.PostgresConnectionError
+            | asyncpg.AdminShutdownError
+            | asyncpg.CrashShutdownError
+            | OSError,
+        ):
             return True
         error = error.__cause__ or error.__context__
     return False
