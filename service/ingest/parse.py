@@ -142,7 +142,10 @@ class Reading:
                         errors_here,
                     )
                     return
-        self._profile = profile(self.sources, self.mode, self.sheet, self.settings)
+            # Several sheets: two passes, without inspecting the archive a second time.
+            self._profile = ListProfiler(self.settings).run(source, self.sheet, error_cells)
+        else:
+            self._profile = profile(self.sources, self.mode, self.sheet, self.settings)
         total = self._profile.row_count
         self._estimate = lambda done: total
         yield from parse_rows(self.sources, self.mode, self.sheet, self.settings, self._profile)

@@ -12,6 +12,7 @@ from service.entities import BatchMode, ColumnMetadata
 from service.ingest import delimited, guards, reading, workbook
 from service.ingest.delimited import TextDialect
 from service.ingest.formats import FileFormat
+from service.ingest.guards import ErrorCells
 from service.ingest.inference import ColumnStats
 from service.ingest.keys import KeyAllocator, cell_address, column_letter
 from service.ingest.plans import FilePlan, Profile, SheetPlan, Source
@@ -48,13 +49,17 @@ class ListProfiler:
         self.settings = settings
         self.row_count = 0
 
-    def run(self, source: Source, sheet: str | None) -> Profile:
+    def run(
+        self, source: Source, sheet: str | None, error_cells: ErrorCells | None = None
+    ) -> Profile:
+        """`error_cells`: what `guards.inspect_archive` found in this workbook, when the
+        caller has already inspected it (the inspection reads the whole archive)."""
         fmt = reading.open_source(source, self.settings)
         dialect: TextDialect | None = None
         if fmt is FileFormat.CSV:
             dialect, facts = self._csv(source)
         else:
-            facts = self._workbook(source, fmt, sheet)
+            facts = self._workbook(source, fmt, sheet, error_cells)
         columns: list[_BatchColumn] = []
         by_key: dict[str, int] = {}
         plans = []
@@ -114,12 +119,19 @@ class ListProfiler:
             )
         return dialect, [facts]
 
-    def _workbook(self, source: Source, fmt: FileFormat, sheet: str | None) -> list[_SheetFacts]:
-        error_cells = (
-            guards.inspect_archive(source.path, source.name, fmt, self.settings)
-            if fmt.is_zip
-            else {}
-        )
+    def _workbook(
+        self,
+        source: Source,
+        fmt: FileFormat,
+        sheet: str | None,
+        error_cells: ErrorCells | None,
+    ) -> list[_SheetFacts]:
+        if error_cells is None:
+            error_cells = (
+                guards.inspect_archive(source.path, source.name, fmt, self.settings)
+                if fmt.is_zip
+                else {}
+            )
         facts = []
         with workbook.Workbook(source.path, source.name) as book:
             for name in book.select(sheet, first_only=False):

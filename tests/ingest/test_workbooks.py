@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import pytest
 import xlsxwriter
@@ -12,7 +13,7 @@ from python_calamine import CalamineSheet, CalamineWorkbook
 
 from service import errors
 from service.entities import RowStatus
-from service.ingest import Reading, Source
+from service.ingest import Reading, Source, guards
 from service.settings import Settings
 from tests.ingest.uploads import (
     LIST,
@@ -321,3 +322,24 @@ def test_a_column_of_dates_and_date_times_keeps_each_shape(tmp_path: Path) -> No
     found, rows = ingest([xlsx_source(tmp_path, "stamps.xlsx", build)])
     assert [row.data["quando"] for row in rows[:3]] == ["2024-01-01T08:30:00", "2024-01-02", None]
     assert types(found)["quando"] == "datetime"
+
+
+def test_a_workbook_of_several_sheets_is_inspected_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def build(book: xlsxwriter.Workbook) -> None:
+        book.add_worksheet("One").write_column("A1", ["a", 1])
+        book.add_worksheet("Two").write_column("A1", ["a", 2])
+
+    source = xlsx_source(tmp_path, "two.xlsx", build)
+    inspections: list[str] = []
+    original = guards.inspect_archive
+
+    def counting(*args: Any) -> guards.ErrorCells:
+        inspections.append(args[1])
+        return original(*args)
+
+    monkeypatch.setattr(guards, "inspect_archive", counting)
+    reading = Reading([source], LIST, None, Settings())
+    assert [row.data for chunk in reading.chunks() for row in chunk] == [{"a": 1}, {"a": 2}]
+    assert inspections == ["two.xlsx"]
