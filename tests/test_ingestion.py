@@ -175,16 +175,16 @@ async def test_an_ingestion_past_its_deadline_is_refused_and_leaves_nothing(pool
     assert workers() == []
 
 
-async def test_a_database_that_stops_answering_mid_copy_is_cut_off(pool, tmp_path):
-    """A frozen server (SIGSTOP: it neither answers nor closes the socket) would keep COPY
-    waiting for ever; the watchdog closes the connection after the statement timeout."""
+async def copying_upload(pool, tmp_path, rows_count):
+    """An upload under way (statement timeout 1 s), once its COPY has started, and the pid
+    of the backend running that COPY."""
     _, project = await owner_and_project(pool)
     copying = asyncio.Event()
     task = asyncio.create_task(
         run(
             pool,
             project,
-            [csv_file(tmp_path, 300_000)],
+            [csv_file(tmp_path, rows_count)],
             settings=Settings(statement_timeout_seconds=1),
             on_rows=lambda done, total: copying.set(),
         )
@@ -193,6 +193,13 @@ async def test_a_database_that_stops_answering_mid_copy_is_cut_off(pool, tmp_pat
     backend = await pool.fetchval(
         "SELECT pid FROM pg_stat_activity WHERE query LIKE 'COPY%ingestion_rows%'"
     )
+    return task, backend
+
+
+async def test_a_database_that_stops_answering_mid_copy_is_cut_off(pool, tmp_path):
+    """A frozen server (SIGSTOP: it neither answers nor closes the socket) would keep COPY
+    waiting for ever; the watchdog closes the connection after the statement timeout."""
+    task, backend = await copying_upload(pool, tmp_path, 300_000)
     os.kill(backend, signal.SIGSTOP)
     try:
         with pytest.raises(errors.Unavailable, match="stopped answering"):
@@ -206,22 +213,8 @@ async def test_a_database_that_stops_answering_mid_copy_is_cut_off(pool, tmp_pat
 async def test_a_backend_killed_mid_copy_ends_the_upload_and_leaves_nothing(pool, tmp_path):
     """The lost connection is a 503 (`Unavailable`), never a hang: asyncpg may also wait for
     ever on a COPY whose backend was killed, and then the watchdog ends it."""
-    _, project = await owner_and_project(pool)
-    copying = asyncio.Event()
-    task = asyncio.create_task(
-        run(
-            pool,
-            project,
-            [csv_file(tmp_path, 100_000)],
-            settings=Settings(statement_timeout_seconds=1),
-            on_rows=lambda done, total: copying.set(),
-        )
-    )
-    await copying.wait()
-    assert await pool.fetchval(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-        "WHERE query LIKE 'COPY%ingestion_rows%'"
-    )
+    task, backend = await copying_upload(pool, tmp_path, 100_000)
+    assert await pool.fetchval("SELECT pg_terminate_backend($1)", backend)
     with pytest.raises(errors.Unavailable, match="nothing was stored"):
         await task
     assert await stored(pool) == (0, 0)
