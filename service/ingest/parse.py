@@ -187,17 +187,7 @@ class Reading:
     ) -> Iterator[list[ParsedRow]]:
         header = next(rows, None)
         if header is None:
-            if dialect is not None:
-                raise errors.CorruptFile(
-                    f"{source.name!r} has no header row: it is empty", file=source.name
-                )
-            if self.sheet is None:
-                raise errors.CorruptFile(
-                    f"{source.name!r} has no data: every visible sheet is empty", file=source.name
-                )
-            raise errors.CorruptFile(
-                f"Sheet {name!r} of {source.name!r} is empty", file=source.name, sheet=name
-            )
+            raise reading.no_header(source.name, csv=dialect is not None, sheet=self.sheet)
         header_row, cells = header
         headers = check_header(source.name, name, header_row, first_column, cells, self.settings)
         allocator = KeyAllocator()

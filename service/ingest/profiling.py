@@ -114,9 +114,7 @@ class ListProfiler:
                     source.name, name, error.row, None, None, self.settings
                 ) from None
         if facts is None:
-            raise errors.CorruptFile(
-                f"{source.name!r} has no header row: it is empty", file=source.name
-            )
+            raise reading.no_header(source.name, csv=True, sheet=None)
         return dialect, [facts]
 
     def _workbook(
@@ -151,13 +149,7 @@ class ListProfiler:
                     facts.append(sheet_facts)
                 del loaded, rows
         if not facts:
-            if sheet is not None:
-                raise errors.CorruptFile(
-                    f"Sheet {sheet!r} of {source.name!r} is empty", file=source.name, sheet=sheet
-                )
-            raise errors.CorruptFile(
-                f"{source.name!r} has no data: every visible sheet is empty", file=source.name
-            )
+            raise reading.no_header(source.name, csv=False, sheet=sheet)
         return facts
 
     def _sheet(

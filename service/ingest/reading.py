@@ -93,6 +93,16 @@ def too_many_rows(file: str, sheet: str, row: int, settings: Settings) -> errors
     )
 
 
+def no_header(file: str, *, csv: bool, sheet: str | None) -> errors.CorruptFile:
+    """The error for an upload with no header row to read: an empty CSV file, or a workbook
+    whose visible sheets (or the `sheet` asked for) are all empty."""
+    if csv:
+        return errors.CorruptFile(f"{file!r} has no header row: it is empty", file=file)
+    if sheet is None:
+        return errors.CorruptFile(f"{file!r} has no data: every visible sheet is empty", file=file)
+    return errors.CorruptFile(f"Sheet {sheet!r} of {file!r} is empty", file=file, sheet=sheet)
+
+
 class TooLongField(Exception):
     def __init__(self, row: int) -> None:
         super().__init__(row)
