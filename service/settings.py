@@ -23,6 +23,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     host: str = "127.0.0.1"
     port: int = 8000
     pool_size: int = 10
+    """`SHEETFLOW_POOL_SIZE`: the database connections the service holds, all opened at start."""
 
     statement_timeout_seconds: float = 30
     """`SHEETFLOW_STATEMENT_TIMEOUT_SECONDS`: PostgreSQL cancels any statement running longer
