@@ -30,6 +30,57 @@ WHERE r.batch_id = $1::uuid AND r.deleted_at IS NULL
 ORDER BY r.position
 LIMIT $2::integer OFFSET $3::integer;
 
+-- name: get_row_page_json :scalar
+-- The JSON body of GET …/rows: a page of the live rows of batch $1 of project $2 owned by
+-- user $3, in source order, optionally of status $6 only, with the total; NULL when no such
+-- live batch exists. PostgreSQL builds the JSON: the rows' jsonb is never decoded and
+-- encoded again by the service. Without a status filter the page is a range of positions
+-- (0 to row_count - 1: rows are never deleted one by one), found through the
+-- (batch_id, position) index however deep; with one, the matching rows are counted off.
+-- Timestamps are written as msgspec writes them elsewhere (UTC, `Z`, microseconds if any).
+SELECT json_build_object(
+    'items', coalesce((
+        SELECT json_agg(json_build_object(
+            'id', r.id,
+            'batchId', r.batch_id,
+            'data', r.data,
+            'status', r.status,
+            'validationMessages', r.validation_messages,
+            'sourceFileName', r.source_file_name,
+            'sourceSheetName', r.source_sheet_name,
+            'sourceRowIndex', r.source_row_index,
+            'createdAt', to_char(r.created_at AT TIME ZONE 'UTC',
+                CASE WHEN extract(microseconds FROM r.created_at)::integer % 1000000 = 0
+                THEN 'YYYY-MM-DD"T"HH24:MI:SS"Z"' ELSE 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"' END),
+            'updatedAt', to_char(r.updated_at AT TIME ZONE 'UTC',
+                CASE WHEN extract(microseconds FROM r.updated_at)::integer % 1000000 = 0
+                THEN 'YYYY-MM-DD"T"HH24:MI:SS"Z"' ELSE 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"' END)
+        ) ORDER BY r.position)
+        FROM (
+            SELECT id, batch_id, position, data, status, validation_messages,
+                source_file_name, source_sheet_name, source_row_index, created_at, updated_at
+            FROM ingestion_rows
+            WHERE batch_id = b.id AND deleted_at IS NULL
+                AND position >= CASE WHEN $6::row_status IS NULL THEN $5::integer ELSE 0 END
+                AND ($6::row_status IS NULL OR status = $6::row_status)
+            ORDER BY position
+            LIMIT $4::integer
+            OFFSET CASE WHEN $6::row_status IS NULL THEN 0 ELSE $5::integer END
+        ) AS r
+    ), '[]'::json),
+    'total', CASE $6::row_status
+        WHEN 'valid' THEN b.valid_count
+        WHEN 'warning' THEN b.warning_count
+        WHEN 'error' THEN b.error_count
+        ELSE b.row_count END,
+    'limit', $4::integer,
+    'offset', $5::integer
+)
+FROM ingestion_batches AS b
+JOIN projects AS p ON p.id = b.project_id AND p.deleted_at IS NULL
+WHERE b.id = $1::uuid AND b.project_id = $2::uuid AND p.user_id = $3::uuid
+    AND b.deleted_at IS NULL;
+
 -- name: get_row :one
 -- One live row of a live batch.
 SELECT r.id, r.batch_id, r.position, r.data, r.status, r.validation_messages,

@@ -66,6 +66,26 @@ async def find_by_batch_id(
     return await queries.many(db, "list_rows_for_batch", batch_id, limit, offset, status, into=Row)
 
 
+async def page_json(
+    db: Executor,
+    owner_id: UUID,
+    project_id: UUID,
+    batch_id: UUID,
+    *,
+    limit: int,
+    offset: int,
+    status: RowStatus | None = None,
+) -> bytes | None:
+    """The JSON of a page of rows (`{"items", "total", "limit", "offset"}`, the items in the
+    wire shape of a row), built by PostgreSQL in one query; None unless the batch is a live
+    batch of a live project of `owner_id`. For the HTTP list, where decoding every row's
+    jsonb into Python only to encode it again cost most of a request's CPU."""
+    page: str | None = await queries.scalar(
+        db, "get_row_page_json", batch_id, project_id, owner_id, limit, offset, status
+    )
+    return None if page is None else page.encode()
+
+
 async def get(db: Executor, batch_id: UUID, row_id: UUID) -> Row | None:
     return await queries.one(db, "get_row", row_id, batch_id, into=Row)
 

@@ -117,6 +117,41 @@ async def test_rows_in_source_order_with_status_filter_and_by_id(client, auth, o
     assert (await client.get(f"{url}/rows/nope", headers=auth())).status_code == 400
 
 
+async def test_row_pages_by_offset_with_and_without_a_status(client, auth, owned):
+    _, _, url = owned
+
+    async def names(**params):
+        page = (await client.get(url + "/rows", params=params, headers=auth())).json()
+        found = [r["data"]["nome"] for r in page["items"]]
+        return page["total"], page["limit"], page["offset"], found
+
+    assert await names(limit=2, offset=1) == (4, 2, 1, ["Bia", "Caio"])
+    assert await names(limit=2, offset=3) == (4, 2, 3, ["Duda"])
+    assert await names(limit=2, offset=4) == (4, 2, 4, [])
+    assert await names(status="warning", limit=1, offset=1) == (2, 1, 1, ["Duda"])
+    assert await names(status="error") == (1, 50, 0, ["Caio"])
+    assert await names(status="valid", offset=1) == (1, 50, 1, [])
+
+
+async def test_a_listed_row_is_byte_for_byte_the_row_by_id(client, auth, owned, pool):
+    """The list's JSON is built by PostgreSQL, the single row's by msgspec: the same text,
+    timestamps included, whether or not they have microseconds."""
+    _, batch, url = owned
+    await pool.execute(
+        "UPDATE ingestion_rows SET updated_at = '2026-11-25 10:11:12+00',"
+        " created_at = '2026-11-25 10:11:12.000500+00' WHERE batch_id = $1",
+        batch.id,
+    )
+    page = (await client.get(url + "/rows", headers=auth())).json()
+    for row in page["items"]:
+        one = (await client.get(f"{url}/rows/{row['id']}", headers=auth())).json()
+        assert one == row
+    assert (row["createdAt"], row["updatedAt"]) == (
+        "2026-11-25T10:11:12.000500Z",
+        "2026-11-25T10:11:12Z",
+    )
+
+
 async def test_fields_and_values(client, auth, owned):
     _, _, url = owned
     body = (await client.get(url + "/fields", headers=auth())).json()
