@@ -291,3 +291,85 @@ async def test_a_large_load_refreshes_the_planner_statistics_after_answering(poo
         "SELECT last_analyze FROM pg_stat_user_tables WHERE relname = 'ingestion_rows'"
     )
     assert analyzed is not None
+
+
+async def spare_ready(spare):
+    """The spare's process, once started (the spare is started in the background)."""
+    assert spare._next is not None
+    return await spare._next
+
+
+async def test_a_spare_worker_is_started_after_each_upload_and_used_by_the_next(pool, tmp_path):
+    _, project = await owner_and_project(pool)
+    spare = ingestion.SpareWorker()
+    try:
+        first = await ingestion.ingest(
+            pool,
+            project_id=project.id,
+            user_id=project.user_id,
+            sources=[csv_file(tmp_path, 10)],
+            mode=BatchMode.LIST_MODE,
+            sheet=None,
+            settings=Settings(),
+            spare=spare,
+        )
+        waiting = await spare_ready(spare)
+        assert waiting.returncode is None
+        # Started at low CPU priority, before it has even read its request.
+        assert os.getpriority(os.PRIO_PROCESS, waiting.pid) == ingestion.WORKER_NICENESS
+
+        parsing = set()
+        second = await ingestion.ingest(
+            pool,
+            project_id=project.id,
+            user_id=project.user_id,
+            sources=[csv_file(tmp_path, 20)],
+            mode=BatchMode.LIST_MODE,
+            sheet=None,
+            settings=Settings(),
+            on_rows=lambda done, expected: parsing.update(child.pid for child in workers()),
+            spare=spare,
+        )
+        assert (first.row_count, second.row_count) == (10, 20)
+        assert parsing == {waiting.pid}  # the spare parsed it, no other worker was started
+        assert waiting.returncode is not None  # and it was reaped
+        replacement = await spare_ready(spare)
+        assert replacement.pid != waiting.pid
+    finally:
+        await spare.close()
+    assert replacement.returncode is not None
+    assert workers() == []
+
+
+async def test_a_spare_worker_that_died_is_replaced(pool, tmp_path):
+    _, project = await owner_and_project(pool)
+    spare = ingestion.SpareWorker()
+    spare.prepare()
+    try:
+        dead = await spare_ready(spare)
+        dead.kill()
+        await dead.wait()
+        batch = await ingestion.ingest(
+            pool,
+            project_id=project.id,
+            user_id=project.user_id,
+            sources=[csv_file(tmp_path, 3)],
+            mode=BatchMode.LIST_MODE,
+            sheet=None,
+            settings=Settings(),
+            spare=spare,
+        )
+        assert batch.row_count == 3
+    finally:
+        await spare.close()
+    assert workers() == []
+
+
+def test_a_worker_whose_service_goes_away_before_its_request_exits_quietly():
+    finished = subprocess.run(
+        [sys.executable, "-m", "service.ingest.worker"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=60,
+    )
+    assert (finished.returncode, finished.stdout, finished.stderr) == (0, b"", b"")

@@ -1,4 +1,5 @@
-"""The Litestar application factory. The app's lifespan owns the asyncpg pool."""
+"""The Litestar application factory. The app's lifespan owns the asyncpg pool and the spare
+parsing worker."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from service.api.deadlines import AnswerCancelled
 from service.api.idempotency import KeysInFlight
 from service.api.problems import CLIENT_ERRORS, EXCEPTION_HANDLERS
 from service.db import create_pool
+from service.ingestion import SpareWorker
 from service.settings import Settings
 
 REQUEST_BODIES = ("ProjectCreate", "ProjectPatch", "BatchReview", "UploadForm")
@@ -45,9 +47,11 @@ def create_app(settings: Settings, database_url: str) -> Litestar:
         app.state.known_users = KnownUsers()
         app.state.keys_in_flight = KeysInFlight(settings.idempotency_ttl_seconds)
         app.state.pool = await create_pool(database_url, settings)
+        app.state.spare_worker = SpareWorker()
         try:
             yield
         finally:
+            await app.state.spare_worker.close()
             await app.state.pool.close()
 
     return Litestar(

@@ -240,6 +240,7 @@ async def upload_batch(
                 sheet=data.sheet or None,
                 settings=settings,
                 on_created=claim and claim.on_batch_created,
+                spare=state.spare_worker,
             )
     except idempotency.Replayed as replay:
         found = await batches.get_for_owner(state.pool, user.id, project_id, replay.resource_id)

@@ -194,11 +194,14 @@ def main() -> None:
     # The frame channel is the original stdout; anything else that prints goes to stderr.
     channel = os.fdopen(os.dup(1), "wb", buffering=1 << 16)
     os.dup2(2, 1)
-    request = decode_request(sys.stdin.buffer.read())
+    # A worker may be started ahead of its upload (`ingestion.SpareWorker`): it waits here,
+    # its imports done; if its service goes away first, the request is empty. (The parent
+    # lowers the worker's CPU priority.)
+    data = sys.stdin.buffer.read()
+    if not data:
+        return
+    request = decode_request(data)
     _limit_resources(request.settings)
-    # Parsing yields to the service's requests (and PostgreSQL) when the CPUs are busy; on an
-    # idle machine this changes nothing.
-    os.nice(10)
     run(request, channel)
 
 
