@@ -215,8 +215,10 @@ class Service:
             log.seek(offset)
             return log.read().decode(errors="replace")
 
-    def workers(self) -> list[psutil.Process]:
-        """The service's parsing workers (`python -m service.ingest.worker` children)."""
+    def workers(self, *, spare: bool = False) -> list[psutil.Process]:
+        """The service's parsing workers (`python -m service.ingest.worker` children) that
+        are parsing an upload, and with `spare=True` the one waiting for the next upload too.
+        A worker sets its resource limits once it has its request: the spare has not."""
         if self.process is None:
             return []
         try:
@@ -226,7 +228,9 @@ class Service:
         found = []
         for child in children:
             with contextlib.suppress(psutil.Error):
-                if "service.ingest.worker" in child.cmdline():
+                if "service.ingest.worker" in child.cmdline() and (
+                    spare or child.rlimit(psutil.RLIMIT_AS)[0] != psutil.RLIM_INFINITY
+                ):
                     found.append(child)
         return found
 
@@ -765,7 +769,7 @@ async def sigterm(
     """SIGTERM to the service at a random point of the upload: it must exit 0 within the
     bound, leaving no parsing worker behind. The harness starts it again."""
     await asyncio.sleep(o.fraction * h.timings.total)
-    workers = h.service.workers()
+    workers = h.service.workers(spare=True)
     h.service.signal(signal.SIGTERM)
     status = await h.service.wait_exit()
     if status != 0:
