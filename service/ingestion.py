@@ -160,15 +160,17 @@ class SpareWorker:
     A new worker spends about 0.1 s of CPU starting Python and importing the parsers before it
     can read a byte; a spare has done that while nothing was uploading, so the upload's first
     rows reach PostgreSQL that much sooner (bench/README.md). `serve` keeps one for its
-    lifetime: `prepare` after each upload (and at start) starts the next, `take` hands it out
-    (or a new worker if it is not there or died), `close` stops it.
+    lifetime: `prepare` after each upload starts the next, `take` hands it out (or a new
+    worker if it is not there or died), `close` stops it and any later `prepare`.
     """
 
     def __init__(self) -> None:
         self._next: asyncio.Task[asyncio.subprocess.Process] | None = None
+        self._closed = False
 
     def prepare(self) -> None:
-        if self._next is None:
+        # Not once closed: an upload that ends during shutdown must not leave a worker behind.
+        if self._next is None and not self._closed:
             self._next = asyncio.create_task(_spawn())
 
     async def take(self) -> asyncio.subprocess.Process:
@@ -185,6 +187,7 @@ class SpareWorker:
         return await _spawn()
 
     async def close(self) -> None:
+        self._closed = True
         starting, self._next = self._next, None
         if starting is not None:
             with contextlib.suppress(OSError):

@@ -46,9 +46,10 @@ async def stored(pool):
 
 
 def workers():
+    """This process's parsing workers (those of a service another test started are not)."""
     return [
         child
-        for child in psutil.Process().children(recursive=True)
+        for child in psutil.Process().children()
         if "service.ingest.worker" in " ".join(child.cmdline())
     ]
 
@@ -362,6 +363,8 @@ async def test_a_spare_worker_that_died_is_replaced(pool, tmp_path):
         assert batch.row_count == 3
     finally:
         await spare.close()
+    spare.prepare()  # an upload ending during shutdown starts no new one
+    assert spare._next is None
     assert workers() == []
 
 
