@@ -10,7 +10,8 @@ round 0 with seed 5 is what `tests/faults/` injects). Prints one line per fault:
 uploads ended (committed, absent, partial: must be 0, hung), leaked connections (must be 0),
 duplicate batches after the retry with the same Idempotency-Key (must be 0), 500 answers, and
 for the PostgreSQL restart the time from its return to the service answering (target ≤ 5 s);
-then the first answers seen and every problem with the runs that showed it.
+then the first answers seen and every problem with the runs that showed it. The service's
+log during a run with a problem (a 500's traceback, say) is printed after that run's line.
 """
 
 from __future__ import annotations
@@ -53,6 +54,9 @@ async def main(options: argparse.Namespace) -> None:
                 file=sys.stderr,
                 flush=True,
             )
+            if outcome.log:
+                print(f"--- the service's log during {fault}#{round_} ---", file=sys.stderr)
+                print(outcome.log.rstrip(), f"\n--- end of {fault}#{round_} ---", file=sys.stderr)
     minutes = (time.monotonic() - started) / 60
     print(
         f"{options.runs} injections into uploads of {options.rows:,} CSV rows, seed "

@@ -255,47 +255,49 @@ async def _store(
     # Nothing is written, and no connection held, until the worker has read a first chunk.
     frames = [await worker.frame()]
     watchdog: Watchdog | None = None
+    patience = settings.statement_timeout_seconds + CLIENT_GRACE_SECONDS
+    committed: Batch | None = None
     try:
-        async with (
-            pool.acquire() as conn,
-            Watchdog(conn, settings.statement_timeout_seconds + CLIENT_GRACE_SECONDS) as watchdog,
-            conn.transaction(),
-        ):
-            await rows.allow_long_copy(conn, settings.ingest_timeout_seconds)
-            batch = await batches.create(
-                conn,
-                project_id=project_id,
-                user_id=user_id,
-                mode=mode,
-                file_count=len(worker.names),
-            )
-            if on_created is not None:
-                await on_created(conn, batch)
-            copied = await rows.create_many(
-                conn,
-                _rows(worker, watchdog, batch.id, frames, on_rows),
-                guard_seconds=settings.ingest_timeout_seconds,
-            )
-            frame = frames[-1]
-            while isinstance(frame, protocol.AmendFrame):
-                await rows.amend(conn, batch.id, frame.rows)
-                frame = await watchdog.away(worker.frame())
-            if not isinstance(frame, protocol.DoneFrame):
-                raise await worker.unexpected_end()
-            if frame.count != copied:
-                raise errors.CorruptFile(
-                    f"{', '.join(worker.names)}: the file changed while it was being read",
-                    file=", ".join(worker.names),
+        async with pool.acquire() as conn:
+            async with Watchdog(conn, patience) as watchdog, conn.transaction():
+                await rows.allow_long_copy(conn, settings.ingest_timeout_seconds)
+                batch = await batches.create(
+                    conn,
+                    project_id=project_id,
+                    user_id=user_id,
+                    mode=mode,
+                    file_count=len(worker.names),
                 )
-            return await batches.finish(
-                conn,
-                batch.id,
-                row_count=copied,
-                column_metadata=frame.columns,
-                counts=frame.counts,
-            )
+                if on_created is not None:
+                    await on_created(conn, batch)
+                copied = await rows.create_many(
+                    conn,
+                    _rows(worker, watchdog, batch.id, frames, on_rows),
+                    guard_seconds=settings.ingest_timeout_seconds,
+                )
+                frame = frames[-1]
+                while isinstance(frame, protocol.AmendFrame):
+                    await rows.amend(conn, batch.id, frame.rows)
+                    frame = await watchdog.away(worker.frame())
+                if not isinstance(frame, protocol.DoneFrame):
+                    raise await worker.unexpected_end()
+                if frame.count != copied:
+                    raise errors.CorruptFile(
+                        f"{', '.join(worker.names)}: the file changed while it was being read",
+                        file=", ".join(worker.names),
+                    )
+                finished = await batches.finish(
+                    conn,
+                    batch.id,
+                    row_count=copied,
+                    column_metadata=frame.columns,
+                    counts=frame.counts,
+                )
+            committed = finished  # the COMMIT has answered: the batch is stored
+        return finished
     except (
         asyncpg.InterfaceError,
+        asyncpg.InternalClientError,
         asyncpg.PostgresConnectionError,
         OSError,
         asyncio.CancelledError,
@@ -307,6 +309,14 @@ async def _store(
             current = asyncio.current_task()
             assert current is not None
             current.uncancel()  # the watchdog's cancellation, not the caller's
+        if committed is not None:
+            # Only handing the connection back to the pool failed: a connection whose backend
+            # was killed just after the COMMIT answered may already have been taken back by
+            # asyncpg, which then refuses to release it again (`InternalClientError`). The
+            # batch is stored; answering that it is not would make a client without an
+            # Idempotency-Key upload it twice.
+            logger.warning("the upload committed, then its connection was lost: %r", error)
+            return committed
         if fired:
             raise errors.Unavailable(
                 "the database stopped answering during the upload; nothing was stored"
@@ -320,13 +330,20 @@ async def _store(
 
 def _connection_lost(error: BaseException | None) -> bool:
     """Whether `error`, or an error it was raised while handling, says the connection is
-    gone (asyncpg then also fails the rollback, with an `InterfaceError`)."""
+    gone (asyncpg then also fails the rollback, with an `InterfaceError`).
+
+    A backend killed between two statements sends its FATAL error when asyncpg expects no
+    message. If asyncpg reads it before it notices the closed socket, the error is lost, and
+    the next statement fails with an `InternalClientError` ("cannot switch to state …"), the
+    COMMIT included; asyncpg aborts the connection then. So that error is a lost connection
+    too: the upload's transaction went with it (the COMMIT was never sent)."""
     while error is not None:
         if isinstance(
             error,
             asyncpg.PostgresConnectionError
             | asyncpg.AdminShutdownError
             | asyncpg.CrashShutdownError
+            | asyncpg.InternalClientError
             | OSError,
         ):
             return True

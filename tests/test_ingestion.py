@@ -21,6 +21,7 @@ from service.entities import BatchMode, RowStatus, StatusCounts
 from service.ingest import Source
 from service.settings import Settings
 from service.store import batches, rows
+from tests import terminator
 from tests.factories import make_project, make_user
 
 
@@ -54,7 +55,16 @@ def workers():
     ]
 
 
-async def run(pool, project, sources, *, settings=None, on_rows=None, mode=BatchMode.LIST_MODE):
+async def run(
+    pool,
+    project,
+    sources,
+    *,
+    settings=None,
+    on_rows=None,
+    on_created=None,
+    mode=BatchMode.LIST_MODE,
+):
     return await ingestion.ingest(
         pool,
         project_id=project.id,
@@ -64,6 +74,7 @@ async def run(pool, project, sources, *, settings=None, on_rows=None, mode=Batch
         sheet=None,
         settings=settings or Settings(),
         on_rows=on_rows,
+        on_created=on_created,
     )
 
 
@@ -220,6 +231,39 @@ async def test_a_backend_killed_mid_copy_ends_the_upload_and_leaves_nothing(pool
         await task
     assert await stored(pool) == (0, 0)
     assert workers() == []
+
+
+@pytest.mark.parametrize(
+    ("point", "committed"),
+    [
+        (terminator.BEFORE_COMMIT, False),
+        (terminator.WITH_COMMIT, True),
+        (terminator.AFTER_COMMIT, True),
+        (terminator.RELEASING, True),
+    ],
+)
+async def test_a_backend_killed_as_the_upload_commits_is_unavailable_or_the_batch(
+    pool, tmp_path, database_url, point, committed
+):
+    """Killed between two statements, the backend sends its FATAL while asyncpg expects
+    nothing; read before the closed socket, it makes asyncpg fail the next statement with an
+    `InternalClientError` (the COMMIT, or the reset query of a connection going back to the
+    pool), or fail to give back a connection that it has already taken back itself. Before
+    the COMMIT has answered that is a lost connection, and nothing is stored; after, the batch
+    is stored and is what the upload returns."""
+    _, project = await owner_and_project(pool)
+    source = csv_file(tmp_path, 2_000)
+    async with terminator.Terminator(database_url) as killer:
+        if committed:
+            batch = await run(pool, project, [source], on_created=killer.at(point))
+            assert batch.row_count == 2_000
+            assert await stored(pool) == (1, 2_000)
+        else:
+            with pytest.raises(errors.Unavailable, match="nothing was stored"):
+                await run(pool, project, [source], on_created=killer.at(point))
+            assert await stored(pool) == (0, 0)
+    assert workers() == []
+    assert (await run(pool, project, [csv_file(tmp_path, 3, "next.csv")])).row_count == 3
 
 
 async def test_validation_results_are_stored_with_the_rows(pool, tmp_path):

@@ -187,10 +187,18 @@ DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
     asyncpg.PostgresConnectionError,  # SQLSTATE class 08: the connection broke mid-operation
     asyncpg.OperatorInterventionError,  # class 57: statement timeout, shutting down, starting up
     asyncpg.InterfaceError,  # only a closed connection or pool (any other use is a bug)
+    asyncpg.InternalClientError,  # asyncpg lost track of a connection it then aborts (below)
     TimeoutError,  # no answer within the client-side guard, no free connection in time
 )
 """Driver failures that mean "the database cannot answer now", whichever query hit them
-(a failed connection attempt is already `errors.Unavailable`, see `service.db`)."""
+(a failed connection attempt is already `errors.Unavailable`, see `service.db`).
+
+A backend killed while its connection idles in the pool sends its FATAL error at once; asyncpg
+reads it a turn or two of the event loop before it notices the closed socket, and a request
+that is handed that connection meanwhile fails its first statement with an
+`InternalClientError` ("cannot switch to state …"). asyncpg aborts the connection, and the
+pool replaces it: a retry succeeds, so this is a 503 too (still logged with its stack
+trace, as driver errors are)."""
 
 _CLOSED = re.compile(r"\b(connection|pool) is clos(ed|ing)\b")
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import io
 
 import pytest
 import xlsxwriter
 
+from service.api.app import create_app
 from service.settings import Settings
-from tests.api.conftest import SECRET, counts
+from tests.api.conftest import SECRET, counts, running
+from tests.terminator import Terminator
 
 CSV = "nome;idade;cidade\r\nAna;30;São Paulo\r\nBia;41;Lisboa\r\n".encode()
 
@@ -188,3 +191,37 @@ async def test_a_body_that_outgrows_the_limit_is_cut_off(database_url, small_set
         assert response.status_code == 413
     # Collect the abandoned part now, inside this test's warning filter, not in a later test.
     gc.collect()
+
+
+async def test_a_pooled_connection_killed_a_moment_before_is_503_never_500(
+    database_url, tmp_path, token_for
+):
+    """A backend killed while its connection idles in the pool sends its FATAL at once. For
+    a turn or two of the event loop asyncpg has read it but not yet noticed the closed socket,
+    and a request handed that connection fails its first statement (here the lookup of the
+    uploader) with asyncpg's `InternalClientError`. However soon after the kill the upload
+    comes, it is a 201, or a 503 that a retry turns into a 201."""
+    settings = Settings(data_dir=tmp_path, jwt_secret=SECRET, pool_size=1)
+    headers = {"Authorization": f"Bearer {token_for('owner')}"}
+    files = [("files", ("a.csv", b"a\r\n1\r\n", "text/csv"))]
+    app = create_app(settings, database_url)
+    answers = []
+    async with running(app) as client, Terminator(database_url) as killer:
+        project = (await client.post("/projects", json={"name": "p"}, headers=headers)).json()
+        url = f"/projects/{project['id']}/batches"
+        for turns in range(6):
+            killer.kill(await app.state.pool.fetchval("SELECT pg_backend_pid()"))
+            for _ in range(turns):
+                await asyncio.sleep(0)
+            response = await client.post(
+                url, data={"mode": "list_mode"}, files=files, headers=headers
+            )
+            answers.append(response.status_code)
+            if response.status_code == 503:
+                assert response.headers["content-type"] == "application/problem+json"
+                assert response.headers["retry-after"] == "5"
+                retried = await client.post(
+                    url, data={"mode": "list_mode"}, files=files, headers=headers
+                )
+                assert retried.status_code == 201, retried.text
+    assert set(answers) <= {201, 503}, answers

@@ -372,6 +372,9 @@ class Outcome:
     """For `pg_restart`: seconds from PostgreSQL accepting connections again to the service
     answering a request that needs it."""
     problems: list[str] = field(default_factory=list)
+    log: str = ""
+    """The service's log during this injection, kept when there were problems (the harness's
+    directory, and the whole log with it, is deleted at the end)."""
 
 
 @dataclass
@@ -642,6 +645,8 @@ class Harness:
         if "500" in (outcome.first, outcome.retry):
             outcome.problems.append("a 500 answer")
         outcome.problems = list(dict.fromkeys(outcome.problems))
+        if outcome.problems:
+            outcome.log = self.service.log_since(log_offset)
         await self.forget()
         return outcome
 
@@ -716,6 +721,33 @@ async def backend_kill(
         return
     await asyncio.sleep(o.fraction * 1.2 * h.timings.copy)
     await (await h.sql()).execute("SELECT pg_terminate_backend($1)", pid)
+
+
+async def commit_kill(
+    h: Harness, first: asyncio.Task[Any], progress: Progress, o: Outcome, rng: random.Random
+) -> None:
+    """`pg_terminate_backend` of the service's backend as it commits the upload: once its COPY
+    has started, at the first sight of the statement that finishes the batch (`fraction` below
+    0.5) or of its COMMIT (above), polled back to back since the two are milliseconds apart.
+    The kill lands while that statement runs, around the moment its answer is read, or once
+    the connection is back in the pool (when the upload ended first)."""
+    pid = await h.during(first, h.copy_backend)
+    if pid is None:
+        o.problems.append("the upload ended before any COPY was seen")
+        return
+    target = "finish_batch" if o.fraction < 0.5 else "COMMIT"
+    conn = await h.sql()
+
+    async def reached() -> bool:
+        query = await conn.fetchval("SELECT query FROM pg_stat_activity WHERE pid = $1", pid)
+        return first.done() or query is None or target in query
+
+    async def watch() -> None:
+        while not await reached():
+            pass  # no sleep: each poll is a round trip (~0.2 ms), the window a few ms
+
+    await bounded(watch(), f"the upload's backend to run {target}")
+    await conn.execute("SELECT pg_terminate_backend($1)", pid)
 
 
 async def pg_restart(
@@ -820,6 +852,7 @@ INJECTORS: dict[str, Injector] = {
     "sigterm": sigterm,
     "worker_kill": worker_kill,
     "statement_timeout": statement_timeout,
+    "commit_kill": commit_kill,
 }
 
 FAULTS = tuple(INJECTORS)
