@@ -64,6 +64,7 @@ async def run(
     on_rows=None,
     on_created=None,
     mode=BatchMode.LIST_MODE,
+    spare=None,
 ):
     return await ingestion.ingest(
         pool,
@@ -75,6 +76,7 @@ async def run(
         settings=settings or Settings(),
         on_rows=on_rows,
         on_created=on_created,
+        spare=spare,
     )
 
 
@@ -348,30 +350,17 @@ async def test_a_spare_worker_is_started_after_each_upload_and_used_by_the_next(
     _, project = await owner_and_project(pool)
     spare = ingestion.SpareWorker()
     try:
-        first = await ingestion.ingest(
-            pool,
-            project_id=project.id,
-            user_id=project.user_id,
-            sources=[csv_file(tmp_path, 10)],
-            mode=BatchMode.LIST_MODE,
-            sheet=None,
-            settings=Settings(),
-            spare=spare,
-        )
+        first = await run(pool, project, [csv_file(tmp_path, 10)], spare=spare)
         waiting = await spare_ready(spare)
         assert waiting.returncode is None
         # Started at low CPU priority, before it has even read its request.
         assert os.getpriority(os.PRIO_PROCESS, waiting.pid) == ingestion.WORKER_NICENESS
 
         parsing = set()
-        second = await ingestion.ingest(
+        second = await run(
             pool,
-            project_id=project.id,
-            user_id=project.user_id,
-            sources=[csv_file(tmp_path, 20)],
-            mode=BatchMode.LIST_MODE,
-            sheet=None,
-            settings=Settings(),
+            project,
+            [csv_file(tmp_path, 20)],
             on_rows=lambda done, expected: parsing.update(child.pid for child in workers()),
             spare=spare,
         )
@@ -394,16 +383,7 @@ async def test_a_spare_worker_that_died_is_replaced(pool, tmp_path):
         dead = await spare_ready(spare)
         dead.kill()
         await dead.wait()
-        batch = await ingestion.ingest(
-            pool,
-            project_id=project.id,
-            user_id=project.user_id,
-            sources=[csv_file(tmp_path, 3)],
-            mode=BatchMode.LIST_MODE,
-            sheet=None,
-            settings=Settings(),
-            spare=spare,
-        )
+        batch = await run(pool, project, [csv_file(tmp_path, 3)], spare=spare)
         assert batch.row_count == 3
     finally:
         await spare.close()
