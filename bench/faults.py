@@ -1,6 +1,6 @@
 """Benchmark: hundreds of faults injected into uploads to a real service, and what they left.
 
-    uv run python bench/faults.py [--runs 210] [--seed 5] [--rows 30000] [--faults a,b]
+    uv run python bench/faults.py [--runs 240] [--seed 5] [--rows 30000] [--faults a,b]
 
 Runs the harness of `tests/faults/` (its own embedded PostgreSQL and `sheetflow serve`
 process) through the faults in turn, round after round, each at a point drawn from
