@@ -18,7 +18,6 @@ read orders them: by column, and within a column `sanitized`, `type_mismatch`, `
 
 from __future__ import annotations
 
-import datetime as dt
 import itertools
 import operator
 import pickle
@@ -31,14 +30,11 @@ from typing import Any, NamedTuple
 from service.entities import InferredType, RowStatus, ValidationMessage
 from service.ingest import reading, validation
 from service.ingest.inference import (
-    BOOLEAN,
-    DATE,
-    DATETIME,
     FITTING_KINDS,
     INTEGER,
     KIND_COUNT,
+    KIND_OF_TYPE,
     NUMBER,
-    TIME,
     ColumnStats,
     cell_kind,
     classify_text,
@@ -186,15 +182,7 @@ def _kinds(
 
 
 _FLOAT = 254
-_KIND_OF_TYPE: dict[type, int] = {
-    str: EMPTY,
-    bool: BOOLEAN,
-    dt.date: DATE,
-    dt.datetime: DATETIME,
-    dt.time: TIME,
-    dt.timedelta: TIME,
-    float: _FLOAT,
-}
+_KIND_OF_TYPE: dict[type, int] = {str: EMPTY, float: _FLOAT, **KIND_OF_TYPE}
 _INTEGRAL_TO_KIND = bytes([NUMBER, INTEGER]) + bytes(254)
 
 

@@ -290,7 +290,8 @@ def text_misfits(chunk: TextChunk, type_: InferredType) -> list[int]:
     ]
 
 
-_DIRECT_KINDS: dict[type, int] = {
+KIND_OF_TYPE: dict[type, int] = {
+    # The kind of any value of these Python types (calamine's), whatever the value.
     bool: BOOLEAN,
     dt.date: DATE,
     dt.datetime: DATETIME,
@@ -308,7 +309,7 @@ def typed_kind_counts(raw: Sequence[Any], type_counts: Counter[type]) -> list[in
         return None
     counts = [0] * KIND_COUNT
     for kind, count in type_counts.items():
-        direct = _DIRECT_KINDS.get(kind)
+        direct = KIND_OF_TYPE.get(kind)
         if direct is not None:
             counts[direct] += count
         elif kind is float or kind is int:
