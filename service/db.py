@@ -192,6 +192,7 @@ async def create_pool(
     Every connection is opened now and kept, so that requests never wait for one to be opened
     (opening ten takes ~12 ms at start; under load, 10 to 50 ms per request that has to)."""
     settings = settings or Settings()
+    size = max_size or settings.pool_size
     statement_timeout = settings.statement_timeout_seconds
     pool = _Pool(
         url,
@@ -202,8 +203,8 @@ async def create_pool(
         connection_class=asyncpg.Connection,
         record_class=asyncpg.Record,
         # ours:
-        min_size=max_size or settings.pool_size,
-        max_size=max_size or settings.pool_size,
+        min_size=size,
+        max_size=size,
         connect=_connect,
         init=_init_connection,
         reset=_keep_session,
