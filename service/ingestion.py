@@ -55,9 +55,11 @@ ANALYZE_AFTER_ROWS = 10_000
 class Worker:
     """The parent's handle on one worker process: frames in, errors translated."""
 
-    def __init__(self, process: asyncio.subprocess.Process, names: list[str]) -> None:
+    def __init__(self, process: asyncio.subprocess.Process, request: protocol.Request) -> None:
         self.process = process
-        self.names = names
+        self.request = request
+        self.names = [name for _, name in request.sources]
+        self.frames_read = 0
         self._stderr = b""
         self._stderr_task = asyncio.create_task(self._drain_stderr())
 
@@ -71,7 +73,7 @@ class Worker:
             process.stdin.write(protocol.encode_request(request))
             await process.stdin.drain()
             process.stdin.close()
-        return cls(process, [name for _, name in request.sources])
+        return cls(process, request)
 
     async def _drain_stderr(self) -> None:
         assert self.process.stderr is not None
@@ -88,27 +90,37 @@ class Worker:
             frame: protocol.Frame = protocol.frame_decoder.decode(payload)
         except (asyncio.IncompleteReadError, msgspec.DecodeError):
             raise await self.unexpected_end() from None
+        self.frames_read += 1
         if isinstance(frame, protocol.ErrorFrame):
             raise protocol.error_from_frame(frame)
         return frame
 
-    async def unexpected_end(self) -> errors.CorruptFile:
-        """The error to report when the worker stopped without a clean answer."""
+    async def unexpected_end(self) -> errors.SheetflowError:
+        """The error to report when the worker stopped without a clean answer.
+
+        A worker that dies before its first frame may have been killed by calamine while the
+        pre-checks that would have refused the file were still running (they run side by
+        side, see `ingest.Reading`): the pre-checks then run alone, in a new worker, and
+        their refusal is the answer, as if they had finished first."""
         code = await self.process.wait()
         await self._stderr_task
         files = ", ".join(self.names)
-        if code == -signal.SIGXCPU:
-            reason = "took more CPU time than the parser is allowed"
-        elif code == -signal.SIGABRT or b"MemoryError" in self._stderr:
-            reason = "needs more memory than the parser is allowed"
-        else:
-            reason = "could not be parsed"
         logger.warning(
             "parsing worker for %s ended with status %s: %s",
             files,
             code,
             self._stderr.decode(errors="replace").strip()[-2000:] or "(no output)",
         )
+        if not self.frames_read and not self.request.checks_only:
+            refusal = await _precheck(self.request)
+            if refusal is not None:
+                return refusal
+        if code == -signal.SIGXCPU:
+            reason = "took more CPU time than the parser is allowed"
+        elif code == -signal.SIGABRT or b"MemoryError" in self._stderr:
+            reason = "needs more memory than the parser is allowed"
+        else:
+            reason = "could not be parsed"
         return errors.CorruptFile(f"{files}: the file {reason}", file=files)
 
     async def close(self) -> None:
@@ -123,6 +135,19 @@ class Worker:
             pass
         await self.process.wait()
         await self._stderr_task
+
+
+async def _precheck(request: protocol.Request) -> errors.SheetflowError | None:
+    """What the checks that come before parsing say of the request's files, run alone in a
+    worker of their own: their refusal, or None when they pass (or cannot tell)."""
+    checker = await Worker.start(msgspec.structs.replace(request, checks_only=True))
+    try:
+        await checker.frame()
+    except errors.SheetflowError as refusal:
+        return refusal if checker.frames_read else None
+    finally:
+        await checker.close()
+    return None
 
 
 async def _spawn() -> asyncio.subprocess.Process:

@@ -64,6 +64,7 @@ async def run(
     on_rows=None,
     on_created=None,
     mode=BatchMode.LIST_MODE,
+    sheet=None,
     spare=None,
 ):
     return await ingestion.ingest(
@@ -72,7 +73,7 @@ async def run(
         user_id=project.user_id,
         sources=sources,
         mode=mode,
-        sheet=None,
+        sheet=sheet,
         settings=settings or Settings(),
         on_rows=on_rows,
         on_created=on_created,
@@ -126,6 +127,33 @@ async def test_a_worker_that_runs_out_of_memory_is_a_clean_422(pool, tmp_path):
     with pytest.raises(errors.CorruptFile, match=r"wide\.xlsx"):
         await run(pool, project, [Source(path=path, name="wide.xlsx")], settings=starved)
     assert await stored(pool) == (0, 0)
+    assert (await run(pool, project, [csv_file(tmp_path, 3)])).row_count == 3
+
+
+async def test_a_worker_that_calamine_kills_before_the_pre_checks_end_gets_their_answer(
+    pool, tmp_path, caplog
+):
+    """In the worker, calamine loads a workbook while the pre-checks (`guards`) inspect it.
+    Here it aborts the worker at once on the far cell of sheet "Far", while the pre-checks are
+    still reading the big sheet stored before it: the parent then runs the pre-checks alone,
+    and the answer is their refusal, exactly as when they finish first."""
+    _, project = await owner_and_project(pool)
+    path = tmp_path / "far.xlsx"
+    with xlsxwriter.Workbook(str(path), {"constant_memory": True}) as book:
+        big = book.add_worksheet("Big")
+        for r in range(60_000):
+            big.write_row(r, 0, [r, r * 2, r * 3, r * 4, r * 5, r * 6, r * 7, r * 8])
+        far = book.add_worksheet("Far")
+        far.write("A1", "header")
+        far.write("ALL1048576", "far down, within max_columns")
+    with pytest.raises(errors.LimitExceeded) as refused:
+        await run(pool, project, [Source(path=path, name="far.xlsx")], sheet="Far")
+    assert "parsing worker for far.xlsx ended with status" in caplog.text
+    assert (refused.value.file, refused.value.sheet) == ("far.xlsx", "Far")
+    assert refused.value.limit == "worker_memory_bytes"
+    assert "1,048,576 rows x 1,000 columns" in refused.value.detail
+    assert await stored(pool) == (0, 0)
+    assert workers() == []
     assert (await run(pool, project, [csv_file(tmp_path, 3)])).row_count == 3
 
 

@@ -28,7 +28,17 @@ from service.ingest.parse import (
     Reading,
     Source,
     parse_rows,
+    precheck,
     profile,
 )
 
-__all__ = ["Amendment", "ParsedRow", "Profile", "Reading", "Source", "parse_rows", "profile"]
+__all__ = [
+    "Amendment",
+    "ParsedRow",
+    "Profile",
+    "Reading",
+    "Source",
+    "parse_rows",
+    "precheck",
+    "profile",
+]

@@ -21,10 +21,15 @@
 calamine holds a whole sheet in memory while it is read (about 0.9 GiB for 1M x 12), so a
 read loads one sheet at a time. A workbook of one sheet is read in one pass (see `parse`) and
 loaded once; a two-pass read loads each sheet once per pass.
+
+calamine releases the GIL while it opens a workbook and loads a sheet (most of the time
+before the first row of a big xlsx can be sent), so `Opening` can do that in a thread while
+the caller runs the `guards` pre-checks, on another core.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -35,6 +40,7 @@ from python_calamine import CalamineSheet, CalamineWorkbook, SheetTypeEnum, Shee
 
 from service import errors
 from service.ingest.keys import column_letter
+from service.ingest.plans import Source
 from service.settings import Settings
 
 Cell = Any
@@ -79,6 +85,9 @@ class Workbook:
         error: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
+        self.close()
+
+    def close(self) -> None:
         if self._opened is not None:
             self._opened.close()
 
@@ -172,6 +181,50 @@ class LoadedSheet:
             if blank and number not in never_blank:
                 continue
             yield number, row
+
+
+def open_for_list(
+    source: Source, sheet: str | None, settings: Settings
+) -> tuple[Workbook, list[str], LoadedSheet | None]:
+    """A workbook opened for a list-mode read: the sheets to read and, when there is just one,
+    that sheet loaded (a one-pass read). The caller closes the workbook."""
+    book = Workbook(source.path, source.name)
+    try:
+        names = book.select(sheet, first_only=False)
+        loaded = book.load(names[0], settings) if len(names) == 1 else None
+    except BaseException:
+        book.close()
+        raise
+    return book, names, loaded
+
+
+class Opening(threading.Thread):
+    """`open_for_list` in a thread of its own, started at once; `result` waits for it.
+
+    Only for a process that may die: if the file is hostile, calamine may abort the whole
+    process before the caller's pre-checks have refused it (the parsing worker's parent
+    then runs the pre-checks alone, see `ingestion`). A daemon thread, so that a process
+    whose pre-checks refused the file exits without waiting for calamine to finish."""
+
+    def __init__(self, source: Source, sheet: str | None, settings: Settings) -> None:
+        super().__init__(name="calamine", daemon=True)
+        self._request = (source, sheet, settings)
+        self._outcome: tuple[Workbook, list[str], LoadedSheet | None] | None = None
+        self._error: BaseException | None = None
+        self.start()
+
+    def run(self) -> None:
+        try:
+            self._outcome = open_for_list(*self._request)
+        except BaseException as error:  # handed to the caller by `result`
+            self._error = error
+
+    def result(self) -> tuple[Workbook, list[str], LoadedSheet | None]:
+        self.join()
+        if self._error is not None:
+            raise self._error
+        assert self._outcome is not None
+        return self._outcome
 
 
 def _is_panic(error: BaseException) -> bool:

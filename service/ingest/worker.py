@@ -10,6 +10,10 @@ length-prefixed JSON frames from its stdout:
     done     how many rows were sent, how many of each status, the batch's columns
     error    a clean refusal (an `IngestError`), with its class and location
 
+A request marked `checks_only` runs only the checks that come before parsing
+(`ingest.precheck`) and answers `done` (no rows) or `error`: the parent asks for that when a
+worker died before its first frame (see `ingestion.Worker.unexpected_end`).
+
 The worker caps its own address space (RLIMIT_AS) and CPU time (RLIMIT_CPU) before it reads
 any file; whatever kills it then (abort, MemoryError, SIGXCPU) kills only it, and the parent
 reports the upload as unreadable. The pipe gives back-pressure for free: when the parent's
@@ -42,6 +46,7 @@ ROWS_PER_FRAME = 2_000
 _LENGTH = struct.Struct(">I")
 _Item = TypeVar("_Item")
 _STATUS = operator.attrgetter("status")
+_NO_ROWS = StatusCounts(valid=0, warning=0, error=0)
 
 
 class Request(msgspec.Struct, frozen=True, kw_only=True):
@@ -50,6 +55,9 @@ class Request(msgspec.Struct, frozen=True, kw_only=True):
     mode: BatchMode
     sheet: str | None
     settings: Settings
+    checks_only: bool = False
+    """Run only the checks that come before parsing (`ingest.precheck`), answering `done`
+    with no rows when they pass."""
 
 
 class RowsFrame(msgspec.Struct, frozen=True, tag="rows"):
@@ -157,32 +165,42 @@ def _limit_resources(settings: Settings) -> None:
 
 
 def run(request: Request, channel: BinaryIO) -> None:
-    """Parse the request's files and write every frame to `channel`."""
+    """Parse the request's files (or only check them) and write every frame to `channel`."""
     sources = [ingest.Source(path=Path(path), name=name) for path, name in request.sources]
     try:
-        reading = ingest.Reading(sources, request.mode, request.sheet, request.settings)
-        statuses: Counter[RowStatus] = Counter()
-        count = 0
-        for chunk in reading.chunks():
-            statuses.update(map(_STATUS, chunk))
-            count += len(chunk)
-            expected = reading.expected_rows(count)
-            _send(channel, _encoder.encode({"type": "rows", "rows": chunk, "expected": expected}))
-        for amended in _chunks(reading.amendments()):
-            for amendment in amended:
-                statuses[amendment.previous] -= 1
-                statuses[amendment.status] += 1
-            _send(channel, _encoder.encode({"type": "amend", "rows": [row[:3] for row in amended]}))
-        counts = StatusCounts(
-            valid=statuses[RowStatus.VALID],
-            warning=statuses[RowStatus.WARNING],
-            error=statuses[RowStatus.ERROR],
-        )
-        columns = msgspec.Raw(_encoder.encode(reading.profile.columns))
-        _send(channel, _encoder.encode(DoneFrame(count=count, counts=counts, columns=columns)))
+        if request.checks_only:
+            ingest.precheck(sources, request.settings)
+            done = DoneFrame(count=0, counts=_NO_ROWS, columns=msgspec.Raw(b"[]"))
+        else:
+            done = _parse(request, sources, channel)
+        _send(channel, _encoder.encode(done))
     except (errors.IngestError, errors.InvalidInput) as error:
         _send(channel, _encoder.encode(error_frame(error)))
     channel.flush()
+
+
+def _parse(request: Request, sources: list[ingest.Source], channel: BinaryIO) -> DoneFrame:
+    """Send the rows and amendments of the request's files; return the closing frame."""
+    reading = ingest.Reading(sources, request.mode, request.sheet, request.settings, sandboxed=True)
+    statuses: Counter[RowStatus] = Counter()
+    count = 0
+    for chunk in reading.chunks():
+        statuses.update(map(_STATUS, chunk))
+        count += len(chunk)
+        expected = reading.expected_rows(count)
+        _send(channel, _encoder.encode({"type": "rows", "rows": chunk, "expected": expected}))
+    for amended in _chunks(reading.amendments()):
+        for amendment in amended:
+            statuses[amendment.previous] -= 1
+            statuses[amendment.status] += 1
+        _send(channel, _encoder.encode({"type": "amend", "rows": [row[:3] for row in amended]}))
+    counts = StatusCounts(
+        valid=statuses[RowStatus.VALID],
+        warning=statuses[RowStatus.WARNING],
+        error=statuses[RowStatus.ERROR],
+    )
+    columns = msgspec.Raw(_encoder.encode(reading.profile.columns))
+    return DoneFrame(count=count, counts=counts, columns=columns)
 
 
 def _chunks(items: Iterator[_Item]) -> Iterator[list[_Item]]:
