@@ -1,5 +1,6 @@
-"""Hostile workbooks (issue item 7) are refused cleanly, before calamine sees them, with
-the exact error class and the file (and sheet) named; a normal file is read right after."""
+"""Hostile workbooks (issue item 7) are refused cleanly, before calamine sees them (these
+tests read in this process; the worker's concurrent read is tested in test_ingestion.py),
+with the exact error class and the file (and sheet) named; a normal file is read right after."""
 
 from __future__ import annotations
 
