@@ -23,6 +23,7 @@ from service.settings import Settings
 from service.store import batches, rows
 from tests import terminator
 from tests.factories import make_project, make_user
+from tests.ingest.uploads import read
 
 
 def csv_file(tmp_path, rows_count, name="pessoas.csv"):
@@ -101,6 +102,26 @@ async def test_rows_arrive_in_order_with_counts_and_progress(pool, tmp_path):
         (4_999, 5_001, "Pessoa 4999"),
     ]
     assert workers() == []
+
+
+@pytest.mark.parametrize("mode", [BatchMode.LIST_MODE, BatchMode.PROFILE_MODE])
+async def test_rows_are_sent_with_their_keys_in_the_order_jsonb_stores_them(pool, tmp_path, mode):
+    """So PostgreSQL has no keys to sort (`keys.jsonb_order`): the data a reading yields, the
+    JSON the worker sends and the stored jsonb all hold the keys in the same order."""
+    _, project = await owner_and_project(pool)
+    path = tmp_path / "order.csv"
+    path.write_text("Nome Completo,Id,E-mail,ab,Zé,b\nAna,1,a@x.io,2,3,4\n", encoding="utf-8")
+    source = Source(path=path, name="order.csv")
+    (parsed,) = read([source], mode)
+    batch = await run(pool, project, [source], mode=mode)
+    stored = await pool.fetchval(
+        "SELECT array(SELECT jsonb_object_keys(data)) FROM ingestion_rows WHERE batch_id = $1",
+        batch.id,
+    )
+    assert list(parsed.data) == stored
+    assert sorted(stored) == sorted(column.normalized_key for column in batch.column_metadata)
+    if mode is BatchMode.LIST_MODE:
+        assert stored == ["b", "ab", "id", "ze", "e_mail", "nome_completo"]
 
 
 async def test_a_refused_file_stores_nothing_and_the_next_upload_works(pool, tmp_path):

@@ -66,3 +66,12 @@ class KeyAllocator:
             suffix += 1
         self._taken.add(key)
         return key
+
+
+def jsonb_order(keys: list[str]) -> list[int]:
+    """The indexes of `keys` in the order jsonb keeps an object's keys: shorter first (in
+    UTF-8 bytes), then bytewise. A row's data written in that order is stored as sent;
+    written in column order, PostgreSQL sorts every row's keys (5 % of a COPY's CPU for 12
+    columns, bench/README.md)."""
+    encoded = [key.encode() for key in keys]
+    return sorted(range(len(keys)), key=lambda index: (len(encoded[index]), encoded[index]))

@@ -19,6 +19,7 @@ from service.ingest import delimited, reading, validation, workbook
 from service.ingest.amendments import Tracker
 from service.ingest.formats import FileFormat
 from service.ingest.inference import FITTING_KINDS, cell_kind, classify_text, text_misfits
+from service.ingest.keys import jsonb_order
 from service.ingest.plans import FilePlan, ParsedRow, Profile, SheetPlan, Source
 from service.ingest.values import (
     MAX_SAFE_INTEGER,
@@ -52,7 +53,11 @@ class Emitter:
         self.profile = profile
         self.settings = settings
         self.keys = [column.normalized_key for column in profile.columns]
-        self.template: dict[str, Any] = dict.fromkeys(self.keys)
+        # Every row's data holds its keys in jsonb's order (see `keys.jsonb_order`): the
+        # order PostgreSQL stores and returns them in anyway.
+        self.stored_order = jsonb_order(self.keys)
+        self.stored_keys = [self.keys[index] for index in self.stored_order]
+        self.template: dict[str, Any] = dict.fromkeys(self.stored_keys)
         self.position = 0
 
     def list_file(self, source: Source, plan: FilePlan) -> Iterator[list[ParsedRow]]:
@@ -322,15 +327,18 @@ class _Block:
         emitter, count = self.emitter, len(numbers)
         start = emitter.position
         emitter.position += count
-        values = zip(*value_columns, strict=True) if value_columns else itertools.repeat((), count)
-        if self.same_shape:
-            data: Iterator[dict[str, Any]] = map(
-                dict, map(zip, itertools.repeat(emitter.keys), values)
+        data: Iterator[dict[str, Any]]
+        if not value_columns:
+            data = map(dict.copy, itertools.repeat(emitter.template, count))
+        elif self.same_shape:
+            stored = [value_columns[index] for index in emitter.stored_order]
+            data = map(
+                dict, map(zip, itertools.repeat(emitter.stored_keys), zip(*stored, strict=True))
             )
         else:
             data = (
                 {**emitter.template, **dict(zip(self.sheet_keys, row, strict=True))}
-                for row in values
+                for row in zip(*value_columns, strict=True)
             )
         statuses: Sequence[RowStatus] | Iterator[RowStatus]
         message_lists: Sequence[list[ValidationMessage]] | Iterator[list[ValidationMessage]]
