@@ -6,6 +6,7 @@ Parsing rules are tested in tests/ingest/ without a database; here each test goe
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import signal
 import subprocess
@@ -19,6 +20,7 @@ import xlsxwriter
 from service import errors, ingestion
 from service.entities import BatchMode, RowStatus, StatusCounts
 from service.ingest import Source
+from service.ingest.reading import CHUNK_ROWS
 from service.settings import Settings
 from service.store import batches, rows
 from tests import terminator
@@ -122,6 +124,26 @@ async def test_rows_are_sent_with_their_keys_in_the_order_jsonb_stores_them(pool
     assert sorted(stored) == sorted(column.normalized_key for column in batch.column_metadata)
     if mode is BatchMode.LIST_MODE:
         assert stored == ["b", "ab", "id", "ze", "e_mail", "nome_completo"]
+
+
+async def test_the_rows_go_in_by_several_copies_in_one_transaction(pool, tmp_path, monkeypatch):
+    """One COPY per `COPY_ROWS` rows or so (at a frame boundary): each statement of a
+    transaction has its own command id (`cmin`), so the stored rows show how many there were."""
+    monkeypatch.setattr(ingestion, "COPY_ROWS", 1_000)
+    _, project = await owner_and_project(pool)
+    progress = []
+    batch = await run(
+        pool, project, [csv_file(tmp_path, 5_500)], on_rows=lambda done, _: progress.append(done)
+    )
+    stored_rows = await pool.fetchrow(
+        "SELECT count(*), min(position), max(position), count(DISTINCT cmin::text) AS copies"
+        " FROM ingestion_rows WHERE batch_id = $1",
+        batch.id,
+    )
+    assert tuple(stored_rows) == (5_500, 0, 5_499, math.ceil(5_500 / CHUNK_ROWS))
+    assert progress == sorted(progress)
+    assert progress[-1] == 5_500
+    assert batch.row_count == 5_500
 
 
 async def test_a_refused_file_stores_nothing_and_the_next_upload_works(pool, tmp_path):
