@@ -283,6 +283,7 @@ async def _store(
     on_created: Callable[[Connection, Batch], Awaitable[None]] | None,
 ) -> Batch:
     # Nothing is written, and no connection held, until the worker has read a first chunk.
+    # `frames` holds one frame: the next one to store.
     frames = [await worker.frame()]
     watchdog: Watchdog | None = None
     patience = settings.statement_timeout_seconds + CLIENT_GRACE_SECONDS
@@ -302,13 +303,13 @@ async def _store(
                 if on_created is not None:
                     await on_created(conn, batch)
                 copied = 0
-                while isinstance(frames[-1], protocol.RowsFrame):
+                while isinstance(frames[0], protocol.RowsFrame):
                     copied += await rows.create_many(
                         conn,
                         _rows(feed, watchdog, batch.id, frames, copied, on_rows),
                         guard_seconds=settings.ingest_timeout_seconds,
                     )
-                frame: protocol.Frame = frames[-1]
+                frame: protocol.Frame = frames[0]
                 while isinstance(frame, protocol.AmendFrame):
                     await rows.amend(conn, batch.id, frame.rows)
                     frame = await watchdog.away(feed.next())
@@ -488,11 +489,11 @@ async def _rows(
     on_rows: Callable[[int, int], None] | None,
 ) -> AsyncIterator[NewRow]:
     """One COPY's records: the worker's rows, the batch id in front, from the rows of
-    `frames[-1]` on, until a frame that is not rows or `COPY_ROWS` rows; the first frame not
-    taken is left in `frames`. `before`: rows copied by earlier COPYs. `data` and
+    `frames[0]` on, until a frame that is not rows or `COPY_ROWS` rows; the first frame not
+    taken replaces `frames[0]`. `before`: rows copied by earlier COPYs. `data` and
     `validation_messages` stay the worker's JSON bytes (`msgspec.Raw`), never decoded here."""
     sent = 0
-    frame = frames[-1]
+    frame = frames[0]
     while isinstance(frame, protocol.RowsFrame):
         for row in frame.rows:
             yield _new_row((batch_id, *row))
@@ -502,7 +503,7 @@ async def _rows(
         frame = await watchdog.away(feed.next())
         if sent >= COPY_ROWS:
             break
-    frames.append(frame)
+    frames[0] = frame
 
 
 class ReadAhead:
