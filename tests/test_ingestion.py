@@ -146,6 +146,25 @@ async def test_the_rows_go_in_by_several_copies_in_one_transaction(pool, tmp_pat
     assert batch.row_count == 5_500
 
 
+async def test_a_limit_met_after_several_copies_stores_nothing(pool, tmp_path, monkeypatch):
+    """The worker's refusal arrives through the read-ahead while the COPYs are under way."""
+    monkeypatch.setattr(ingestion, "COPY_ROWS", 1_000)
+    _, project = await owner_and_project(pool)
+    progress = []
+    with pytest.raises(errors.LimitExceeded) as refused:
+        await run(
+            pool,
+            project,
+            [csv_file(tmp_path, 9_000)],
+            settings=Settings(max_rows=8_000),
+            on_rows=lambda done, _: progress.append(done),
+        )
+    assert (refused.value.limit, refused.value.file) == ("max_rows", "pessoas.csv")
+    assert progress[-1] >= 3 * CHUNK_ROWS  # three COPYs had been sent
+    assert await stored(pool) == (0, 0)
+    assert workers() == []
+
+
 async def test_a_refused_file_stores_nothing_and_the_next_upload_works(pool, tmp_path):
     _, project = await owner_and_project(pool)
     bogus = tmp_path / "bogus.xlsx"
