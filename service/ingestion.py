@@ -30,6 +30,7 @@ import logging
 import os
 import signal
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
@@ -246,7 +247,13 @@ async def ingest(
     `spare`: take the worker from it, and have it start the next once this one is done.
     """
     deadline = asyncio.timeout(settings.ingest_timeout_seconds)
-    worker = await Worker.start(_request(sources, mode, sheet, settings), spare)
+    # The worker's temporary files go here, and go with it however the worker ends.
+    scratch = tempfile.TemporaryDirectory(prefix="sheetflow-worker-", ignore_cleanup_errors=True)
+    try:
+        worker = await Worker.start(_request(sources, mode, sheet, settings, scratch.name), spare)
+    except BaseException:
+        scratch.cleanup()
+        raise
     try:
         async with deadline:
             batch = await _store(
@@ -265,6 +272,7 @@ async def ingest(
         ) from None
     finally:
         await worker.close()
+        scratch.cleanup()
         if spare is not None:
             spare.prepare()
     if batch.row_count >= ANALYZE_AFTER_ROWS:
@@ -467,7 +475,7 @@ async def _analyze(pool: Pool) -> None:
 
 
 def _request(
-    sources: Sequence[Source], mode: BatchMode, sheet: str | None, settings: Settings
+    sources: Sequence[Source], mode: BatchMode, sheet: str | None, settings: Settings, scratch: str
 ) -> protocol.Request:
     """The worker's request. The worker checks the mode's file count and the limits itself,
     so they are written once, in `service.ingest`."""
@@ -477,6 +485,7 @@ def _request(
         sheet=sheet,
         # The worker needs the limits, not the secrets.
         settings=msgspec.structs.replace(settings, jwt_secret=None),
+        scratch=scratch,
     )
 
 

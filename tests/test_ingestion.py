@@ -11,7 +11,11 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
+import time
 import uuid
+import zipfile
+from pathlib import Path
 
 import psutil
 import pytest
@@ -19,7 +23,7 @@ import xlsxwriter
 
 from service import errors, ingestion
 from service.entities import BatchMode, RowStatus, StatusCounts
-from service.ingest import Source
+from service.ingest import Source, parts
 from service.ingest.reading import CHUNK_ROWS
 from service.settings import Settings
 from service.store import batches, rows
@@ -236,6 +240,86 @@ async def test_a_worker_killed_mid_parse_leaves_nothing(pool, tmp_path):
     with pytest.raises(errors.CorruptFile, match="could not be parsed"):
         await run(pool, project, [csv_file(tmp_path, 100_000)], on_rows=kill_worker)
     assert await stored(pool) == (0, 0)
+
+
+BIG_ROWS = 48_000
+
+
+@pytest.fixture(scope="module")
+def big_xlsx(tmp_path_factory):
+    """An xlsx whose sheet has more XML than `parts.MIN_BYTES`: the worker cuts it into parts
+    (on a machine with more than one CPU)."""
+    path = tmp_path_factory.mktemp("big") / "grande.xlsx"
+    with xlsxwriter.Workbook(str(path), {"constant_memory": True}) as book:
+        sheet = book.add_worksheet("Clientes")
+        sheet.write_row(0, 0, ["Número", "Nome", "Cidade", "Observação"])
+        for i in range(BIG_ROWS):
+            note = f"observação longa {i} " * 4
+            city = "Florianópolis - Santa Catarina"
+            sheet.write_row(i + 1, 0, [i, f"Cliente número {i} da Silva Santos", city, note])
+    with zipfile.ZipFile(path) as archive:
+        size = archive.getinfo(SHEET1).file_size
+    assert size > parts.MIN_BYTES
+    return Source(path=path, name="grande.xlsx")
+
+
+def worker_scratch():
+    return {path.name for path in Path(tempfile.gettempdir()).glob("sheetflow-worker-*")}
+
+
+async def test_a_sheet_cut_into_parts_by_the_worker_is_stored_whole_and_in_order(pool, big_xlsx):
+    _, project = await owner_and_project(pool)
+    before = worker_scratch()
+
+    batch = await run(pool, project, [big_xlsx])
+
+    assert batch.row_count == BIG_ROWS
+    assert [column.normalized_key for column in batch.column_metadata] == [
+        "numero",
+        "nome",
+        "cidade",
+        "observacao",
+    ]
+    in_place = await pool.fetchval(
+        "SELECT count(*) FROM ingestion_rows WHERE batch_id = $1"
+        " AND source_row_index = position + 2 AND (data->>'numero')::int = position"
+        " AND data->>'nome' = 'Cliente número ' || position || ' da Silva Santos'",
+        batch.id,
+    )
+    assert in_place == BIG_ROWS
+    assert worker_scratch() <= before
+
+
+async def test_a_worker_killed_while_it_cuts_a_sheet_leaves_no_files(pool, big_xlsx, monkeypatch):
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("sheets are cut into parts only with more than one CPU")
+    _, project = await owner_and_project(pool)
+    scratches = []
+    request = ingestion._request
+
+    def spy(*args):
+        made = request(*args)
+        scratches.append(Path(made.scratch))
+        return made
+
+    monkeypatch.setattr(ingestion, "_request", spy)
+
+    def kill_once_parts_are_written():
+        # The parts live only while the worker cuts and loads them: watch for the first.
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if scratches and list(scratches[0].glob("sheetflow-parts-*/part*.xlsx")):
+                for worker in workers():
+                    os.kill(worker.pid, signal.SIGKILL)
+                return True
+        return False
+
+    killer = asyncio.create_task(asyncio.to_thread(kill_once_parts_are_written))
+    with pytest.raises(errors.CorruptFile, match="could not be parsed"):
+        await run(pool, project, [big_xlsx])
+    assert await killer
+    assert await stored(pool) == (0, 0)
+    assert not scratches[0].exists()
 
 
 async def test_a_database_failure_mid_copy_leaves_nothing(pool, tmp_path):

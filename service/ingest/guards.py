@@ -73,7 +73,7 @@ ErrorCells = dict[str, dict[str, str]]
 """Sheet name → A1 address → the error text shown in the cell."""
 
 _DECLARATIONS = (b"<!DOCTYPE", b"<!ENTITY")
-_SHARED_STRINGS = "xl/sharedStrings.xml"
+SHARED_STRINGS = "xl/sharedStrings.xml"
 _UNIQUE_COUNT = re.compile(rb'<(?:\w+:)?sst\s[^>]*?\buniqueCount="([0-9]+)"')
 _SHORTEST_SHARED_STRING = len(b"<si/>")
 _ROW_NUMBER = re.compile(rb'row r="([0-9]+)"')
@@ -106,11 +106,24 @@ def cell_budget(settings: Settings) -> int:
     return settings.worker_memory_bytes // (2 * CALAMINE_CELL_BYTES)
 
 
-def inspect_archive(path: Path, name: str, fmt: FileFormat, settings: Settings) -> ErrorCells:
-    """Run every pre-check on a ZIP-based workbook; return its error cells by sheet."""
+class Tap(Protocol):
+    """Something else that wants the inflated bytes of one member (`parts.Cutter`)."""
+
+    member: str
+
+    def feed(self, chunk: bytes) -> None: ...
+
+    def finish(self) -> None: ...
+
+
+def inspect_archive(
+    path: Path, name: str, fmt: FileFormat, settings: Settings, tap: Tap | None = None
+) -> ErrorCells:
+    """Run every pre-check on a ZIP-based workbook; return its error cells by sheet. The
+    bytes of `tap.member` are handed to `tap` too, once they have passed the checks."""
     try:
         with zipfile.ZipFile(path) as archive, path.open("rb") as stream:
-            return _inspect(archive, stream, path.stat().st_size, name, fmt, settings)
+            return _inspect(archive, stream, path.stat().st_size, name, fmt, settings, tap)
     except (
         zipfile.BadZipFile,
         zipfile.LargeZipFile,
@@ -130,6 +143,7 @@ def _inspect(
     name: str,
     fmt: FileFormat,
     settings: Settings,
+    tap: Tap | None,
 ) -> ErrorCells:
     members = [member for member in archive.infolist() if not member.is_dir()]
     if len(members) > MAX_MEMBERS:
@@ -147,7 +161,7 @@ def _inspect(
             "refused as a likely zip bomb",
             file=name,
         )
-    worksheets = _worksheet_parts(archive, name) if fmt is FileFormat.XLSX else {}
+    worksheets = worksheet_parts(archive, name) if fmt is FileFormat.XLSX else {}
     error_cells: ErrorCells = {}
     budget = _InflateBudget(limit, name)
     for member in members:
@@ -155,7 +169,7 @@ def _inspect(
         lower = member.filename.lower()
         if lower.endswith((".xml", ".rels")):
             scanners.append(_DeclarationScanner(name, member.filename))
-        if fmt is FileFormat.XLSX and member.filename == _SHARED_STRINGS:
+        if fmt is FileFormat.XLSX and member.filename == SHARED_STRINGS:
             scanners.append(_SharedStringsScanner(name, member.file_size))
         sheet = worksheets.get(member.filename)
         if sheet is not None:
@@ -166,6 +180,8 @@ def _inspect(
         if fmt is FileFormat.ODS and member.filename == "content.xml":
             ods_content = _OdsContentScanner(name, settings)
             scanners.append(ods_content)
+        if tap is not None and member.filename == tap.member:
+            scanners.append(tap)
         for chunk in _inflate(stream, member, budget):
             for scanner in scanners:
                 scanner.feed(chunk)
@@ -246,7 +262,7 @@ def _inflate(stream: BinaryIO, member: zipfile.ZipInfo, budget: _InflateBudget) 
         )
 
 
-def _small_xml(archive: zipfile.ZipFile, part: str, file: str) -> ElementTree.Element:
+def small_xml(archive: zipfile.ZipFile, part: str, file: str) -> ElementTree.Element:
     try:
         member = archive.getinfo(part)
     except KeyError:
@@ -262,10 +278,10 @@ def _small_xml(archive: zipfile.ZipFile, part: str, file: str) -> ElementTree.El
         raise errors.CorruptFile(f"{file!r} has a malformed {part} ({error})", file=file) from None
 
 
-def _worksheet_parts(archive: zipfile.ZipFile, file: str) -> dict[str, str]:
+def worksheet_parts(archive: zipfile.ZipFile, file: str) -> dict[str, str]:
     """Archive member name → sheet name, for the worksheets listed by `xl/workbook.xml`."""
     targets: dict[str, str] = {}
-    for relationship in _small_xml(archive, "xl/_rels/workbook.xml.rels", file).iter():
+    for relationship in small_xml(archive, "xl/_rels/workbook.xml.rels", file).iter():
         target = relationship.get("Target")
         identifier = relationship.get("Id")
         if target and identifier:
@@ -274,7 +290,7 @@ def _worksheet_parts(archive: zipfile.ZipFile, file: str) -> dict[str, str]:
             else:
                 targets[identifier] = posixpath.normpath(posixpath.join("xl", target))
     parts: dict[str, str] = {}
-    for sheet in _small_xml(archive, "xl/workbook.xml", file).iter():
+    for sheet in small_xml(archive, "xl/workbook.xml", file).iter():
         if not sheet.tag.endswith("}sheet"):
             continue
         identifier = next((v for k, v in sheet.attrib.items() if k.endswith("}id")), None)
@@ -333,7 +349,7 @@ class _SharedStringsScanner:
         if found is not None and int(found[1]) * _SHORTEST_SHARED_STRING > self.size:
             raise errors.CorruptFile(
                 f"{self.file!r} declares {int(found[1]):,} shared strings in a "
-                f"{_SHARED_STRINGS} of {self.size:,} bytes, which cannot hold them",
+                f"{SHARED_STRINGS} of {self.size:,} bytes, which cannot hold them",
                 file=self.file,
             )
 

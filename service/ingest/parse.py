@@ -64,13 +64,14 @@ configured value (`max_files`, `max_file_bytes`, `max_rows` over the whole batch
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import msgspec
 
 from service import errors
 from service.entities import BatchMode, ColumnMetadata, InferredType
-from service.ingest import delimited, guards, reading, workbook
+from service.ingest import delimited, guards, parts, reading, workbook
 from service.ingest.amendments import Amendment, Tracker
 from service.ingest.delimited import TextDialect
 from service.ingest.formats import FileFormat
@@ -93,15 +94,18 @@ class Reading:
         settings: Settings,
         *,
         sandboxed: bool = False,
+        scratch: Path | None = None,
     ) -> None:
         """`sandboxed`: this process may die (it is the parsing worker), so calamine may load
-        a list-mode workbook while `guards` inspect it, rather than after (see `_open`)."""
+        a list-mode workbook while `guards` inspect it, rather than after (see `_open`).
+        `scratch`: where temporary files go (`parts`), else the system's temporary directory."""
         _check_request(sources, mode, settings)
         self.sources = sources
         self.mode = mode
         self.sheet = sheet
         self.settings = settings
         self.sandboxed = sandboxed
+        self.scratch = scratch
         self._profile: Profile | None = None
         self._tracker: Tracker | None = None
         self._estimate: Callable[[int], int] = lambda done: done
@@ -133,7 +137,7 @@ class Reading:
             with book:
                 if loaded is not None:
                     (name,) = names
-                    height = loaded.sheet.height
+                    height = loaded.height
                     self._estimate = lambda done: height - 1
                     errors_here = error_cells.get(name, {})
                     yield from self._one_pass(
@@ -174,14 +178,42 @@ class Reading:
         run at once, on two cores, and no row is read before both are done. The answer is
         the same as when the pre-checks run first: their refusal wins over whatever calamine
         made of the file, and if calamine kills the worker before they are done, the parent
-        runs them alone for the answer (`ingestion.Worker.unexpected_end`)."""
+        runs them alone for the answer (`ingestion.Worker.unexpected_end`).
+
+        A big xlsx sheet is also cut into parts as the pre-checks read it, and calamine loads
+        the parts side by side (`parts`): then the load waits for the pre-checks' bytes."""
         if not fmt.is_zip:
             return (*workbook.open_for_list(source, self.sheet, self.settings), {})
-        opening = workbook.Opening(source, self.sheet, self.settings) if self.sandboxed else None
-        error_cells = guards.inspect_archive(source.path, source.name, fmt, self.settings)
-        if opening is None:
-            return (*workbook.open_for_list(source, self.sheet, self.settings), error_cells)
-        return (*opening.result(), error_cells)
+        cutter = (
+            parts.plan(source.path, source.name, self.sheet, workbook.load_part, self.scratch)
+            if fmt is FileFormat.XLSX
+            else None
+        )
+        opening = (
+            workbook.Opening(source, self.sheet, self.settings, cutter=cutter)
+            if self.sandboxed
+            else None
+        )
+        try:
+            error_cells = guards.inspect_archive(
+                source.path, source.name, fmt, self.settings, tap=cutter
+            )
+        except BaseException:
+            if cutter is not None:
+                cutter.end()
+                if opening is None:  # (in the worker, the process ends with the refusal)
+                    cutter.close()
+            raise
+        if cutter is not None:
+            cutter.end()
+        try:
+            if opening is not None:
+                return (*opening.result(), error_cells)
+            opened = workbook.open_for_list(source, self.sheet, self.settings, cutter=cutter)
+            return (*opened, error_cells)
+        finally:
+            if cutter is not None:
+                cutter.close()
 
     def _csv(self, source: Source) -> Iterator[list[ParsedRow]]:
         dialect = reading.csv_dialect(source)

@@ -29,6 +29,8 @@ the caller runs the `guards` pre-checks, on another core.
 
 from __future__ import annotations
 
+import itertools
+import logging
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -39,9 +41,12 @@ import python_calamine
 from python_calamine import CalamineSheet, CalamineWorkbook, SheetTypeEnum, SheetVisibleEnum
 
 from service import errors
+from service.ingest import parts
 from service.ingest.keys import column_letter
 from service.ingest.plans import Source
 from service.settings import Settings
+
+logger = logging.getLogger("sheetflow.ingest")
 
 Cell = Any
 """A value as python-calamine returns it: str ('' when empty), float, int, bool, date,
@@ -137,27 +142,73 @@ class Workbook:
                 file=self.file,
                 sheet=sheet,
             ) from None
-        return LoadedSheet(self.file, sheet, loaded, settings)
+        return LoadedSheet(self.file, sheet, [loaded], settings)
+
+    def load_cut(self, cutter: parts.Cutter, settings: Settings) -> LoadedSheet | None:
+        """The sheet `cutter` cut, loaded from its parts; `None` when that failed (then `load`
+        it whole, for the same rows or the same error)."""
+        try:
+            pieces = cutter.pieces()
+            _check_in_order(pieces)
+        except Exception as error:
+            logger.info("sheet %r of %r is loaded whole: %s", cutter.sheet, self.file, error)
+            return None
+        except BaseException as error:
+            if not _is_panic(error):
+                raise
+            return None
+        return LoadedSheet(self.file, cutter.sheet, pieces, settings)
+
+
+def load_part(sheet: str, path: Path) -> CalamineSheet:
+    """One sheet of a part written by `parts.Cutter`."""
+    with CalamineWorkbook.from_path(path) as book:
+        return book.get_sheet_by_name(sheet)
+
+
+def _check_in_order(pieces: Sequence[CalamineSheet]) -> None:
+    """Refuse parts whose rows are not below those of the parts before them (cells placed in
+    other rows than theirs, or rows out of order): only a whole load reads those right."""
+    last_row = -1
+    for piece in pieces:
+        start, end = piece.start, piece.end
+        if start is None or end is None:
+            continue
+        if start[0] <= last_row:
+            raise parts.CannotCut("rows out of order across parts")
+        last_row = end[0]
 
 
 class LoadedSheet:
-    """One sheet in memory: its rows, first column and width."""
+    """One sheet in memory, as one piece or as parts read one after the other (`parts`): its
+    rows, first column, width and height."""
 
-    def __init__(self, file: str, name: str, sheet: CalamineSheet, settings: Settings) -> None:
+    def __init__(
+        self, file: str, name: str, pieces: Sequence[CalamineSheet], settings: Settings
+    ) -> None:
         self.name = name
-        self.sheet = sheet
-        start, end = sheet.start, sheet.end
-        self.first_column = start[1] if start else 0
-        self.width = end[1] - start[1] + 1 if start and end else 0
-        if end is not None and end[1] + 1 > settings.max_columns:
+        # Each piece with its first and last cells, (row, column) from 0; empty ones dropped.
+        self.pieces = [
+            (piece, piece.start, piece.end)
+            for piece in pieces
+            if piece.start is not None and piece.end is not None
+        ]
+        self.first_column = self.width = self.height = 0
+        if not self.pieces:
+            return
+        self.first_column = min(start[1] for _, start, _ in self.pieces)
+        last_column = max(end[1] for _, _, end in self.pieces)
+        self.width = last_column - self.first_column + 1
+        self.height = self.pieces[-1][2][0] - self.pieces[0][1][0] + 1
+        if last_column + 1 > settings.max_columns:
             raise errors.LimitExceeded(
-                f"Sheet {name!r} of {file!r} has a value in column {column_letter(end[1])} "
-                f"(column {end[1] + 1:,}), past the limit of {settings.max_columns:,} columns",
+                f"Sheet {name!r} of {file!r} has a value in column {column_letter(last_column)} "
+                f"(column {last_column + 1:,}), past the limit of {settings.max_columns:,} columns",
                 limit="max_columns",
                 value=settings.max_columns,
                 file=file,
                 sheet=name,
-                column=column_letter(end[1]),
+                column=column_letter(last_column),
             )
 
     def rows(self, never_blank: frozenset[int] = frozenset()) -> Iterator[tuple[int, list[Cell]]]:
@@ -170,7 +221,7 @@ class LoadedSheet:
         if not self.width:
             return
         empty_row = [""] * self.width
-        for number, row in enumerate(self.sheet.iter_rows(), 1):
+        for number, row in self._numbered_rows():
             # `==` stops at the first cell that differs: cheap on rows with data.
             first = row[0]
             blank = row == empty_row or (
@@ -182,16 +233,45 @@ class LoadedSheet:
                 continue
             yield number, row
 
+    def _numbered_rows(self) -> Iterator[tuple[int, list[Cell]]]:
+        """(real row number, cells from the sheet's first column on) of every row, blank
+        ones included. python-calamine gives a piece's rows from row 1 (those before the
+        piece's first are blank padding) and its cells from the piece's own first column."""
+        if len(self.pieces) == 1:
+            yield from enumerate(self.pieces[0][0].iter_rows(), 1)
+            return
+        given = 0
+        last_column = self.first_column + self.width - 1
+        for piece, start, end in self.pieces:
+            rows: Iterator[list[Cell]] = itertools.islice(piece.iter_rows(), given, None)
+            left = [""] * (start[1] - self.first_column)
+            right = [""] * (last_column - end[1])
+            if left or right:
+                rows = (left + row + right for row in rows)
+            yield from enumerate(rows, given + 1)
+            given = end[0] + 1
+
 
 def open_for_list(
-    source: Source, sheet: str | None, settings: Settings
+    source: Source,
+    sheet: str | None,
+    settings: Settings,
+    *,
+    cutter: parts.Cutter | None = None,
 ) -> tuple[Workbook, list[str], LoadedSheet | None]:
     """A workbook opened for a list-mode read: the sheets to read and, when there is just one,
-    that sheet loaded (a one-pass read). The caller closes the workbook."""
+    that sheet loaded (a one-pass read), from the parts of `cutter` when it cut that sheet.
+    The caller closes the workbook."""
     book = Workbook(source.path, source.name)
     try:
         names = book.select(sheet, first_only=False)
-        loaded = book.load(names[0], settings) if len(names) == 1 else None
+        loaded = None
+        if cutter is not None and names == [cutter.sheet]:
+            loaded = book.load_cut(cutter, settings)
+        elif cutter is not None:
+            cutter.close()
+        if loaded is None and len(names) == 1:
+            loaded = book.load(names[0], settings)
     except BaseException:
         book.close()
         raise
@@ -206,16 +286,24 @@ class Opening(threading.Thread):
     then runs the pre-checks alone, see `ingestion`). A daemon thread, so that a process
     whose pre-checks refused the file exits without waiting for calamine to finish."""
 
-    def __init__(self, source: Source, sheet: str | None, settings: Settings) -> None:
+    def __init__(
+        self,
+        source: Source,
+        sheet: str | None,
+        settings: Settings,
+        *,
+        cutter: parts.Cutter | None = None,
+    ) -> None:
         super().__init__(name="calamine", daemon=True)
         self._request = (source, sheet, settings)
+        self._cutter = cutter
         self._outcome: tuple[Workbook, list[str], LoadedSheet | None] | None = None
         self._error: BaseException | None = None
         self.start()
 
     def run(self) -> None:
         try:
-            self._outcome = open_for_list(*self._request)
+            self._outcome = open_for_list(*self._request, cutter=self._cutter)
         except BaseException as error:  # handed to the caller by `result`
             self._error = error
 

@@ -58,6 +58,9 @@ class Request(msgspec.Struct, frozen=True, kw_only=True):
     checks_only: bool = False
     """Run only the checks that come before parsing (`ingest.precheck`), answering `done`
     with no rows when they pass."""
+    scratch: str | None = None
+    """A directory for temporary files that the parent removes once the worker has ended,
+    however it ended."""
 
 
 class RowsFrame(msgspec.Struct, frozen=True, tag="rows"):
@@ -181,7 +184,14 @@ def run(request: Request, channel: BinaryIO) -> None:
 
 def _parse(request: Request, sources: list[ingest.Source], channel: BinaryIO) -> DoneFrame:
     """Send the rows and amendments of the request's files; return the closing frame."""
-    reading = ingest.Reading(sources, request.mode, request.sheet, request.settings, sandboxed=True)
+    reading = ingest.Reading(
+        sources,
+        request.mode,
+        request.sheet,
+        request.settings,
+        sandboxed=True,
+        scratch=Path(request.scratch) if request.scratch else None,
+    )
     statuses: Counter[RowStatus] = Counter()
     count = 0
     for chunk in reading.chunks():

@@ -335,9 +335,9 @@ def test_a_workbook_of_several_sheets_is_inspected_once(
     inspections: list[str] = []
     original = guards.inspect_archive
 
-    def counting(*args: Any) -> guards.ErrorCells:
+    def counting(*args: Any, **options: Any) -> guards.ErrorCells:
         inspections.append(args[1])
-        return original(*args)
+        return original(*args, **options)
 
     monkeypatch.setattr(guards, "inspect_archive", counting)
     reading = Reading([source], LIST, None, Settings())
