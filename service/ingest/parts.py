@@ -51,7 +51,7 @@ MIN_BYTES = 16 * 1024 * 1024
 """Sheets with less XML than this are loaded whole: cutting them saves too little."""
 MAX_PARTS = 8
 _MAX_HEAD = 1024 * 1024
-_SHEET_DATA = re.compile(rb"<((?:\w+:)?)sheetData(?:\s[^>]*)?>")
+_SHEET_DATA = re.compile(rb"<((?:\w+:)?)sheetData(?:\s[^>]*)?(?<!/)>")
 _WORKSHEET = re.compile(rb"<((?:\w+:)?)worksheet[\s>]")
 _DIMENSION = re.compile(rb"<(?:\w+:)?dimension\b[^>]*/>")
 _ROW_END = re.compile(rb"</(?:\w+:)?row>")
@@ -145,7 +145,6 @@ class Cutter:
         self.sheet = sheet
         self.count = count
         self._target = max(1, size // count)
-        self._size = size
         self._load = functools.partial(load, sheet)
         self._directory = Path(tempfile.mkdtemp(prefix="sheetflow-parts-", dir=scratch))
         self._loaders: list[_Loader] = []
