@@ -4,7 +4,7 @@ by side, while the `guards` pre-checks are still reading it.
 calamine loads a whole worksheet before it gives its first row, in one thread: for 200,000
 rows x 12 that is 1.5 s before anything can reach PostgreSQL, with the second core busy
 only while the pre-checks run (0.6 s). So on a machine with more than one CPU, a big sheet
-(`MIN_BYTES` of XML) is cut into parts, two per CPU (see `part_count`).
+(`MIN_BYTES` of XML) is cut into parts, four per CPU (see `part_count`).
 The pre-checks inflate every byte of the sheet anyway: a `Cutter` is handed those bytes
 (it is one of their scanners), writes each part as a workbook of its own (uncompressed, in
 a temporary directory: the original's XML parts but the worksheets, plus one slice of the
@@ -70,17 +70,18 @@ def part_count(size: int, shared_strings: int) -> int:
     """How many parts a sheet of `size` bytes of XML is cut into (1: not cut), in a workbook
     whose shared strings take `shared_strings` bytes.
 
-    Two parts per CPU: the more parts, the sooner the last one is loaded once the pre-checks
+    Four parts per CPU: the more parts, the sooner the last one is loaded once the pre-checks
     have read the end of the sheet (for 200k rows, the first row comes after 1.51 s with 2
-    parts, 1.40 with 3, 1.34 with 4, 1.18 with 8, against 1.6 uncut), but each part costs
-    the rows before it again (python-calamine pads a part's rows from row 1) and its own read
-    of the shared strings. So a part must hold at least twice as many bytes of sheet as
+    parts, 1.40 with 3, 1.34 with 4, 1.18 with 8, against 1.6 uncut; the whole ingestion
+    took 4.23-4.46 s with 8 parts, 4.69 with 4, side by side), but each part costs the rows
+    before it again (python-calamine pads a part's rows from row 1) and its own read of the
+    shared strings. So a part must hold at least twice as many bytes of sheet as
     there are bytes of shared strings (a sheet whose text is mostly shared strings gains
     nothing, measured: 1.54 s uncut, 1.56 in 2 parts, 1.64 in 4)."""
     cpus = len(os.sched_getaffinity(0))
     if size < MIN_BYTES or cpus < 2:
         return 1
-    count = min(MAX_PARTS, 2 * cpus)
+    count = min(MAX_PARTS, 4 * cpus)
     if shared_strings:
         count = min(count, size // (2 * shared_strings))
     return max(count, 1)

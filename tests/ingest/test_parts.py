@@ -234,11 +234,11 @@ def test_cuts_fall_after_a_row_and_every_part_is_a_workbook_of_its_own(tmp_path:
     [
         (2, parts.MIN_BYTES - 1, 0, 1),
         (1, 100 * parts.MIN_BYTES, 0, 1),
-        (2, 2 * parts.MIN_BYTES, 0, 4),
+        (2, 2 * parts.MIN_BYTES, 0, 8),
         (8, 2 * parts.MIN_BYTES, 0, parts.MAX_PARTS),
+        (2, 100_000_000, 10_000_000, 5),
         (2, 100_000_000, 25_000_000, 2),
         (2, 86_000_000, 25_000_000, 1),
-        (2, 100_000_000, 10_000_000, 4),
     ],
 )
 def test_how_many_parts(
