@@ -248,33 +248,30 @@ async def ingest(
     """
     deadline = asyncio.timeout(settings.ingest_timeout_seconds)
     # The worker's temporary files go here, and go with it however the worker ends.
-    scratch = tempfile.TemporaryDirectory(prefix="sheetflow-worker-", ignore_cleanup_errors=True)
-    try:
-        worker = await Worker.start(_request(sources, mode, sheet, settings, scratch.name), spare)
-    except BaseException:
-        scratch.cleanup()
-        raise
-    try:
-        async with deadline:
-            batch = await _store(
-                pool, worker, project_id, user_id, mode, settings, on_rows, on_created
-            )
-    except TimeoutError:
-        if not deadline.expired():
-            raise
-        limit = settings.ingest_timeout_seconds
-        files = ", ".join(worker.names)
-        raise errors.LimitExceeded(
-            f"{files}: ingesting took longer than {limit:g} seconds, the limit per upload",
-            limit="ingest_timeout_seconds",
-            value=round(limit),
-            file=files,
-        ) from None
-    finally:
-        await worker.close()
-        scratch.cleanup()
-        if spare is not None:
-            spare.prepare()
+    with tempfile.TemporaryDirectory(
+        prefix="sheetflow-worker-", ignore_cleanup_errors=True
+    ) as scratch:
+        worker = await Worker.start(_request(sources, mode, sheet, settings, scratch), spare)
+        try:
+            async with deadline:
+                batch = await _store(
+                    pool, worker, project_id, user_id, mode, settings, on_rows, on_created
+                )
+        except TimeoutError:
+            if not deadline.expired():
+                raise
+            limit = settings.ingest_timeout_seconds
+            files = ", ".join(worker.names)
+            raise errors.LimitExceeded(
+                f"{files}: ingesting took longer than {limit:g} seconds, the limit per upload",
+                limit="ingest_timeout_seconds",
+                value=round(limit),
+                file=files,
+            ) from None
+        finally:
+            await worker.close()
+            if spare is not None:
+                spare.prepare()
     if batch.row_count >= ANALYZE_AFTER_ROWS:
         _analyze_soon(pool)
     return batch
