@@ -140,14 +140,9 @@ class Reading:
                     height = loaded.height
                     self._estimate = lambda done: height - 1
                     errors_here = error_cells.get(name, {})
+                    loaded.hold_errors(errors_here)
                     yield from self._one_pass(
-                        source,
-                        fmt,
-                        None,
-                        name,
-                        loaded.rows(reading.error_rows(errors_here)),
-                        loaded.first_column,
-                        errors_here,
+                        source, fmt, None, name, loaded.rows(), loaded.first_column, errors_here
                     )
                     return
             # Several sheets: two passes, without inspecting the archive a second time.
@@ -183,7 +178,8 @@ class Reading:
         A big xlsx sheet is also cut into parts as the pre-checks read it, and calamine loads
         the parts side by side (`parts`): then the load waits for the pre-checks' bytes."""
         if not fmt.is_zip:
-            return (*workbook.open_for_list(source, self.sheet, self.settings), {})
+            opened = workbook.open_for_list(source, self.sheet, self.settings)
+            return (*opened, guards.inspect_workbook(source.path, source.name, fmt, self.settings))
         cutter = (
             parts.plan(source.path, source.name, self.sheet, workbook.load_part, self.scratch)
             if fmt is FileFormat.XLSX

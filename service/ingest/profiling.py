@@ -125,17 +125,14 @@ class ListProfiler:
         error_cells: ErrorCells | None,
     ) -> list[_SheetFacts]:
         if error_cells is None:
-            error_cells = (
-                guards.inspect_archive(source.path, source.name, fmt, self.settings)
-                if fmt.is_zip
-                else {}
-            )
+            error_cells = guards.inspect_workbook(source.path, source.name, fmt, self.settings)
         facts = []
         with workbook.Workbook(source.path, source.name) as book:
             for name in book.select(sheet, first_only=False):
                 loaded = book.load(name, self.settings)
                 errors_here = error_cells.get(name, {})
-                rows = loaded.rows(reading.error_rows(errors_here))
+                loaded.hold_errors(errors_here)
+                rows = loaded.rows()
                 sheet_facts = self._sheet(
                     source.name,
                     name,
@@ -326,18 +323,13 @@ class FormProfiler:
             dialect = reading.csv_dialect(source)
             sheet_plan = self._csv(source, dialect)
             return FilePlan(name=source.name, format=fmt, dialect=dialect, sheets=[sheet_plan])
-        error_cells = (
-            guards.inspect_archive(source.path, source.name, fmt, self.settings)
-            if fmt.is_zip
-            else {}
-        )
+        error_cells = guards.inspect_workbook(source.path, source.name, fmt, self.settings)
         with workbook.Workbook(source.path, source.name) as book:
             (name,) = book.select(sheet, first_only=True)
             loaded = book.load(name, self.settings)
             errors_here = error_cells.get(name, {})
-            cells = self._cells(
-                source.name, name, loaded.rows(reading.error_rows(errors_here)), loaded.first_column
-            )
+            loaded.hold_errors(errors_here)
+            cells = self._cells(source.name, name, loaded.rows(), loaded.first_column)
             first_column = loaded.first_column
             del loaded
         for address in errors_here:

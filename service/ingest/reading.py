@@ -140,10 +140,6 @@ def undecodable(file: str, dialect: TextDialect, error: UnicodeDecodeError) -> e
     )
 
 
-def error_rows(error_cells: dict[str, str]) -> frozenset[int]:
-    return frozenset(split_address(address)[0] for address in error_cells)
-
-
 def split_address(address: str) -> tuple[int, int]:
     """(1-based row, 0-based column) of an A1 address."""
     letters = len(address) - len(address.lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ"))

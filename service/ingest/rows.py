@@ -77,7 +77,8 @@ class Emitter:
         with workbook.Workbook(source.path, source.name) as book:
             for sheet in plan.sheets:
                 loaded = book.load(sheet.name, self.settings)
-                sheet_rows = loaded.rows(reading.error_rows(sheet.error_cells))
+                loaded.hold_errors(sheet.error_cells)
+                sheet_rows = loaded.rows()
                 del loaded
                 yield from self._sheet(source.name, sheet, sheet_rows, text=False, surrogates=False)
                 del sheet_rows
@@ -156,9 +157,8 @@ class Emitter:
             surrogates = False
             with workbook.Workbook(source.path, source.name) as book:
                 loaded = book.load(sheet.name, self.settings)
-                cells = _form_cells(
-                    loaded.rows(reading.error_rows(sheet.error_cells)), loaded.first_column
-                )
+                loaded.hold_errors(sheet.error_cells)
+                cells = _form_cells(loaded.rows(), loaded.first_column)
                 del loaded
         errors_at = {
             reading.split_address(address): error for address, error in sheet.error_cells.items()

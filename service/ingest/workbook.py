@@ -10,7 +10,8 @@
 - Values: formula cells give their cached value; numbers come as floats, dates, datetimes,
   times and durations as `datetime` objects; see `values.convert_cell` for their shapes.
 - Error cells: python-calamine 0.9 reads them as empty; `guards` recovers them from the
-  XML of xlsx/xlsm and ods files. In xls and xlsb files they stay plain empty cells.
+  XML of xlsx/xlsm and ods files and from the records of xlsb files, `biff` from the
+  records of xls files (`LoadedSheet.hold_errors`).
 - Merged cells: calamine gives the merged value in the top-left cell only and reads the
   other cells of the range as empty. That is kept as is: the value appears once, where
   the sheet stores it, and the other cells are empty (so they may draw an `empty` warning
@@ -32,7 +33,7 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -44,6 +45,7 @@ from service import errors
 from service.ingest import parts
 from service.ingest.keys import column_letter
 from service.ingest.plans import Source
+from service.ingest.reading import split_address
 from service.settings import Settings
 
 logger = logging.getLogger("sheetflow.ingest")
@@ -193,13 +195,15 @@ class LoadedSheet:
             for piece in pieces
             if piece.start is not None and piece.end is not None
         ]
-        self.first_column = self.width = self.height = 0
+        self.first_column = self.width = self.height = self.last_row = 0
+        self._never_blank: frozenset[int] = frozenset()
         if not self.pieces:
             return
         self.first_column = min(start[1] for _, start, _ in self.pieces)
         last_column = max(end[1] for _, _, end in self.pieces)
         self.width = last_column - self.first_column + 1
         self.height = self.pieces[-1][2][0] - self.pieces[0][1][0] + 1
+        self.last_row = self.pieces[-1][2][0] + 1
         if last_column + 1 > settings.max_columns:
             raise errors.LimitExceeded(
                 f"Sheet {name!r} of {file!r} has a value in column {column_letter(last_column)} "
@@ -211,13 +215,31 @@ class LoadedSheet:
                 column=column_letter(last_column),
             )
 
-    def rows(self, never_blank: frozenset[int] = frozenset()) -> Iterator[tuple[int, list[Cell]]]:
+    def hold_errors(self, error_cells: Mapping[str, str]) -> None:
+        """Take in the sheet's error cells (A1 address → text), before `first_column` and
+        `rows` are read: their rows are never blank, and the sheet grows to cover those that
+        calamine leaves outside it (to calamine, an xlsb formula whose cached result is an
+        error is no cell at all). The `guards` checked their columns against the limit."""
+        if not error_cells:
+            return
+        places = [split_address(address) for address in error_cells]
+        self._never_blank = frozenset(row for row, _ in places)
+        columns = [column for _, column in places]
+        first, last = min(columns), max(columns)
+        if self.width:
+            first = min(first, self.first_column)
+            last = max(last, self.first_column + self.width - 1)
+        self.first_column, self.width = first, last - first + 1
+        self.last_row = max(self.last_row, max(self._never_blank))
+
+    def rows(self) -> Iterator[tuple[int, list[Cell]]]:
         """(real 1-based row number, cells) of every non-blank row, top to bottom.
 
         A row is blank when every cell is empty or only whitespace and NUL characters
-        (which are removed, so such a cell has no value); rows listed in `never_blank`
-        (those holding an error cell, which calamine reads as empty) are never blank.
+        (which are removed, so such a cell has no value); rows holding an error cell
+        (`hold_errors`), which calamine reads as empty, are never blank.
         """
+        never_blank = self._never_blank
         if not self.width:
             return
         empty_row = [""] * self.width
@@ -236,10 +258,8 @@ class LoadedSheet:
     def _numbered_rows(self) -> Iterator[tuple[int, list[Cell]]]:
         """(real row number, cells from the sheet's first column on) of every row, blank
         ones included. python-calamine gives a piece's rows from row 1 (those before the
-        piece's first are blank padding) and its cells from the piece's own first column."""
-        if len(self.pieces) == 1:
-            yield from enumerate(self.pieces[0][0].iter_rows(), 1)
-            return
+        piece's first are blank padding) and its cells from the piece's own first column;
+        rows and columns that only error cells reach are padded here."""
         given = 0
         last_column = self.first_column + self.width - 1
         for piece, start, end in self.pieces:
@@ -250,6 +270,8 @@ class LoadedSheet:
                 rows = (left + row + right for row in rows)
             yield from enumerate(rows, given + 1)
             given = end[0] + 1
+        for number in range(given + 1, self.last_row + 1):
+            yield number, [""] * self.width
 
 
 def open_for_list(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import zipfile
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -65,12 +66,22 @@ def openpyxl_book(fill: Callable[[openpyxl.Workbook], None]) -> Build:
     return build
 
 
+@dataclass(frozen=True)
+class ErrorCell:
+    """An xls error constant, by its BIFF code."""
+
+    code: int
+
+
 def xls(rows: Sequence[Sequence[Any]]) -> Build:
     def build(book: xlwt.Workbook) -> None:
         sheet = book.add_sheet("Data")
         for r, values in enumerate(rows):
             for c, value in enumerate(values):
-                sheet.write(r, c, value)
+                if isinstance(value, ErrorCell):
+                    sheet.row(r).set_cell_error(c, value.code)
+                else:
+                    sheet.write(r, c, value)
 
     return lambda tmp: content(xls_source(tmp, "x", build))
 

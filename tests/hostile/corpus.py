@@ -19,6 +19,7 @@ import xlsxwriter
 from service.ingest.values import NOT_FINITE, NUL_REMOVED, SURROGATES_REPLACED
 from tests.hostile.builders import (
     Build,
+    ErrorCell,
     content,
     encrypted,
     glued,
@@ -51,6 +52,7 @@ from tests.ingest.uploads import (
     ods_archive,
     ods_content,
 )
+from tests.ingest.xlsb import ErrorValue, FormulaError, Sheet, xlsb_bytes
 
 
 @dataclass(frozen=True)
@@ -135,6 +137,8 @@ def not_a(expected: str, found: str) -> Refused:
 
 
 NUL = ("sanitized", NUL_REMOVED)
+DIV0 = "Excel error #DIV/0! in cell %s"
+DIV0_VALUE, DIV0_FORMULA = ErrorValue("#DIV/0!"), FormulaError("#DIV/0!")
 XLSX = table([["a", "b"], [1, "x"]])
 XLS = xls([["a", "b"], [1, "x"]])
 ODS = ods([["a", "b"], [1, "x"]])
@@ -430,6 +434,19 @@ CASES: list[Case] = [
         "far-cell",
         "far.xlsx",
         xlsx(far_cell),
+        unprocessable(
+            "has a value in column XFD (column 16,384), past the limit of 1,000 columns",
+            sheet="Far",
+            row=1048576,
+            column="XFD",
+            limit="max_columns",
+            limit_value=1000,
+        ),
+    ),
+    Case(
+        "far-cell-xlsb",
+        "far.xlsb",
+        raw(xlsb_bytes([Sheet("Far", {0: ["a"], 1048575: [None] * 16383 + ["far away"]})])),
         unprocessable(
             "has a value in column XFD (column 16,384), past the limit of 1,000 columns",
             sheet="Far",
@@ -806,6 +823,25 @@ CASES: list[Case] = [
                 {"x": 21, "double": 42, "ratio": None, "label": "n21"},
                 (("ratio", "cell_error", "Excel error #DIV/0! in cell C2"),),
             ),
+        ),
+    ),
+    Case(
+        "error-cells-xls",
+        "errors.xls",
+        xls([["x", "ratio"], [21, ErrorCell(0x07)]]),
+        accepted(
+            "x:integer ratio:empty",
+            Row(2, {"x": 21, "ratio": None}, (("ratio", "cell_error", DIV0 % "B2"),)),
+        ),
+    ),
+    Case(
+        "error-cells-xlsb",
+        "errors.xlsb",
+        raw(xlsb_bytes([Sheet("Data", [["x", "ratio"], [21, DIV0_VALUE], [22, DIV0_FORMULA]])])),
+        accepted(
+            "x:integer ratio:empty",
+            Row(2, {"x": 21, "ratio": None}, (("ratio", "cell_error", DIV0 % "B2"),)),
+            Row(3, {"x": 22, "ratio": None}, (("ratio", "cell_error", DIV0 % "B3"),)),
         ),
     ),
     Case(

@@ -11,9 +11,10 @@ import pytest
 import xlsxwriter
 
 from service import errors
-from service.ingest import Source, guards
+from service.ingest import Source, biff, guards
 from service.ingest.formats import FileFormat
 from service.settings import Settings
+from tests.ingest import xlsb
 from tests.ingest.uploads import (
     PROFILE,
     encrypted_archive,
@@ -102,6 +103,65 @@ def test_styled_empty_far_cells_are_not_data(tmp_path: Path) -> None:
 
     rows = read([xlsx_source(tmp_path, "styled.xlsx", build)])
     assert [row.data for row in rows] == [{"a": 1}]
+
+
+def test_xlsb_a_cell_at_xfd1048576(tmp_path: Path) -> None:
+    sheet = xlsb.Sheet("Far", {0: ["header"], 1048575: [None] * 16383 + ["far away"]})
+    source = write_bytes(tmp_path, "far.xlsb", xlsb.xlsb_bytes([sheet]))
+    with pytest.raises(errors.LimitExceeded) as refused:
+        ingest([source])
+    error = refused.value
+    assert (error.limit, error.file, error.sheet, error.row, error.column) == (
+        "max_columns",
+        "far.xlsb",
+        "Far",
+        1048576,
+        "XFD",
+    )
+    read_normal_file_afterwards(tmp_path)
+
+
+def test_xlsb_a_used_range_too_large_for_memory(tmp_path: Path) -> None:
+    sheet = xlsb.Sheet("Sparse", {0: ["header"], 1048575: [None] * 999 + ["far"]})
+    source = write_bytes(tmp_path, "sparse.xlsb", xlsb.xlsb_bytes([sheet]))
+    with pytest.raises(errors.LimitExceeded) as refused:
+        ingest([source], PROFILE)
+    assert (refused.value.limit, refused.value.sheet) == ("worker_memory_bytes", "Sparse")
+    assert "1,048,576 rows x 1,000 columns" in refused.value.detail
+    read_normal_file_afterwards(tmp_path)
+
+
+def test_xlsb_styled_empty_far_cells_are_not_data(tmp_path: Path) -> None:
+    sheet = xlsb.Sheet("Styled", [["a"], [1, *[None] * 16382, xlsb.BLANK]])
+    rows = read([write_bytes(tmp_path, "styled.xlsb", xlsb.xlsb_bytes([sheet]))])
+    assert [row.data for row in rows] == [{"a": 1}]
+
+
+def test_xlsb_records_are_read_across_any_chunk_boundary() -> None:
+    """Records cut anywhere, 2-byte types and sizes, a record longer than a chunk: fed in
+    pieces of any size, the sheet gives what it gives when fed whole."""
+    rows = [
+        ["é" * 200, "x"],  # a 408-byte string: its size takes two bytes
+        [1.5, xlsb.ErrorValue("#DIV/0!"), None, xlsb.BLANK],
+        [],
+        [None, None, xlsb.FormulaError("#N/A"), "z" * 5000],
+    ]
+    part = xlsb.sheet_part(xlsb.Sheet("S", rows, first_row=3))
+    whole = biff.XlsbCells(max_columns=3)
+    whole.feed(part)
+    assert (whole.rows, whole.columns, whole.too_wide) == (7, 4, (6, 3))
+    assert whole.errors == {(4, 1): 0x07, (6, 2): 0x2A}
+    for size in (1, 2, 3, 5, 7, 11, 64, 4096):
+        cut = biff.XlsbCells(max_columns=3)
+        for at in range(0, len(part), size):
+            cut.feed(part[at : at + size])
+        assert (cut.rows, cut.columns, cut.too_wide, cut.errors, cut.carry) == (
+            whole.rows,
+            whole.columns,
+            whole.too_wide,
+            whole.errors,
+            b"",
+        ), size
 
 
 def test_more_rows_than_the_limit(tmp_path: Path) -> None:

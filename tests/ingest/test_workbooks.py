@@ -1,8 +1,10 @@
-"""Workbook ingestion (spec §4.2, §4.3) through python-calamine: xlsx, xls, ods."""
+"""Workbook ingestion (spec §4.2, §4.3) through python-calamine: xlsx, xls, xlsb, ods."""
 
 from __future__ import annotations
 
 import datetime as dt
+import struct
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +17,10 @@ from service import errors
 from service.entities import RowStatus
 from service.ingest import Reading, Source, guards
 from service.settings import Settings
+from tests.ingest import xlsb
 from tests.ingest.uploads import (
     LIST,
+    PROFILE,
     ingest,
     keys,
     messages,
@@ -26,6 +30,7 @@ from tests.ingest.uploads import (
     read,
     table_xlsx,
     types,
+    write_bytes,
     xls_source,
     xlsx_source,
 )
@@ -288,6 +293,143 @@ def test_ods_error_cells_are_found_in_the_xml(tmp_path: Path) -> None:
     ]
 
 
+def with_cached_error(source: Source, row: int, column: int, code: int) -> Source:
+    """The xls with the cached result of its formula at (row, column), 0-based, made the
+    error `code`: xlwt writes every formula with an empty text as its cached result."""
+    data = source.path.read_bytes()
+    head = struct.pack("<HH", 0x0006, 0)[:2]  # a Formula record, then its size
+    found = [
+        at
+        for at in range(len(data) - 10)
+        if data[at : at + 2] == head and data[at + 4 : at + 8] == struct.pack("<HH", row, column)
+    ]
+    assert len(found) == 1
+    result = found[0] + 4 + 6
+    assert data[result] == 3
+    assert data[result + 6 : result + 8] == b"\xff\xff"
+    error = bytes([2, 0, code, 0, 0, 0, 0xFF, 0xFF])
+    source.path.write_bytes(data[:result] + error + data[result + 8 :])
+    return source
+
+
+def xls_with_errors(tmp_path: Path) -> Source:
+    def build(book: xlwt.Workbook) -> None:
+        sheet = book.add_sheet("Contas €")  # not Latin-1: the name is stored in UTF-16
+        sheet.write(0, 0, "a")
+        sheet.write(0, 1, "ratio")
+        sheet.write(0, 2, "calc")
+        sheet.write(1, 0, 1)
+        sheet.row(1).set_cell_error(1, "#DIV/0!")
+        sheet.write(1, 2, xlwt.Formula("1/0"))
+        sheet.write(2, 0, 2)
+        sheet.row(2).set_cell_error(1, 0x2A)  # #N/A (xlwt knows codes better than texts)
+        sheet.row(3).set_cell_error(2, 0x17)  # #REF!
+        hidden = book.add_sheet("Oculta")
+        hidden.write(0, 0, "h")
+        hidden.row(1).set_cell_error(0, 0x24)  # #NUM!
+        hidden.visibility = 1
+
+    return with_cached_error(xls_source(tmp_path, "contas.xls", build), 1, 2, 0x0F)
+
+
+def test_xls_error_cells_become_null_with_an_error(tmp_path: Path) -> None:
+    source = xls_with_errors(tmp_path)
+    # python-calamine reads them as empty cells: the errors come from the records.
+    book = CalamineWorkbook.from_path(str(source.path))
+    assert book.get_sheet_by_name("Contas €").to_python()[1] == [1.0, "", ""]
+
+    found, rows = ingest([source])
+    assert types(found) == {"a": "integer", "ratio": "empty", "calc": "empty"}
+    assert [(row.source_sheet_name, row.source_row_index, row.data) for row in rows] == [
+        ("Contas €", 2, {"a": 1, "ratio": None, "calc": None}),
+        ("Contas €", 3, {"a": 2, "ratio": None, "calc": None}),
+        ("Contas €", 4, {"a": None, "ratio": None, "calc": None}),
+    ]
+    assert [[(m.field, m.type, m.message) for m in row.validation_messages] for row in rows] == [
+        [
+            ("ratio", "cell_error", "Excel error #DIV/0! in cell B2"),
+            ("calc", "cell_error", "Excel error #VALUE! in cell C2"),
+        ],
+        [("ratio", "cell_error", "Excel error #N/A in cell B3")],
+        [("calc", "cell_error", "Excel error #REF! in cell C4")],
+    ]
+    assert {row.status for row in rows} == {RowStatus.ERROR}
+
+    rows = read([source], sheet="Oculta")
+    assert [(row.source_row_index, row.data, messages(row)) for row in rows] == [
+        (2, {"h": None}, [("h", "cell_error")])
+    ]
+
+
+def test_xls_error_cells_in_profile_mode(tmp_path: Path) -> None:
+    found, rows = ingest([xls_with_errors(tmp_path)], PROFILE)
+    assert keys(found) == ["A1", "B1", "C1", "A2", "B2", "C2", "A3", "B3", "C4"]
+    assert rows[0].data == {
+        "A1": "a",
+        "B1": "ratio",
+        "C1": "calc",
+        "A2": 1,
+        "B2": None,
+        "C2": None,
+        "A3": 2,
+        "B3": None,
+        "C4": None,
+    }
+    assert [(m.field, m.message) for m in rows[0].validation_messages] == [
+        ("B2", "Excel error #DIV/0! in cell B2"),
+        ("C2", "Excel error #VALUE! in cell C2"),
+        ("B3", "Excel error #N/A in cell B3"),
+        ("C4", "Excel error #REF! in cell C4"),
+    ]
+
+
+def xlsb_source(directory: Path, name: str, sheets: Sequence[xlsb.Sheet]) -> Source:
+    return write_bytes(directory, name, xlsb.xlsb_bytes(sheets))
+
+
+def test_xlsb_workbook_with_its_error_cells(tmp_path: Path) -> None:
+    source = xlsb_source(
+        tmp_path,
+        "binary.xlsb",
+        [
+            xlsb.Sheet("Oculta", [["h"], [1]], hidden=True),
+            xlsb.Sheet(
+                "Dados",
+                [
+                    ["nome", "pontos", "ok", "ratio"],
+                    ["Ana", 7, True, xlsb.ErrorValue("#DIV/0!")],
+                    [None, xlsb.BLANK, None, None],
+                    ["Bia", 7.5, False, xlsb.FormulaError("#N/A")],
+                    [None, None, None, None, xlsb.FormulaError("#REF!")],
+                ],
+                first_row=1,
+            ),
+        ],
+    )
+    # python-calamine reads an error constant as empty, and leaves a formula's error out.
+    book = CalamineWorkbook.from_path(str(source.path))
+    assert book.get_sheet_by_name("Dados").to_python()[-1] == ["Bia", 7.5, False, ""]
+
+    found, rows = ingest([source])
+    assert types(found) == {
+        "nome": "string",
+        "pontos": "number",
+        "ok": "boolean",
+        "ratio": "empty",
+        "column_e": "empty",
+    }
+    assert [(row.source_sheet_name, row.source_row_index, row.data) for row in rows] == [
+        ("Dados", 3, {"nome": "Ana", "pontos": 7, "ok": True, "ratio": None, "column_e": None}),
+        ("Dados", 5, {"nome": "Bia", "pontos": 7.5, "ok": False, "ratio": None, "column_e": None}),
+        ("Dados", 6, {"nome": None, "pontos": None, "ok": None, "ratio": None, "column_e": None}),
+    ]
+    assert [[(m.field, m.type, m.message) for m in row.validation_messages] for row in rows] == [
+        [("ratio", "cell_error", "Excel error #DIV/0! in cell D3")],
+        [("ratio", "cell_error", "Excel error #N/A in cell D5")],
+        [("column_e", "cell_error", "Excel error #REF! in cell E6")],
+    ]
+
+
 def test_a_single_sheet_workbook_is_read_in_one_pass_and_loaded_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -343,3 +485,30 @@ def test_a_workbook_of_several_sheets_is_inspected_once(
     reading = Reading([source], LIST, None, Settings())
     assert [row.data for chunk in reading.chunks() for row in chunk] == [{"a": 1}, {"a": 2}]
     assert inspections == ["two.xlsx"]
+
+
+def test_xlsb_formula_errors_outside_the_cells_widen_the_sheet(tmp_path: Path) -> None:
+    """calamine leaves an xlsb formula whose result is an error out of the sheet: one in
+    column A, left of every value, and one below the last row still make their rows."""
+    rows = [
+        [None, "nome", "n"],
+        [xlsb.FormulaError("#NAME?"), "Ana", 1],
+        [None, "Bia", 2],
+        [None, None, None],
+        [xlsb.FormulaError("#NULL!")],
+    ]
+    source = xlsb_source(tmp_path, "edge.xlsb", [xlsb.Sheet("S", rows)])
+    found, read_rows = ingest([source])
+    assert keys(found) == ["column_a", "nome", "n"]
+    assert [(row.source_row_index, row.data, messages(row)) for row in read_rows] == [
+        (2, {"column_a": None, "nome": "Ana", "n": 1}, [("column_a", "cell_error")]),
+        (3, {"column_a": None, "nome": "Bia", "n": 2}, []),
+        (5, {"column_a": None, "nome": None, "n": None}, [("column_a", "cell_error")]),
+    ]
+
+    found, read_rows = ingest([source], PROFILE)
+    assert keys(found) == ["B1", "C1", "A2", "B2", "C2", "B3", "C3", "A5"]
+    assert [(m.field, m.message) for m in read_rows[0].validation_messages] == [
+        ("A2", "Excel error #NAME? in cell A2"),
+        ("A5", "Excel error #NULL! in cell A5"),
+    ]
