@@ -2,15 +2,15 @@
 their error cells (`#DIV/0!`, `#N/A`…), which it hands over as empty cells
 (dimastbk/python-calamine#105).
 
-- **xls** (BIFF8 records in the `Workbook` stream of an OLE2 compound file, opened with
-  `olefile`): `xls_error_cells` walks the stream once. Its globals give each sheet's name and
-  offset (`BoundSheet8`); each sheet's records give the error constants (`BoolErr` with
-  fError set) and the formulas whose cached result is an error (`Formula`). Charts and other
-  substreams nested in a sheet are skipped, as calamine skips them. The stream is read
+- **xls** (BIFF8 or BIFF5 records in the `Workbook` stream of an OLE2 compound file,
+  opened with `olefile`): `xls_error_cells` walks the stream once. Its globals give each
+  sheet's name and offset (`BoundSheet8`); each sheet's records give the error constants
+  (`BoolErr` with fError set) and the formulas whose cached result is an error
+  (`Formula`). Charts and other substreams nested in a sheet are skipped, as calamine
+  skips them. The stream is read
   into memory, as calamine reads it (an upload is at most `max_file_bytes`), but only the
   error cells are kept: xlrd, which also reads error cells, would hold every cell of the
-  workbook as a Python object. Workbooks older than Excel 97 (BIFF5) are read by
-  calamine, but their error cells stay empty.
+  workbook as a Python object.
 - **xlsb** (BIFF12 records in ZIP members): `XlsbCells` is fed a worksheet part as the
   pre-checks (`guards`) inflate it, and gives the sheet's extent (for their far-cell and
   width checks) and its error cells, both error constants (`BrtCellError`) and formulas
@@ -24,6 +24,7 @@ one the user gets; these walks only add the error cells calamine leaves out.
 
 from __future__ import annotations
 
+import codecs
 import logging
 import struct
 from collections.abc import Iterator
@@ -50,10 +51,13 @@ ERROR_TEXTS = {
 # xls (MS-XLS) record types
 _BOF = 0x0809
 _EOF = 0x000A
+_CODEPAGE = 0x0042
 _BOUND_SHEET = 0x0085
 _BOOL_ERR = 0x0205
 _FORMULA = 0x0006
+_BIFF5 = 0x0500
 _BIFF8 = 0x0600
+_CODECS = {367: "ascii", 1200: "utf-16-le", 10000: "mac_roman", 32768: "mac_roman", 32769: "cp1252"}
 _WORKBOOK_STREAMS = ("Workbook", "Book")
 
 # xlsb (MS-XLSB) record types
@@ -105,28 +109,47 @@ def _xls_records(data: bytes, offset: int) -> Iterator[tuple[int, bytes]]:
 
 
 def _xls_sheets(data: bytes) -> list[tuple[int, str]]:
-    """(stream offset, name) of each sheet, from the workbook globals; none for a workbook
-    older than BIFF8 (Excel 97), whose names are in a codepage of their own."""
+    """(stream offset, name) of each sheet, from the workbook globals: Unicode names in BIFF8
+    (Excel 97 on), names in the workbook's codepage in BIFF5 (Excel 5 and 95)."""
+    biff8 = True
+    codepage = "cp1252"
     sheets = []
     for kind, body in _xls_records(data, 0):
-        if kind == _BOF and (len(body) < 2 or struct.unpack_from("<H", body)[0] != _BIFF8):
-            return []
-        if kind == _BOUND_SHEET and len(body) >= 8:
-            sheets.append((struct.unpack_from("<I", body)[0], _short_string(body[6:])))
+        if kind == _BOF and len(body) >= 2:
+            version = struct.unpack_from("<H", body)[0]
+            if version not in (_BIFF5, _BIFF8):
+                return []
+            biff8 = version == _BIFF8
+        elif kind == _CODEPAGE and len(body) >= 2:
+            codepage = _codec(struct.unpack_from("<H", body)[0])
+        elif kind == _BOUND_SHEET and len(body) >= 8:
+            name = (
+                _short_string(body[6:])
+                if biff8
+                else body[7 : 7 + body[6]].decode(codepage, "replace")
+            )
+            sheets.append((struct.unpack_from("<I", body)[0], name.replace("\0", "")))
         elif kind == _EOF:
             break
     return sheets
 
 
+def _codec(codepage: int) -> str:
+    """The Python codec of a Windows codepage number (BIFF5 names are in it)."""
+    codec = _CODECS.get(codepage, f"cp{codepage}")
+    try:
+        codecs.lookup(codec)
+    except LookupError:
+        return "cp1252"
+    return codec
+
+
 def _short_string(body: bytes) -> str:
-    """A ShortXLUnicodeString: a length, flags, then Latin-1 or UTF-16LE characters. calamine
-    drops the NUL characters of sheet names."""
+    """A ShortXLUnicodeString: a length, flags, then Latin-1 or UTF-16LE characters."""
     length = body[0]
     if body[1] & 0x01:
-        text = body[2 : 2 + 2 * length].decode("utf-16-le", "replace")
-    else:
-        text = body[2 : 2 + length].decode("latin-1")
-    return text.replace("\0", "")
+        return body[2 : 2 + 2 * length].decode("utf-16-le", "replace")
+    return body[2 : 2 + length].decode("latin-1")
 
 
 def _xls_sheet_errors(data: bytes, offset: int) -> dict[str, str]:

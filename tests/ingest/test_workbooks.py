@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import olefile
 import pytest
 import xlsxwriter
 import xlwt
@@ -381,6 +382,79 @@ def test_xls_error_cells_in_profile_mode(tmp_path: Path) -> None:
         ("B3", "Excel error #N/A in cell B3"),
         ("C4", "Excel error #REF! in cell C4"),
     ]
+
+
+def biff_record(kind: int, body: bytes = b"") -> bytes:
+    return struct.pack("<HH", kind, len(body)) + body
+
+
+def biff5_xls(tmp_path: Path) -> Source:
+    """An Excel 95 (BIFF5) workbook, whose names and texts are in its codepage (cp1252):
+    its records are written here, into the OLE2 container of an xlwt file (the stream keeps
+    its size, padded by a record that readers skip)."""
+
+    def label(row: int, column: int, text: str) -> bytes:
+        data = text.encode("cp1252")
+        return biff_record(0x0204, struct.pack("<HHHH", row, column, 0, len(data)) + data)
+
+    def error(row: int, column: int, code: int) -> bytes:
+        return biff_record(0x0205, struct.pack("<HHHBB", row, column, 0, code, 1))
+
+    def formula_error(row: int, column: int, code: int) -> bytes:
+        result = bytes([2, 0, code, 0, 0, 0, 0xFF, 0xFF])
+        return biff_record(0x0006, struct.pack("<HHH", row, column, 0) + result + bytes(8))
+
+    def bound_sheet(at: int, name: str, hidden: int) -> bytes:
+        data = name.encode("cp1252")
+        return biff_record(0x0085, struct.pack("<IBBB", at, hidden, 0, len(data)) + data)
+
+    def substream(kind: int, records: bytes) -> bytes:
+        bof = biff_record(0x0809, struct.pack("<HH", 0x0500, kind) + bytes(4))
+        return bof + records + biff_record(0x000A)
+
+    header = label(0, 0, "nome") + label(0, 1, "razão")
+    rows = label(1, 0, "Zé") + error(1, 1, 0x07) + formula_error(2, 1, 0x2A)
+    sheets = [("Pés", 0, header + rows), ("Oculta", 1, label(0, 0, "h") + error(1, 0, 0x24))]
+    bodies = [substream(0x0010, records) for _, _, records in sheets]
+
+    def workbook_globals(offsets: list[int]) -> bytes:
+        codepage = biff_record(0x0042, struct.pack("<H", 1252))
+        names = [(name, hidden) for name, hidden, _ in sheets]
+        bound = [bound_sheet(at, *name) for at, name in zip(offsets, names, strict=True)]
+        return substream(0x0005, codepage + b"".join(bound))
+
+    at = len(workbook_globals([0] * len(sheets)))  # offsets are fixed-width
+    offsets = [at + sum(len(body) for body in bodies[:n]) for n in range(len(bodies))]
+    stream = workbook_globals(offsets) + b"".join(bodies)
+
+    def build(book: xlwt.Workbook) -> None:
+        sheet = book.add_sheet("x")
+        for row in range(200):
+            sheet.write(row, 0, "a stream long enough for the BIFF5 one")
+
+    source = xls_source(tmp_path, "old95.xls", build)
+    with olefile.OleFileIO(str(source.path), write_mode=True) as container:
+        padding = container.get_size("Workbook") - len(stream) - 4
+        container.write_stream("Workbook", stream + biff_record(0x0001, bytes(padding)))
+    return source
+
+
+def test_xls_error_cells_of_an_excel_95_workbook(tmp_path: Path) -> None:
+    source = biff5_xls(tmp_path)
+    book = CalamineWorkbook.from_path(str(source.path))
+    assert book.get_sheet_by_name("Pés").to_python() == [["nome", "razão"], ["Zé", ""], ["", ""]]
+
+    rows = read([source])
+    assert [(row.source_sheet_name, row.source_row_index, row.data) for row in rows] == [
+        ("Pés", 2, {"nome": "Zé", "razao": None}),
+        ("Pés", 3, {"nome": None, "razao": None}),
+    ]
+    assert [[(m.field, m.message) for m in row.validation_messages] for row in rows] == [
+        [("razao", "Excel error #DIV/0! in cell B2")],
+        [("razao", "Excel error #N/A in cell B3")],
+    ]
+    rows = read([source], sheet="Oculta")
+    assert [(row.source_row_index, messages(row)) for row in rows] == [(2, [("h", "cell_error")])]
 
 
 def xlsb_source(directory: Path, name: str, sheets: Sequence[xlsb.Sheet]) -> Source:
