@@ -13,6 +13,8 @@ whole-column facts, then the batch's `Profile` (columns, inferred types, row cou
     reading      what both passes share: per-file checks, the CSV record stream
     formats      what a file is, by its content
     guards       pre-checks against hostile ZIP workbooks (bombs, far cells)
+    biff         xls and xlsb records: their error cells, an xlsb sheet's extent
+    parts        a big xlsx sheet cut into parts that calamine loads side by side
     delimited    CSV/TSV: encoding, delimiter, streaming records
     workbook     xlsx/xlsm/xlsb/xls/ods through python-calamine
     keys         header -> key normalization, A1 addresses
