@@ -7,10 +7,9 @@ their error cells (`#DIV/0!`, `#N/A`…), which it hands over as empty cells
   sheet's name and offset (`BoundSheet8`); each sheet's records give the error constants
   (`BoolErr` with fError set) and the formulas whose cached result is an error
   (`Formula`). Charts and other substreams nested in a sheet are skipped, as calamine
-  skips them. The stream is read
-  into memory, as calamine reads it (an upload is at most `max_file_bytes`), but only the
-  error cells are kept: xlrd, which also reads error cells, would hold every cell of the
-  workbook as a Python object.
+  skips them. The stream is read into memory, as calamine reads it (an upload is at most
+  `max_file_bytes`), but only the error cells are kept: xlrd, which also reads error
+  cells, would hold every cell of the workbook as a Python object.
 - **xlsb** (BIFF12 records in ZIP members): `XlsbCells` is fed a worksheet part as the
   pre-checks (`guards`) inflate it, and gives the sheet's extent (for their far-cell and
   width checks) and its error cells, both error constants (`BrtCellError`) and formulas
@@ -71,8 +70,8 @@ _END_SHEET_DATA = 0x0092
 _BUNDLE_SHEET = 0x009C
 _END_BUNDLE_SHEETS = 0x0090
 _LAST_ROW = 0x0010_0000
-_U32 = struct.Struct("<I")
 """calamine stops reading an xlsb sheet at a row header past this index."""
+_U32 = struct.Struct("<I")
 
 
 def error_text(code: int) -> str:
@@ -173,7 +172,7 @@ def _xls_sheet_errors(data: bytes, offset: int) -> dict[str, str]:
     return cells
 
 
-def xlsb_records(data: bytes) -> Iterator[tuple[int, bytes]]:
+def _xlsb_records(data: bytes) -> Iterator[tuple[int, bytes]]:
     """The (type, body) records of a whole xlsb part held in memory."""
     at = 0
     while (header := _xlsb_header(data, at)) is not None:
@@ -213,7 +212,7 @@ def xlsb_sheets(workbook: bytes) -> list[tuple[str, str, int]]:
     """(relationship id, sheet name, visibility) of each sheet of `xl/workbook.bin`, in
     workbook order; visibility is 0 visible, 1 hidden, 2 very hidden."""
     sheets = []
-    for kind, body in xlsb_records(workbook):
+    for kind, body in _xlsb_records(workbook):
         if kind == _END_BUNDLE_SHEETS:
             break
         if kind != _BUNDLE_SHEET or len(body) < 12:
@@ -298,13 +297,11 @@ class XlsbCells:
                     break
                 kind, size, body = header
             if kind <= _LAST_CELL:
-                if in_data and kind != _CELL_BLANK:
-                    need = 4 if kind == _ROW_HEADER else 9
-                    if size < need:
-                        pass
-                    elif body + need > end:
+                need = 4 if kind == _ROW_HEADER else 9
+                if in_data and kind != _CELL_BLANK and size >= need:
+                    if body + need > end:
                         break  # the bytes needed are in the next chunk
-                    elif kind == _ROW_HEADER:
+                    if kind == _ROW_HEADER:
                         row = u32(data, body)[0]
                         if row > _LAST_ROW:
                             in_data = False
