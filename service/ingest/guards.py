@@ -30,8 +30,8 @@ first gets their answer from a second worker that runs only them. They cover:
   `<dimension>` element is ignored: calamine does not trust it, and Excel often overstates
   it. For ods, whose rows and cells can repeat (`table:number-rows-repeated`), every row's
   extent is computed, repeats included. For xlsb, whose cell positions are binary, every
-  record of the sheet is walked (`biff.XlsbCells`): 0.75-0.9 s for 200,000 rows x 12
-  columns, where calamine loads the same sheet in 0.2 s.
+  record of the sheet is walked (`biff.XlsbCells`): 0.87 s for 200,000 rows x 12
+  columns, where calamine loads the same sheet in 0.24 s (`bench/binary.py`).
 
 This scan also collects the cells holding an Excel error (`#DIV/0!`, `#N/A`…):
 python-calamine 0.9 reads them as empty cells (dimastbk/python-calamine#105), so their
@@ -142,11 +142,13 @@ def inspect_archive(
         raise errors.CorruptFile(f"{name!r} is a damaged archive ({error})", file=name) from None
 
 
-def inspect_workbook(path: Path, name: str, fmt: FileFormat, settings: Settings) -> ErrorCells:
+def inspect_workbook(
+    path: Path, name: str, fmt: FileFormat, settings: Settings, tap: Tap | None = None
+) -> ErrorCells:
     """The error cells of a workbook by sheet: for a ZIP workbook, once every pre-check has
     passed (`inspect_archive`); for an xls, which has no pre-checks, from its records."""
     if fmt.is_zip:
-        return inspect_archive(path, name, fmt, settings)
+        return inspect_archive(path, name, fmt, settings, tap)
     if fmt is FileFormat.XLS:
         return biff.xls_error_cells(path, name)
     return {}

@@ -175,11 +175,11 @@ class Reading:
         made of the file, and if calamine kills the worker before they are done, the parent
         runs them alone for the answer (`ingestion.Worker.unexpected_end`).
 
+        An xls has no pre-checks, but its error cells are read from its records in the same
+        way, while calamine loads it.
+
         A big xlsx sheet is also cut into parts as the pre-checks read it, and calamine loads
         the parts side by side (`parts`): then the load waits for the pre-checks' bytes."""
-        if not fmt.is_zip:
-            opened = workbook.open_for_list(source, self.sheet, self.settings)
-            return (*opened, guards.inspect_workbook(source.path, source.name, fmt, self.settings))
         cutter = (
             parts.plan(source.path, source.name, self.sheet, workbook.load_part, self.scratch)
             if fmt is FileFormat.XLSX
@@ -191,7 +191,7 @@ class Reading:
             else None
         )
         try:
-            error_cells = guards.inspect_archive(
+            error_cells = guards.inspect_workbook(
                 source.path, source.name, fmt, self.settings, tap=cutter
             )
         except BaseException:
