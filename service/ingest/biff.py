@@ -87,7 +87,7 @@ def xls_error_cells(path: Path, file: str) -> dict[str, dict[str, str]]:
                 return {}
             data = container.openstream(stream).read()
     except Exception as error:  # calamine's verdict on a damaged file is the one given
-        logger.warning("the error cells of %r are not known: %s", file, error)
+        logger.info("the error cells of %r are not known: %s", file, error)
         return {}
     found: dict[str, dict[str, str]] = {}
     for offset, name in _xls_sheets(data):
