@@ -137,6 +137,14 @@ def not_a(expected: str, found: str) -> Refused:
 
 
 NUL = ("sanitized", NUL_REMOVED)
+FAR_CELL_REFUSED = unprocessable(
+    "has a value in column XFD (column 16,384), past the limit of 1,000 columns",
+    sheet="Far",
+    row=1048576,
+    column="XFD",
+    limit="max_columns",
+    limit_value=1000,
+)
 DIV0 = "Excel error #DIV/0! in cell %s"
 DIV0_VALUE, DIV0_FORMULA = ErrorValue("#DIV/0!"), FormulaError("#DIV/0!")
 XLSX = table([["a", "b"], [1, "x"]])
@@ -434,27 +442,13 @@ CASES: list[Case] = [
         "far-cell",
         "far.xlsx",
         xlsx(far_cell),
-        unprocessable(
-            "has a value in column XFD (column 16,384), past the limit of 1,000 columns",
-            sheet="Far",
-            row=1048576,
-            column="XFD",
-            limit="max_columns",
-            limit_value=1000,
-        ),
+        FAR_CELL_REFUSED,
     ),
     Case(
         "far-cell-xlsb",
         "far.xlsb",
         raw(xlsb_bytes([Sheet("Far", {0: ["a"], 1048575: [None] * 16383 + ["far away"]})])),
-        unprocessable(
-            "has a value in column XFD (column 16,384), past the limit of 1,000 columns",
-            sheet="Far",
-            row=1048576,
-            column="XFD",
-            limit="max_columns",
-            limit_value=1000,
-        ),
+        FAR_CELL_REFUSED,
     ),
     Case(
         "far-cell-profile-mode",
