@@ -22,7 +22,7 @@ from litestar.params import BodyKwarg, FromPath, JSONBody
 from service import ingestion
 from service.api import idempotency
 from service.api.auth import Claims
-from service.api.deadlines import BodyDeadline
+from service.api.deadlines import BodyArrival
 from service.api.idempotency import Fingerprint
 from service.api.problems import AUTHENTICATED, documented
 from service.api.wire import DEFAULT_LIMIT, PageLimit, PageOffset, Wire, to_wire
@@ -292,8 +292,9 @@ def _keep(chunk: bytes, target: BinaryIO, content: hashlib._Hash | None) -> None
 
 def upload_handler(settings: Settings) -> HTTPRouteHandler:
     """The upload route, with a body limit that fits the configured file limits (a larger
-    Content-Length is refused before the body is read; a body that outgrows it is cut off)
-    and a deadline for receiving the body (408 past it)."""
+    Content-Length is refused before the body is read; a body that outgrows it is cut off),
+    a deadline for receiving the body (408 past it), and no error logged when the client goes
+    away before the end of its body (`deadlines.BodyArrival`)."""
     return post(
         "/projects/{project_id:str}/batches",
         status_code=201,
@@ -302,7 +303,7 @@ def upload_handler(settings: Settings) -> HTTPRouteHandler:
         response_headers=idempotency.REPLAYED_RESPONSE_HEADERS,
         request_max_body_size=settings.max_files * settings.max_file_bytes + (1 << 20),
         middleware=[
-            DefineMiddleware(BodyDeadline, timeout_seconds=settings.upload_body_timeout_seconds)
+            DefineMiddleware(BodyArrival, timeout_seconds=settings.upload_body_timeout_seconds)
         ],
     )(upload_batch)
 

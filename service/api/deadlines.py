@@ -1,11 +1,16 @@
-"""Time limits on a request, as ASGI middleware: an upload's body must arrive in time, and a
-request still running when the shutdown grace period ends is cancelled.
+"""Requests that end early, as ASGI middleware: an upload's body that does not arrive in
+time or whole, and a request still running when the shutdown grace period ends.
 
-- `BodyDeadline` (the upload route): a client that has not sent the whole body within
-  `SHEETFLOW_UPLOAD_BODY_TIMEOUT_SECONDS` of its headers (a slow drip, a stalled link) gets
-  408. The body is ended at the deadline rather than failed, so Litestar's form parser finds
-  it cut short and closes every part it has spooled so far; the handler never runs, so nothing
-  is stored.
+- `BodyArrival` (the upload route):
+  - A client that has not sent the whole body within `SHEETFLOW_UPLOAD_BODY_TIMEOUT_SECONDS`
+    of its headers (a slow drip, a stalled link) gets 408.
+  - A client that goes away before the end of its body gets nothing (it is not there to
+    read it), and the service logs one line at info level. Litestar would raise "500: client
+    disconnected prematurely" and log it as an uncaught error, but nothing went wrong on our
+    side.
+  In both cases the body is ended rather than failed, so Litestar's form parser finds it cut
+  short and closes every part it has spooled so far; the handler never runs, so nothing is
+  stored.
 - `AnswerCancelled` (every route): on SIGTERM uvicorn stops accepting, waits
   `SHEETFLOW_SHUTDOWN_GRACE_SECONDS` for the requests in flight, then cancels their tasks. A
   cancelled request has rolled back whatever it was doing; its client gets a 503 problem
@@ -24,31 +29,44 @@ from service.api.problems import send_problem
 logger = logging.getLogger("sheetflow.deadlines")
 
 
-class BodyDeadline:
+class BodyArrival:
     def __init__(self, app: ASGIApp, timeout_seconds: float) -> None:
         self.app = app
         self.timeout_seconds = timeout_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         deadline = asyncio.get_running_loop().time() + self.timeout_seconds
-        expired = False
+        expired = gone = whole = False
+        end: HTTPRequestEvent = {"type": "http.request", "body": b"", "more_body": False}
 
         async def receive_in_time() -> ReceiveMessage:
-            nonlocal expired
+            nonlocal expired, gone, whole
             try:
                 async with asyncio.timeout_at(deadline):
-                    return await receive()
+                    message = await receive()
             except TimeoutError:
                 expired = True
-                end: HTTPRequestEvent = {"type": "http.request", "body": b"", "more_body": False}
                 return end
+            if message["type"] == "http.disconnect" and not whole:
+                if not gone:
+                    gone = True
+                    logger.info(
+                        "%s %s: the client went away before the end of its body; "
+                        "nothing was stored",
+                        scope.get("method"),
+                        scope["path"],
+                    )
+                return end
+            if message["type"] == "http.request" and not message.get("more_body", False):
+                whole = True
+            return message
 
-        async def send_unless_expired(message: Message) -> None:
+        async def send_unless_ended(message: Message) -> None:
             # Past the deadline, whatever the application answers (the form it was given is
-            # cut short) is replaced by the 408.
-            if not expired:
+            # cut short) is replaced by the 408; a client that went away gets nothing.
+            if not expired and not gone:
                 await send(message)
-            elif message["type"] == "http.response.start":
+            elif expired and message["type"] == "http.response.start":
                 await send_problem(
                     send,
                     408,
@@ -56,7 +74,7 @@ class BodyDeadline:
                     "headers; nothing was stored",
                 )
 
-        await self.app(scope, receive_in_time, send_unless_expired)
+        await self.app(scope, receive_in_time, send_unless_ended)
 
 
 class AnswerCancelled:

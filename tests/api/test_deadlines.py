@@ -1,10 +1,12 @@
 """Deadlines over HTTP: a statement past the statement timeout, an upload body that does not
-arrive in time. Both are clean problems (503, 408), and neither leaves anything behind."""
+arrive in time. Both are clean problems (503, 408), and neither leaves anything behind; nor
+does a client that goes away in the middle of its upload's body, which is no error."""
 
 from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 
 import asyncpg
 import httpx
@@ -77,3 +79,57 @@ async def test_an_upload_body_that_does_not_arrive_in_time_is_a_408_and_stores_n
     # A spooled part left open would be closed by the collector with a ResourceWarning, which
     # this suite's warning filter turns into a failure: collect now, inside this test.
     gc.collect()
+
+
+async def test_a_client_gone_before_the_end_of_its_body_is_no_error_and_stores_nothing(
+    app, client, auth, pool, caplog
+):
+    headers = auth("owner")
+    project = (await client.post("/projects", json={"name": "gone"}, headers=headers)).json()
+    url = f"/projects/{project['id']}/batches"
+    csv = b"a;b\r\n" + b"1;2\r\n" * 400_000  # past 1 MiB: the part is being spooled
+    form = httpx.Request(
+        "POST", url, data={"mode": "list_mode"}, files={"files": ("big.csv", csv, "text/csv")}
+    )
+    body = form.read()
+    # httpx cannot hang up mid-body, so the ASGI app is called as the server would call it.
+    messages = [
+        {"type": "http.request", "body": body[: len(body) // 2], "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+
+    async def receive():
+        return messages.pop(0) if len(messages) > 1 else messages[0]
+
+    sent = []
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": url,
+        "raw_path": url.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": [
+            (name.lower().encode(), value.encode())
+            for name, value in {**headers, **form.headers}.items()
+            if name.lower() != "transfer-encoding"
+        ],
+        "client": ("127.0.0.1", 50000),
+        "server": ("sheetflow.test", 80),
+    }
+    with caplog.at_level(logging.INFO):
+        await app(scope, receive, send)
+
+    assert sent == []  # nobody is there to read an answer
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+    assert any("went away before the end of its body" in r.getMessage() for r in caplog.records)
+    assert await pool.fetchval("SELECT count(*) FROM ingestion_batches") == 0
+    assert (await client.get("/projects", headers=headers)).status_code == 200
+    gc.collect()  # a spooled part left open would fail the suite with a ResourceWarning

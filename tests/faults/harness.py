@@ -640,8 +640,11 @@ class Harness:
             outcome.hung = outcome.hung or str(hung)
             await self.service.kill()
             await self.service.start()
-        if "Exception in ASGI application" in self.service.log_since(log_offset):
+        log = self.service.log_since(log_offset)
+        if "Exception in ASGI application" in log:
             outcome.problems.append("the service logged an exception that escaped the app")
+        if fault in CLIENT_FAULTS and "Uncaught exception" in log:
+            outcome.problems.append("the service logged an error for what its client did")
         if "500" in (outcome.first, outcome.retry):
             outcome.problems.append("a 500 answer")
         outcome.problems = list(dict.fromkeys(outcome.problems))
@@ -857,3 +860,7 @@ INJECTORS: dict[str, Injector] = {
 
 FAULTS = tuple(INJECTORS)
 """Every fault the harness injects, in the order the bench cycles through them."""
+CLIENT_FAULTS = frozenset({"disconnect_body", "disconnect_ingest", "worker_kill"})
+"""Faults that are no failure of the service or its database (a client that goes away, a
+hostile file that kills its parsing worker): the service answers them without logging an
+error. The others are logged with their stack trace, as failures of the service's own."""
