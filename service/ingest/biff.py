@@ -89,6 +89,11 @@ def xls_error_cells(path: Path, file: str) -> dict[str, dict[str, str]]:
     except Exception as error:  # calamine's verdict on a damaged file is the one given
         logger.info("the error cells of %r are not known: %s", file, error)
         return {}
+    return xls_stream_error_cells(data)
+
+
+def xls_stream_error_cells(data: bytes) -> dict[str, dict[str, str]]:
+    """`xls_error_cells` of the workbook stream `data`: any bytes give an answer."""
     found: dict[str, dict[str, str]] = {}
     for offset, name in _xls_sheets(data):
         cells = _xls_sheet_errors(data, offset)
