@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from service.ingest import biff
 from tests.ingest import xlsb
+from tests.ingest.uploads import xls_record
 
 bounded = settings(max_examples=200, deadline=None, database=None, derandomize=True)
 
@@ -64,10 +65,6 @@ def test_the_undamaged_part_gives_its_extent_and_error_cells() -> None:
     cells = biff.XlsbCells(max_columns=3)
     cells.feed(PART)
     assert state(cells) == (4, 4, (2, 3), {(3, 0): 0x2A, (3, 3): 0x17})
-
-
-def xls_record(kind: int, body: bytes = b"") -> bytes:
-    return struct.pack("<HH", kind, len(body)) + body
 
 
 SHEET_AT = 4 + 16 + 4 + 2 + 4 + 13 + 4  # right after the globals below

@@ -27,6 +27,7 @@ from tests.ingest.uploads import (
     rezip,
     table_xlsx,
     write_bytes,
+    xlsb_source,
     xlsx_source,
 )
 
@@ -107,7 +108,7 @@ def test_styled_empty_far_cells_are_not_data(tmp_path: Path) -> None:
 
 def test_xlsb_a_cell_at_xfd1048576(tmp_path: Path) -> None:
     sheet = xlsb.Sheet("Far", {0: ["header"], 1048575: [None] * 16383 + ["far away"]})
-    source = write_bytes(tmp_path, "far.xlsb", xlsb.xlsb_bytes([sheet]))
+    source = xlsb_source(tmp_path, "far.xlsb", [sheet])
     with pytest.raises(errors.LimitExceeded) as refused:
         ingest([source])
     error = refused.value
@@ -123,7 +124,7 @@ def test_xlsb_a_cell_at_xfd1048576(tmp_path: Path) -> None:
 
 def test_xlsb_a_used_range_too_large_for_memory(tmp_path: Path) -> None:
     sheet = xlsb.Sheet("Sparse", {0: ["header"], 1048575: [None] * 999 + ["far"]})
-    source = write_bytes(tmp_path, "sparse.xlsb", xlsb.xlsb_bytes([sheet]))
+    source = xlsb_source(tmp_path, "sparse.xlsb", [sheet])
     with pytest.raises(errors.LimitExceeded) as refused:
         ingest([source], PROFILE)
     assert (refused.value.limit, refused.value.sheet) == ("worker_memory_bytes", "Sparse")
@@ -133,7 +134,7 @@ def test_xlsb_a_used_range_too_large_for_memory(tmp_path: Path) -> None:
 
 def test_xlsb_styled_empty_far_cells_are_not_data(tmp_path: Path) -> None:
     sheet = xlsb.Sheet("Styled", [["a"], [1, *[None] * 16382, xlsb.BLANK]])
-    rows = read([write_bytes(tmp_path, "styled.xlsb", xlsb.xlsb_bytes([sheet]))])
+    rows = read([xlsb_source(tmp_path, "styled.xlsb", [sheet])])
     assert [row.data for row in rows] == [{"a": 1}]
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import struct
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +30,9 @@ from tests.ingest.uploads import (
     read,
     table_xlsx,
     types,
-    write_bytes,
+    xls_record,
     xls_source,
+    xlsb_source,
     xlsx_source,
 )
 
@@ -384,10 +384,6 @@ def test_xls_error_cells_in_profile_mode(tmp_path: Path) -> None:
     ]
 
 
-def biff_record(kind: int, body: bytes = b"") -> bytes:
-    return struct.pack("<HH", kind, len(body)) + body
-
-
 def biff5_xls(tmp_path: Path) -> Source:
     """An Excel 95 (BIFF5) workbook, whose names and texts are in its codepage (cp1252):
     its records are written here, into the OLE2 container of an xlwt file (the stream keeps
@@ -395,22 +391,22 @@ def biff5_xls(tmp_path: Path) -> Source:
 
     def label(row: int, column: int, text: str) -> bytes:
         data = text.encode("cp1252")
-        return biff_record(0x0204, struct.pack("<HHHH", row, column, 0, len(data)) + data)
+        return xls_record(0x0204, struct.pack("<HHHH", row, column, 0, len(data)) + data)
 
     def error(row: int, column: int, code: int) -> bytes:
-        return biff_record(0x0205, struct.pack("<HHHBB", row, column, 0, code, 1))
+        return xls_record(0x0205, struct.pack("<HHHBB", row, column, 0, code, 1))
 
     def formula_error(row: int, column: int, code: int) -> bytes:
         result = bytes([2, 0, code, 0, 0, 0, 0xFF, 0xFF])
-        return biff_record(0x0006, struct.pack("<HHH", row, column, 0) + result + bytes(8))
+        return xls_record(0x0006, struct.pack("<HHH", row, column, 0) + result + bytes(8))
 
     def bound_sheet(at: int, name: str, hidden: int) -> bytes:
         data = name.encode("cp1252")
-        return biff_record(0x0085, struct.pack("<IBBB", at, hidden, 0, len(data)) + data)
+        return xls_record(0x0085, struct.pack("<IBBB", at, hidden, 0, len(data)) + data)
 
     def substream(kind: int, records: bytes) -> bytes:
-        bof = biff_record(0x0809, struct.pack("<HH", 0x0500, kind) + bytes(4))
-        return bof + records + biff_record(0x000A)
+        bof = xls_record(0x0809, struct.pack("<HH", 0x0500, kind) + bytes(4))
+        return bof + records + xls_record(0x000A)
 
     header = label(0, 0, "nome") + label(0, 1, "razão")
     rows = label(1, 0, "Zé") + error(1, 1, 0x07) + formula_error(2, 1, 0x2A)
@@ -418,7 +414,7 @@ def biff5_xls(tmp_path: Path) -> Source:
     bodies = [substream(0x0010, records) for _, _, records in sheets]
 
     def workbook_globals(offsets: list[int]) -> bytes:
-        codepage = biff_record(0x0042, struct.pack("<H", 1252))
+        codepage = xls_record(0x0042, struct.pack("<H", 1252))
         names = [(name, hidden) for name, hidden, _ in sheets]
         bound = [bound_sheet(at, *name) for at, name in zip(offsets, names, strict=True)]
         return substream(0x0005, codepage + b"".join(bound))
@@ -435,7 +431,7 @@ def biff5_xls(tmp_path: Path) -> Source:
     source = xls_source(tmp_path, "old95.xls", build)
     with olefile.OleFileIO(str(source.path), write_mode=True) as container:
         padding = container.get_size("Workbook") - len(stream) - 4
-        container.write_stream("Workbook", stream + biff_record(0x0001, bytes(padding)))
+        container.write_stream("Workbook", stream + xls_record(0x0001, bytes(padding)))
     return source
 
 
@@ -455,10 +451,6 @@ def test_xls_error_cells_of_an_excel_95_workbook(tmp_path: Path) -> None:
     ]
     rows = read([source], sheet="Oculta")
     assert [(row.source_row_index, messages(row)) for row in rows] == [(2, [("h", "cell_error")])]
-
-
-def xlsb_source(directory: Path, name: str, sheets: Sequence[xlsb.Sheet]) -> Source:
-    return write_bytes(directory, name, xlsb.xlsb_bytes(sheets))
 
 
 def test_xlsb_workbook_with_its_error_cells(tmp_path: Path) -> None:

@@ -26,6 +26,7 @@ from odf.text import P
 from service.entities import BatchMode
 from service.ingest import ParsedRow, Profile, Reading, Source, parse_rows, profile
 from service.settings import Settings
+from tests.ingest import xlsb
 
 LIST = BatchMode.LIST_MODE
 PROFILE = BatchMode.PROFILE_MODE
@@ -35,6 +36,15 @@ def write_bytes(directory: Path, name: str, content: bytes) -> Source:
     path = directory / f"upload-{len(list(directory.iterdir()))}"
     path.write_bytes(content)
     return Source(path, name)
+
+
+def xls_record(kind: int, body: bytes = b"") -> bytes:
+    """A BIFF record of an xls workbook stream: type, size, body."""
+    return struct.pack("<HH", kind, len(body)) + body
+
+
+def xlsb_source(directory: Path, name: str, sheets: Sequence[xlsb.Sheet]) -> Source:
+    return write_bytes(directory, name, xlsb.xlsb_bytes(sheets))
 
 
 def csv_source(directory: Path, name: str, text: str, encoding: str = "utf-8") -> Source:
