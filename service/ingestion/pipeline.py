@@ -8,7 +8,7 @@
                                         done ─► check the count; store the columns,
                                                 row count and status counts; COMMIT
 
-Parsing runs in the sandboxed worker (`service.ingest.worker`), never in this process, so the
+Parsing runs in the sandboxed worker (`service.ingestion.protocol`), never in this process, so the
 event loop only moves bytes, and the COPY starts with the first chunk of rows: the worker
 parses the next chunk while PostgreSQL stores the last one. The rows go in by one COPY per
 `COPY_ROWS` rows, all in the one transaction, so that PostgreSQL checks each COPY's foreign
@@ -44,7 +44,7 @@ from service import errors
 from service.db import CLIENT_GRACE_SECONDS, Connection, Pool
 from service.entities import Batch, BatchMode, NewRow
 from service.ingest import Source
-from service.ingest import worker as protocol
+from service.ingestion import protocol
 from service.settings import Settings
 from service.store import batches, rows
 
@@ -161,7 +161,7 @@ async def _spawn() -> asyncio.subprocess.Process:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "service.ingest.worker",
+        "service.ingestion.protocol",
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,

@@ -2,7 +2,7 @@
 
 Spreadsheet parsers can be made to allocate hundreds of GiB or abort the whole process by a
 crafted file (python-calamine does both), so parsing never runs in the service process. The
-parent starts `python -m service.ingest.worker`, writes one JSON request to its stdin and reads
+parent starts `python -m service.ingestion.protocol`, writes one JSON request to its stdin and reads
 length-prefixed JSON frames from its stdout:
 
     rows     a chunk of rows, in source order
@@ -12,7 +12,7 @@ length-prefixed JSON frames from its stdout:
 
 A request marked `checks_only` runs only the checks that come before parsing
 (`ingest.precheck`) and answers `done` (no rows) or `error`: the parent asks for that when a
-worker died before its first frame (see `ingestion.Worker.unexpected_end`).
+worker died before its first frame (see `pipeline.Worker.unexpected_end`).
 
 The worker caps its own address space (RLIMIT_AS) and CPU time (RLIMIT_CPU) before it reads
 any file; whatever kills it then (abort, MemoryError, SIGXCPU) kills only it, and the parent
@@ -222,7 +222,7 @@ def main() -> None:
     # The frame channel is the original stdout; anything else that prints goes to stderr.
     channel = os.fdopen(os.dup(1), "wb", buffering=1 << 16)
     os.dup2(2, 1)
-    # A worker may be started ahead of its upload (`ingestion.SpareWorker`): it waits here,
+    # A worker may be started ahead of its upload (`pipeline.SpareWorker`): it waits here,
     # its imports done; if its service goes away first, the request is empty. (The parent
     # lowers the worker's CPU priority.)
     data = sys.stdin.buffer.read()
