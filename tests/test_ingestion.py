@@ -61,7 +61,7 @@ def workers():
     return [
         child
         for child in psutil.Process().children()
-        if "service.ingestion.protocol" in " ".join(child.cmdline())
+        if "service.ingestion.child" in " ".join(child.cmdline())
     ]
 
 
@@ -575,7 +575,7 @@ async def test_a_spare_worker_that_died_is_replaced(pool, tmp_path):
 
 def test_a_worker_whose_service_goes_away_before_its_request_exits_quietly():
     finished = subprocess.run(
-        [sys.executable, "-m", "service.ingestion.protocol"],
+        [sys.executable, "-m", "service.ingestion.child"],
         stdin=subprocess.DEVNULL,
         capture_output=True,
         timeout=60,

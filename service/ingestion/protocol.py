@@ -1,23 +1,13 @@
-"""The parsing sandbox: a child process that parses one upload and streams its rows back.
+"""What crosses the pipe between the service and a parsing worker: the request, the frames,
+the error kinds, their encoding.
 
-Spreadsheet parsers can be made to allocate hundreds of GiB or abort the whole process by a
-crafted file (python-calamine does both), so parsing never runs in the service process. The
-parent starts `python -m service.ingestion.protocol`, writes one JSON request to its stdin and reads
-length-prefixed JSON frames from its stdout:
+The parent starts `python -m service.ingestion.child`, writes one JSON request to its stdin and
+reads length-prefixed JSON frames from its stdout:
 
     rows     a chunk of rows, in source order
     amend    after the last row: final status and messages of rows sent earlier
     done     how many rows were sent, how many of each status, the batch's columns
     error    a clean refusal (an `IngestError`), with its class and location
-
-A request marked `checks_only` runs only the checks that come before parsing
-(`ingest.precheck`) and answers `done` (no rows) or `error`: the parent asks for that when a
-worker died before its first frame (see `pipeline.Worker.unexpected_end`).
-
-The worker caps its own address space (RLIMIT_AS) and CPU time (RLIMIT_CPU) before it reads
-any file; whatever kills it then (abort, MemoryError, SIGXCPU) kills only it, and the parent
-reports the upload as unreadable. The pipe gives back-pressure for free: when the parent's
-COPY falls behind, the worker blocks on write instead of piling rows up in memory.
 
 Rows travel as JSON arrays whose `data` and `validationMessages` stay raw JSON on the parent's
 side (`msgspec.Raw`): the parent never decodes a cell, it hands the bytes on to COPY.
@@ -25,28 +15,17 @@ side (`msgspec.Raw`): the parent never decodes a cell, it hands the bytes on to 
 
 from __future__ import annotations
 
-import itertools
-import operator
-import os
-import resource
 import struct
-import sys
-from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, BinaryIO, TypeVar
+from typing import Any, BinaryIO
 
 import msgspec
 
-from service import errors, ingest
+from service import errors
 from service.entities import BatchMode, RowStatus, StatusCounts
 from service.settings import Settings
 
-ROWS_PER_FRAME = 2_000
 _LENGTH = struct.Struct(">I")
-_Item = TypeVar("_Item")
-_STATUS = operator.attrgetter("status")
-_NO_ROWS = StatusCounts(valid=0, warning=0, error=0)
 
 
 class Request(msgspec.Struct, frozen=True, kw_only=True):
@@ -150,88 +129,9 @@ def decode_request(data: bytes) -> Request:
 
 
 frame_decoder = msgspec.json.Decoder(Frame)
-_encoder = msgspec.json.Encoder()
 
 
-def _send(channel: BinaryIO, payload: bytes) -> None:
+def send(channel: BinaryIO, payload: bytes) -> None:
+    """Write one frame (its JSON) to `channel`, length first."""
     channel.write(_LENGTH.pack(len(payload)))
     channel.write(payload)
-
-
-def _limit_resources(settings: Settings) -> None:
-    memory = settings.worker_memory_bytes
-    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    cpu = settings.worker_cpu_seconds
-    # The soft limit sends SIGXCPU (the process dies); the hard limit one second later is
-    # the kernel's SIGKILL in case the signal is caught.
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
-
-
-def run(request: Request, channel: BinaryIO) -> None:
-    """Parse the request's files (or only check them) and write every frame to `channel`."""
-    sources = [ingest.Source(path=Path(path), name=name) for path, name in request.sources]
-    try:
-        if request.checks_only:
-            ingest.precheck(sources, request.settings)
-            done = DoneFrame(count=0, counts=_NO_ROWS, columns=msgspec.Raw(b"[]"))
-        else:
-            done = _parse(request, sources, channel)
-        _send(channel, _encoder.encode(done))
-    except (errors.IngestError, errors.InvalidInput) as error:
-        _send(channel, _encoder.encode(error_frame(error)))
-    channel.flush()
-
-
-def _parse(request: Request, sources: list[ingest.Source], channel: BinaryIO) -> DoneFrame:
-    """Send the rows and amendments of the request's files; return the closing frame."""
-    reading = ingest.Reading(
-        sources,
-        request.mode,
-        request.sheet,
-        request.settings,
-        sandboxed=True,
-        scratch=Path(request.scratch) if request.scratch else None,
-    )
-    statuses: Counter[RowStatus] = Counter()
-    count = 0
-    for chunk in reading.chunks():
-        statuses.update(map(_STATUS, chunk))
-        count += len(chunk)
-        expected = reading.expected_rows(count)
-        _send(channel, _encoder.encode({"type": "rows", "rows": chunk, "expected": expected}))
-    for amended in _chunks(reading.amendments()):
-        for amendment in amended:
-            statuses[amendment.previous] -= 1
-            statuses[amendment.status] += 1
-        _send(channel, _encoder.encode({"type": "amend", "rows": [row[:3] for row in amended]}))
-    counts = StatusCounts(
-        valid=statuses[RowStatus.VALID],
-        warning=statuses[RowStatus.WARNING],
-        error=statuses[RowStatus.ERROR],
-    )
-    columns = msgspec.Raw(_encoder.encode(reading.profile.columns))
-    return DoneFrame(count=count, counts=counts, columns=columns)
-
-
-def _chunks(items: Iterator[_Item]) -> Iterator[list[_Item]]:
-    while chunk := list(itertools.islice(items, ROWS_PER_FRAME)):
-        yield chunk
-
-
-def main() -> None:
-    # The frame channel is the original stdout; anything else that prints goes to stderr.
-    channel = os.fdopen(os.dup(1), "wb", buffering=1 << 16)
-    os.dup2(2, 1)
-    # A worker may be started ahead of its upload (`pipeline.SpareWorker`): it waits here,
-    # its imports done; if its service goes away first, the request is empty. (The parent
-    # lowers the worker's CPU priority.)
-    data = sys.stdin.buffer.read()
-    if not data:
-        return
-    request = decode_request(data)
-    _limit_resources(request.settings)
-    run(request, channel)
-
-
-if __name__ == "__main__":
-    main()

@@ -216,7 +216,7 @@ class Service:
             return log.read().decode(errors="replace")
 
     def workers(self, *, spare: bool = False) -> list[psutil.Process]:
-        """The service's parsing workers (`python -m service.ingestion.protocol` children) that
+        """The service's parsing workers (`python -m service.ingestion.child` children) that
         are parsing an upload, and with `spare=True` the one waiting for the next upload too.
         A worker sets its resource limits once it has its request: the spare has not."""
         if self.process is None:
@@ -228,7 +228,7 @@ class Service:
         found = []
         for child in children:
             with contextlib.suppress(psutil.Error):
-                if "service.ingestion.protocol" in child.cmdline() and (
+                if "service.ingestion.child" in child.cmdline() and (
                     spare or child.rlimit(psutil.RLIMIT_AS)[0] != psutil.RLIM_INFINITY
                 ):
                     found.append(child)
