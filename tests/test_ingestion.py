@@ -25,7 +25,7 @@ from service import errors, ingestion
 from service.entities import BatchMode, RowStatus, StatusCounts
 from service.ingest import Source, parts
 from service.ingest.reading import CHUNK_ROWS
-from service.ingestion import pipeline
+from service.ingestion import pipeline, sandbox
 from service.settings import Settings
 from service.store import batches, rows
 from tests import terminator
@@ -535,7 +535,7 @@ async def test_a_spare_worker_is_started_after_each_upload_and_used_by_the_next(
         waiting = await spare_ready(spare)
         assert waiting.returncode is None
         # Started at low CPU priority, before it has even read its request.
-        assert os.getpriority(os.PRIO_PROCESS, waiting.pid) == pipeline.WORKER_NICENESS
+        assert os.getpriority(os.PRIO_PROCESS, waiting.pid) == sandbox.WORKER_NICENESS
 
         parsing = set()
         second = await run(

@@ -173,7 +173,7 @@ class Reading:
         run at once, on two cores, and no row is read before both are done. The answer is
         the same as when the pre-checks run first: their refusal wins over whatever calamine
         made of the file, and if calamine kills the worker before they are done, the parent
-        runs them alone for the answer (`ingestion.Worker.unexpected_end`).
+        runs them alone for the answer (`ingestion.sandbox.Worker.unexpected_end`).
 
         An xls has no pre-checks, but its error cells are read from its records in the same
         way, while calamine loads it.
@@ -320,7 +320,7 @@ def precheck(sources: Sequence[Source], settings: Settings) -> None:
     """Only the checks that run before any parser sees a file: its size, its format and,
     for a ZIP workbook, the `guards` pre-checks. Raises what a `Reading` would raise first
     for the same files, so the worker's parent can tell why a worker died
-    (`ingestion.Worker.unexpected_end`)."""
+    (`ingestion.sandbox.Worker.unexpected_end`)."""
     for source in sources:
         fmt = reading.open_source(source, settings)
         if fmt.is_zip:

@@ -1,7 +1,10 @@
 """The ingestion's process boundary: one upload, parsed in a sandboxed worker process,
 becomes one batch in PostgreSQL, atomically.
 
-    pipeline   the entry point `ingest`, the worker processes, the transaction and its COPY
+    pipeline   the entry point `ingest`, the transaction and its COPY
+    sandbox    the worker processes: start, spare worker, frames in, kill, pre-check fallback
+    protocol   what crosses the pipe: the request, the frames, error kinds, their encoding
+    child      the worker's side (`python -m service.ingestion.child`): parse, send frames
 
 The worker runs inside this package, and Python imports this file before the worker's own
 module: so it imports nothing itself, and the entry point (with the database driver, ~0.13 s
@@ -13,14 +16,19 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from service.ingestion.pipeline import SpareWorker, ingest
+    from service.ingestion.pipeline import ingest
+    from service.ingestion.sandbox import SpareWorker
 
 __all__ = ["SpareWorker", "ingest"]
 
 
 def __getattr__(name: str) -> Any:
-    if name in __all__:
-        from service.ingestion import pipeline
+    if name == "ingest":
+        from service.ingestion.pipeline import ingest
 
-        return getattr(pipeline, name)
+        return ingest
+    if name == "SpareWorker":
+        from service.ingestion.sandbox import SpareWorker
+
+        return SpareWorker
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
