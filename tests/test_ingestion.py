@@ -25,7 +25,7 @@ from service import errors, ingestion
 from service.entities import BatchMode, RowStatus, StatusCounts
 from service.ingest import Source, parts
 from service.ingest.reading import CHUNK_ROWS
-from service.ingestion import pipeline, sandbox
+from service.ingestion import copying, pipeline, sandbox
 from service.settings import Settings
 from service.store import batches, rows
 from tests import terminator
@@ -136,7 +136,7 @@ async def test_rows_are_sent_with_their_keys_in_the_order_jsonb_stores_them(pool
 async def test_the_rows_go_in_by_several_copies_in_one_transaction(pool, tmp_path, monkeypatch):
     """One COPY per `COPY_ROWS` rows or so (at a frame boundary): each statement of a
     transaction has its own command id (`cmin`), so the stored rows show how many there were."""
-    monkeypatch.setattr(pipeline, "COPY_ROWS", 1_000)
+    monkeypatch.setattr(copying, "COPY_ROWS", 1_000)
     _, project = await owner_and_project(pool)
     progress = []
     batch = await run(
@@ -155,7 +155,7 @@ async def test_the_rows_go_in_by_several_copies_in_one_transaction(pool, tmp_pat
 
 async def test_a_limit_met_after_several_copies_stores_nothing(pool, tmp_path, monkeypatch):
     """The worker's refusal arrives through the read-ahead while the COPYs are under way."""
-    monkeypatch.setattr(pipeline, "COPY_ROWS", 1_000)
+    monkeypatch.setattr(copying, "COPY_ROWS", 1_000)
     _, project = await owner_and_project(pool)
     progress = []
     with pytest.raises(errors.LimitExceeded) as refused:

@@ -1,7 +1,8 @@
 """The ingestion's process boundary: one upload, parsed in a sandboxed worker process,
 becomes one batch in PostgreSQL, atomically.
 
-    pipeline   the entry point `ingest`, the transaction and its COPY
+    pipeline   the entry point `ingest`: worker, deadline, scratch directory, statistics
+    copying    the transaction: COPY per chunk, read-ahead, amendments, watchdog, lost connections
     sandbox    the worker processes: start, spare worker, frames in, kill, pre-check fallback
     protocol   what crosses the pipe: the request, the frames, error kinds, their encoding
     child      the worker's side (`python -m service.ingestion.child`): parse, send frames

@@ -1,57 +1,44 @@
-"""Ingestion: one upload (files already on disk) becomes one batch, atomically.
+"""The ingestion's entry point: one upload (files already on disk) becomes one batch, atomically.
 
-    worker process                              this process
-    ──────────────                              ────────────
+    worker process (child)                      this process (copying)
+    ──────────────────────                      ──────────────────────
     read the files, emit rows as read ───────► rows frames ─► BEGIN; INSERT batch;
                                                (read ahead)   binary COPY per 20k rows
     after the last row: late messages ───────► amend frames ─► UPDATE those rows
                                         done ─► check the count; store the columns,
                                                 row count and status counts; COMMIT
 
-Parsing runs in the sandboxed worker (`service.ingestion.protocol`), never in this process, so the
-event loop only moves bytes, and the COPY starts with the first chunk of rows: the worker
-parses the next chunk while PostgreSQL stores the last one. The rows go in by one COPY per
-`COPY_ROWS` rows, all in the one transaction, so that PostgreSQL checks each COPY's foreign
-keys (at its end) while the worker parses on (see `ReadAhead`). Two checks (`type_mismatch`,
-`empty`) depend on whole-column facts known only after the last row; the rows they flag
-arrive as amendments and are updated in the same transaction (see `service.ingest.parse`
-for why, and for the multi-sheet and profile-mode reads, which need none).
-
-Any failure (a refused file, a limit, the worker dying, a database error, cancellation of the
-calling task) leaves nothing: the transaction rolls back and the worker is killed.
+Parsing runs in the sandboxed worker, never in this process, so the event loop only moves
+bytes and the COPY starts with the first chunk of rows. Any failure (a refused file, a limit,
+the worker dying, a database error, cancellation of the calling task) leaves nothing: the
+transaction rolls back and the worker is killed. The README's "Ingestion" decisions say why.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import functools
 import logging
 import tempfile
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import TypeVar
 from uuid import UUID
 
-import asyncpg
 import msgspec
 
 from service import errors
-from service.db import CLIENT_GRACE_SECONDS, Connection, Pool
-from service.entities import Batch, BatchMode, NewRow
+from service.db import Connection, Pool
+from service.entities import Batch, BatchMode
 from service.ingest import Source
-from service.ingestion import protocol
+from service.ingestion import copying, protocol
 from service.ingestion.sandbox import SpareWorker, Worker
 from service.settings import Settings
-from service.store import batches, rows
+from service.store import rows
 
 logger = logging.getLogger("sheetflow.ingestion")
-_T = TypeVar("_T")
 
 ANALYZE_AFTER_ROWS = 10_000
-COPY_ROWS = 20_000
-READ_AHEAD_FRAMES = 8
+
+_background: set[asyncio.Task[None]] = set()
 
 
 async def ingest(
@@ -83,7 +70,7 @@ async def ingest(
         worker = await Worker.start(_request(sources, mode, sheet, settings, scratch), spare)
         try:
             async with deadline:
-                batch = await _store(
+                batch = await copying.store(
                     pool, worker, project_id, user_id, mode, settings, on_rows, on_created
                 )
         except TimeoutError:
@@ -104,183 +91,6 @@ async def ingest(
     if batch.row_count >= ANALYZE_AFTER_ROWS:
         _analyze_soon(pool)
     return batch
-
-
-async def _store(
-    pool: Pool,
-    worker: Worker,
-    project_id: UUID,
-    user_id: UUID,
-    mode: BatchMode,
-    settings: Settings,
-    on_rows: Callable[[int, int], None] | None,
-    on_created: Callable[[Connection, Batch], Awaitable[None]] | None,
-) -> Batch:
-    # Nothing is written, and no connection held, until the worker has read a first chunk.
-    # `frames` holds one frame: the next one to store.
-    frames = [await worker.frame()]
-    watchdog: Watchdog | None = None
-    patience = settings.statement_timeout_seconds + CLIENT_GRACE_SECONDS
-    committed: Batch | None = None
-    feed = ReadAhead(worker)
-    try:
-        async with pool.acquire() as conn:
-            async with Watchdog(conn, patience) as watchdog, conn.transaction():
-                await rows.allow_long_copy(conn, settings.ingest_timeout_seconds)
-                batch = await batches.create(
-                    conn,
-                    project_id=project_id,
-                    user_id=user_id,
-                    mode=mode,
-                    file_count=len(worker.names),
-                )
-                if on_created is not None:
-                    await on_created(conn, batch)
-                copied = 0
-                while isinstance(frames[0], protocol.RowsFrame):
-                    copied += await rows.create_many(
-                        conn,
-                        _rows(feed, watchdog, batch.id, frames, copied, on_rows),
-                        guard_seconds=settings.ingest_timeout_seconds,
-                    )
-                frame: protocol.Frame = frames[0]
-                while isinstance(frame, protocol.AmendFrame):
-                    await rows.amend(conn, batch.id, frame.rows)
-                    frame = await watchdog.away(feed.next())
-                if not isinstance(frame, protocol.DoneFrame):
-                    raise await worker.unexpected_end()
-                if frame.count != copied:
-                    raise errors.CorruptFile(
-                        f"{', '.join(worker.names)}: the file changed while it was being read",
-                        file=", ".join(worker.names),
-                    )
-                finished = await batches.finish(
-                    conn,
-                    batch.id,
-                    row_count=copied,
-                    column_metadata=frame.columns,
-                    counts=frame.counts,
-                )
-            committed = finished  # the COMMIT has answered: the batch is stored
-        return finished
-    except (
-        asyncpg.InterfaceError,
-        asyncpg.InternalClientError,
-        asyncpg.PostgresConnectionError,
-        OSError,
-        asyncio.CancelledError,
-    ) as error:
-        fired = watchdog is not None and watchdog.fired
-        if isinstance(error, asyncio.CancelledError):
-            if not fired:
-                raise  # the caller's cancellation
-            current = asyncio.current_task()
-            assert current is not None
-            current.uncancel()  # the watchdog's cancellation, not the caller's
-        if committed is not None:
-            # Only handing the connection back to the pool failed: a connection whose backend
-            # was killed just after the COMMIT answered may already have been taken back by
-            # asyncpg, which then refuses to release it again (`InternalClientError`). The
-            # batch is stored; answering that it is not would make a client without an
-            # Idempotency-Key upload it twice.
-            logger.warning("the upload committed, then its connection was lost: %r", error)
-            return committed
-        if fired:
-            raise errors.Unavailable(
-                "the database stopped answering during the upload; nothing was stored"
-            ) from error
-        if not _connection_lost(error):
-            raise
-        raise errors.Unavailable(
-            "the connection to the database was lost during the upload; nothing was stored"
-        ) from error
-    finally:
-        await feed.close()
-
-
-def _connection_lost(error: BaseException | None) -> bool:
-    """Whether `error`, or an error it was raised while handling, says the connection is
-    gone (asyncpg then also fails the rollback, with an `InterfaceError`).
-
-    A backend killed between two statements sends its FATAL error when asyncpg expects no
-    message. If asyncpg reads it before it notices the closed socket, the error is lost, and
-    the next statement fails with an `InternalClientError` ("cannot switch to state …"), the
-    COMMIT included; asyncpg aborts the connection then. So that error is a lost connection
-    too: the upload's transaction went with it (the COMMIT was never sent)."""
-    while error is not None:
-        if isinstance(
-            error,
-            asyncpg.PostgresConnectionError
-            | asyncpg.AdminShutdownError
-            | asyncpg.CrashShutdownError
-            | asyncpg.InternalClientError
-            | OSError,
-        ):
-            return True
-        error = error.__cause__ or error.__context__
-    return False
-
-
-class Watchdog:
-    """Ends the ingestion when the database has kept it waiting for `limit` seconds.
-
-    A statement timeout cannot help when the server itself stops answering, and asyncpg's own
-    timeout may then wait for ever on a COPY. So the watchdog closes the socket (the server, if
-    it comes back, rolls the transaction back when it sees it gone) and cancels the task that
-    awaits the database, which `_store` reports as `Unavailable`. The database "has kept us
-    waiting" whenever the ingestion is not waiting on its worker (see `away`)."""
-
-    def __init__(self, conn: Connection, limit: float) -> None:
-        self.conn = conn
-        self.limit = limit
-        self.fired = False
-        self._since: float | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._owner: asyncio.Task[object] | None = None
-
-    async def __aenter__(self) -> Watchdog:
-        self._since = time.monotonic()
-        self._owner = asyncio.current_task()
-        self._task = asyncio.create_task(self._watch())
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        assert self._task is not None
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
-
-    async def away(self, waiting: Awaitable[_T]) -> _T:
-        """Await something other than the database (the worker's next frame)."""
-        self._since = None
-        try:
-            return await waiting
-        finally:
-            self._since = time.monotonic()
-
-    async def _watch(self) -> None:
-        while True:
-            await asyncio.sleep(self.limit / 4)
-            if self._since is not None and time.monotonic() - self._since > self.limit:
-                logger.warning(
-                    "the database has not answered for %.0f s during an upload: "
-                    "closing its connection",
-                    self.limit,
-                )
-                self.fired = True
-                # A connection the server closed (a killed backend) may already be back in
-                # the pool, and asyncpg refuses to terminate it then: the COPY may still hang
-                # on it, so the cancellation below must happen whatever terminate() says.
-                with contextlib.suppress(asyncpg.InterfaceError):
-                    self.conn.terminate()
-                assert self._owner is not None
-                self._owner.cancel()
-                return
-
-
-_new_row = functools.partial(tuple.__new__, NewRow)
-"""Builds a NewRow from one tuple in C, without NamedTuple's Python `__new__` (per row)."""
-_background: set[asyncio.Task[None]] = set()
 
 
 def _analyze_soon(pool: Pool) -> None:
@@ -312,70 +122,3 @@ def _request(
         settings=msgspec.structs.replace(settings, jwt_secret=None),
         scratch=scratch,
     )
-
-
-async def _rows(
-    feed: ReadAhead,
-    watchdog: Watchdog,
-    batch_id: UUID,
-    frames: list[protocol.Frame],
-    before: int,
-    on_rows: Callable[[int, int], None] | None,
-) -> AsyncIterator[NewRow]:
-    """One COPY's records: the worker's rows, the batch id in front, from the rows of
-    `frames[0]` on, until a frame that is not rows or `COPY_ROWS` rows; the first frame not
-    taken replaces `frames[0]`. `before`: rows copied by earlier COPYs. `data` and
-    `validation_messages` stay the worker's JSON bytes (`msgspec.Raw`), never decoded here."""
-    sent = 0
-    frame = frames[0]
-    while isinstance(frame, protocol.RowsFrame):
-        for row in frame.rows:
-            yield _new_row((batch_id, *row))
-        sent += len(frame.rows)
-        if on_rows is not None:
-            on_rows(before + sent, frame.expected)
-        frame = await watchdog.away(feed.next())
-        if sent >= COPY_ROWS:
-            break
-    frames[0] = frame
-
-
-class ReadAhead:
-    """The worker's frames, read ahead of the COPY, up to `READ_AHEAD_FRAMES` of them.
-
-    The rows of an upload go in by one COPY per `COPY_ROWS` rows, in the one transaction.
-    PostgreSQL checks a COPY's foreign keys at its end (the last 0.7 s of a 200k-row COPY,
-    with nothing else to do meanwhile): in steps, those checks run while the worker parses
-    on, and this read-ahead keeps the worker from blocking on its pipe in the meantime.
-    Memory stays bounded: a frame holds up to `reading.CHUNK_ROWS` rows (~0.7 MiB of JSON)."""
-
-    def __init__(self, worker: Worker) -> None:
-        self._worker = worker
-        self._queue: asyncio.Queue[protocol.Frame | Exception] = asyncio.Queue(READ_AHEAD_FRAMES)
-        self._task: asyncio.Task[None] | None = None
-
-    async def next(self) -> protocol.Frame:
-        """The worker's next frame, as `Worker.frame` gives it (or raises)."""
-        if self._task is None:
-            self._task = asyncio.create_task(self._read())
-        item = await self._queue.get()
-        if isinstance(item, Exception):
-            raise item
-        return item
-
-    async def _read(self) -> None:
-        while True:
-            try:
-                frame = await self._worker.frame()
-            except Exception as error:  # raised by `next`, in the task that awaits the frame
-                await self._queue.put(error)
-                return
-            await self._queue.put(frame)
-            if not isinstance(frame, protocol.RowsFrame | protocol.AmendFrame):
-                return
-
-    async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
