@@ -15,9 +15,9 @@ from litestar.openapi.spec import Components, OpenAPI, Schema, SecurityScheme
 from service.api import batches, fields, health, projects, rows, users
 from service.api.auth import PUBLIC_PATHS, BearerAuthentication, KnownUsers, Verifier
 from service.api.deadlines import AnswerCancelled
-from service.api.idempotency import KeysInFlight
 from service.api.problems import CLIENT_ERRORS, EXCEPTION_HANDLERS
 from service.db import create_pool
+from service.idempotency import KeysInFlight
 from service.ingestion import SpareWorker
 from service.settings import Settings
 

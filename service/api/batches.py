@@ -19,11 +19,9 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi.spec import Example
 from litestar.params import BodyKwarg, FromPath, JSONBody
 
-from service import ingestion
-from service.api import idempotency
+from service import idempotency, ingestion
 from service.api.auth import Claims
 from service.api.deadlines import BodyArrival
-from service.api.idempotency import Fingerprint
 from service.api.problems import AUTHENTICATED, documented
 from service.api.wire import DEFAULT_LIMIT, PageLimit, PageOffset, Wire, to_wire
 from service.entities import (
@@ -35,6 +33,7 @@ from service.entities import (
     User,
 )
 from service.errors import InvalidInput, InvalidTransition, LimitExceeded, NotFound
+from service.idempotency import Fingerprint
 from service.ingest import Source
 from service.settings import Settings
 from service.store import batches, projects
