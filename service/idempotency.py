@@ -32,12 +32,8 @@ import hashlib
 import re
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated, Protocol, TypeVar
+from typing import Protocol, TypeVar
 from uuid import UUID
-
-from litestar import Response
-from litestar.datastructures import ResponseHeader
-from litestar.params import HeaderParameter
 
 from service import errors
 from service.db import Connection, Executor, Pool, transaction
@@ -45,44 +41,11 @@ from service.entities import Batch
 from service.store import idempotency
 
 KEY_HEADER = "Idempotency-Key"
-REPLAYED_HEADER = "Idempotent-Replayed"
 MAX_KEY_LENGTH = 255
 
 KEY_PATTERN = r"^[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?$"
 """Printable ASCII, starting and ending with a visible character (servers may strip spaces
 around a header value); written with \\x escapes, so that Python and ECMA regexes agree."""
-
-IdempotencyKey = Annotated[
-    str | None,
-    HeaderParameter(
-        name=KEY_HEADER,
-        required=False,
-        # Documented here, checked by `KeysInFlight.claim` (with a message naming the header).
-        schema_extra={"min_length": 1, "max_length": MAX_KEY_LENGTH, "pattern": KEY_PATTERN},
-        description=(
-            f"Makes the create safe to retry: 1-{MAX_KEY_LENGTH} printable ASCII characters (no "
-            "spaces at either end), unique per request (a UUID will do), remembered per user "
-            "for 24 hours by default. A retry with the same key and the same request answers "
-            f"201 with what the first attempt created, and `{REPLAYED_HEADER}: true`, without "
-            "doing anything again; the same key with a different request is 422; a retry "
-            "while the first attempt is still running is 409 (retry later)."
-        ),
-    ),
-]
-
-REPLAYED_RESPONSE_HEADERS = [
-    ResponseHeader(
-        name=REPLAYED_HEADER,
-        value="true",
-        documentation_only=True,
-        description=(
-            f"Present (`true`) when this answer replays an earlier request with the same "
-            f"{KEY_HEADER}: the resource is the one that request created, as it is now."
-        ),
-    )
-]
-
-T = TypeVar("T")
 
 
 class Identified(Protocol):
@@ -240,11 +203,3 @@ class KeysInFlight:
             yield Claim(user_id, key, self.ttl_seconds, *operation)
         finally:
             self._keys.discard((user_id, key))
-
-
-def created(content: T, location: str, *, replayed: bool) -> Response[T]:
-    """The answer to a create: 201, `Location`, and whether it is a replay."""
-    headers = {"Location": location}
-    if replayed:
-        headers[REPLAYED_HEADER] = "true"
-    return Response(content, status_code=201, headers=headers)

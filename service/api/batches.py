@@ -22,6 +22,7 @@ from litestar.params import BodyKwarg, FromPath, JSONBody
 from service import idempotency, ingestion
 from service.api.auth import Claims
 from service.api.deadlines import BodyArrival
+from service.api.idempotency_key import REPLAYED_RESPONSE_HEADERS, IdempotencyKey, created
 from service.api.problems import AUTHENTICATED, documented
 from service.api.wire import DEFAULT_LIMIT, PageLimit, PageOffset, Wire, to_wire
 from service.entities import (
@@ -192,7 +193,7 @@ async def upload_batch(
     state: State,
     project_id: FromPath[UUID],
     data: UploadBody,
-    idempotency_key: idempotency.IdempotencyKey = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> Response[BatchOut]:
     """Upload spreadsheets as one new batch, pending review. Answers 201 with the batch, or
     stores nothing and answers with a problem naming the file (and sheet, row, limit). With an
@@ -246,13 +247,13 @@ async def upload_batch(
         found = await batches.get_for_owner(state.pool, user.id, project_id, replay.resource_id)
         if found is None:
             raise replay.gone("batch") from None
-        return idempotency.created(
+        return created(
             to_wire(found, BatchOut), f"/projects/{project_id}/batches/{found.id}", replayed=True
         )
     finally:
         for upload in uploads:
             await upload.close()
-    return idempotency.created(
+    return created(
         to_wire(batch, BatchOut), f"/projects/{project_id}/batches/{batch.id}", replayed=False
     )
 
@@ -299,7 +300,7 @@ def upload_handler(settings: Settings) -> HTTPRouteHandler:
         status_code=201,
         tags=["batches"],
         responses=documented(*AUTHENTICATED, 404, 408, 409, 413, 415, 422),
-        response_headers=idempotency.REPLAYED_RESPONSE_HEADERS,
+        response_headers=REPLAYED_RESPONSE_HEADERS,
         request_max_body_size=settings.max_files * settings.max_file_bytes + (1 << 20),
         middleware=[
             DefineMiddleware(BodyArrival, timeout_seconds=settings.upload_body_timeout_seconds)

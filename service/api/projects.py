@@ -13,6 +13,7 @@ from litestar.params import FromPath, JSONBody
 
 from service import idempotency
 from service.api.auth import Claims
+from service.api.idempotency_key import REPLAYED_RESPONSE_HEADERS, IdempotencyKey, created
 from service.api.problems import AUTHENTICATED, documented
 from service.api.wire import DEFAULT_LIMIT, PageLimit, PageOffset, Wire, to_wire
 from service.entities import ProjectStatus, User
@@ -65,13 +66,13 @@ def not_found(project_id: UUID) -> NotFound:
     status_code=201,
     tags=["projects"],
     responses=documented(*AUTHENTICATED, 409, 422),
-    response_headers=idempotency.REPLAYED_RESPONSE_HEADERS,
+    response_headers=REPLAYED_RESPONSE_HEADERS,
 )
 async def create_project(
     request: AuthRequest,
     state: State,
     data: JSONBody[ProjectCreate],
-    idempotency_key: idempotency.IdempotencyKey = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> Response[ProjectOut]:
     """Create a project. 409 when you already have a live project with this name, or while a
     request with the same Idempotency-Key is still running; 422 when that key was used for a
@@ -91,12 +92,8 @@ async def create_project(
             found = await projects.get(state.pool, user_id, replay.resource_id)
             if found is None:
                 raise replay.gone("project") from None
-            return idempotency.created(
-                to_wire(found, ProjectOut), f"/projects/{found.id}", replayed=True
-            )
-    return idempotency.created(
-        to_wire(project, ProjectOut), f"/projects/{project.id}", replayed=False
-    )
+            return created(to_wire(found, ProjectOut), f"/projects/{found.id}", replayed=True)
+    return created(to_wire(project, ProjectOut), f"/projects/{project.id}", replayed=False)
 
 
 @get("/projects", tags=["projects"], responses=documented(*AUTHENTICATED))
