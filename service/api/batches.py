@@ -19,25 +19,24 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi.spec import Example
 from litestar.params import BodyKwarg, FromPath, JSONBody
 
-from service import idempotency, ingestion
+from service import idempotency, ingestion, ownership
 from service.api.auth import Claims
 from service.api.deadlines import BodyArrival
 from service.api.idempotency_key import REPLAYED_RESPONSE_HEADERS, IdempotencyKey, created
 from service.api.problems import AUTHENTICATED, documented
 from service.api.wire import DEFAULT_LIMIT, PageLimit, PageOffset, Wire, to_wire
 from service.entities import (
-    Batch,
     BatchMode,
     BatchStatus,
     ColumnMetadata,
     StatusCounts,
     User,
 )
-from service.errors import InvalidInput, InvalidTransition, LimitExceeded, NotFound
+from service.errors import InvalidInput, InvalidTransition, LimitExceeded
 from service.idempotency import Fingerprint
 from service.ingest import Source
 from service.settings import Settings
-from service.store import batches, projects
+from service.store import batches
 
 AuthRequest = Request[User, Claims, State]
 
@@ -69,19 +68,6 @@ class BatchReview(Wire, frozen=True):
     status: Literal["completed", "failed"]
 
 
-async def owned_batch(state: State, user: User, project_id: UUID, batch_id: UUID) -> Batch:
-    """The batch if the user owns its project, else 404 (another user's batch looks missing)."""
-    batch = await batches.get_for_owner(state.pool, user.id, project_id, batch_id)
-    if batch is None:
-        raise NotFound(f"batch {batch_id} not found in project {project_id}")
-    return batch
-
-
-async def require_project(state: State, user: User, project_id: UUID) -> None:
-    if await projects.get(state.pool, user.id, project_id) is None:
-        raise NotFound(f"project {project_id} not found")
-
-
 @get(
     "/projects/{project_id:str}/batches",
     tags=["batches"],
@@ -94,7 +80,7 @@ async def list_batches(
     limit: PageLimit = DEFAULT_LIMIT,
     offset: PageOffset = 0,
 ) -> BatchPage:
-    await require_project(state, request.user, project_id)
+    await ownership.project(state.pool, request.user.id, project_id)
     items = await batches.find_by_project_id(state.pool, project_id, limit=limit, offset=offset)
     total = await batches.count_for_project(state.pool, project_id)
     return BatchPage(
@@ -110,7 +96,8 @@ async def list_batches(
 async def get_batch(
     request: AuthRequest, state: State, project_id: FromPath[UUID], batch_id: FromPath[UUID]
 ) -> BatchOut:
-    return to_wire(await owned_batch(state, request.user, project_id, batch_id), BatchOut)
+    batch = await ownership.batch(state.pool, request.user.id, project_id, batch_id)
+    return to_wire(batch, BatchOut)
 
 
 @patch(
@@ -125,10 +112,10 @@ async def review_batch(
     batch_id: FromPath[UUID],
     data: JSONBody[BatchReview],
 ) -> BatchOut:
-    batch = await owned_batch(state, request.user, project_id, batch_id)
+    batch = await ownership.batch(state.pool, request.user.id, project_id, batch_id)
     reviewed = await batches.review(state.pool, batch.id, BatchStatus(data.status))
     if reviewed is None:
-        current = await owned_batch(state, request.user, project_id, batch_id)
+        current = await ownership.batch(state.pool, request.user.id, project_id, batch_id)
         raise InvalidTransition(
             f"batch {batch_id} is {current.status}, which is final: only a batch pending "
             "review can be completed or failed"
@@ -145,9 +132,9 @@ async def review_batch(
 async def delete_batch(
     request: AuthRequest, state: State, project_id: FromPath[UUID], batch_id: FromPath[UUID]
 ) -> None:
-    batch = await owned_batch(state, request.user, project_id, batch_id)
+    batch = await ownership.batch(state.pool, request.user.id, project_id, batch_id)
     if not await batches.soft_delete(state.pool, batch.id, request.user.id):
-        raise NotFound(f"batch {batch_id} not found in project {project_id}")
+        raise ownership.missing_batch(project_id, batch_id)
 
 
 @dataclass
@@ -212,7 +199,7 @@ async def upload_batch(
                 raise InvalidInput(
                     f"the file name {upload.filename!r} contains a NUL character; rename the file"
                 )
-        await require_project(state, user, project_id)
+        await ownership.project(state.pool, user.id, project_id)
         with (
             state.keys_in_flight.claim(
                 user.id,

@@ -11,13 +11,12 @@ from litestar import Request, Response, delete, get, patch, post
 from litestar.datastructures import State
 from litestar.params import FromPath, JSONBody
 
-from service import idempotency
+from service import idempotency, ownership
 from service.api.auth import Claims
 from service.api.idempotency_key import REPLAYED_RESPONSE_HEADERS, IdempotencyKey, created
 from service.api.problems import AUTHENTICATED, documented
 from service.api.wire import DEFAULT_LIMIT, PageLimit, PageOffset, Wire, to_wire
 from service.entities import ProjectStatus, User
-from service.errors import NotFound
 from service.store import projects
 
 # At least one visible character; written with \x escapes so that Python and the ECMA
@@ -55,10 +54,6 @@ class ProjectPatch(Wire, frozen=True):
     name: Name | msgspec.UnsetType = msgspec.UNSET
     description: Description | msgspec.UnsetType | None = msgspec.UNSET
     status: ProjectStatus | msgspec.UnsetType = msgspec.UNSET
-
-
-def not_found(project_id: UUID) -> NotFound:
-    return NotFound(f"project {project_id} not found")
 
 
 @post(
@@ -113,10 +108,7 @@ async def list_projects(
 
 @get("/projects/{project_id:str}", tags=["projects"], responses=documented(*AUTHENTICATED, 404))
 async def get_project(request: AuthRequest, state: State, project_id: FromPath[UUID]) -> ProjectOut:
-    project = await projects.get(state.pool, request.user.id, project_id)
-    if project is None:
-        raise not_found(project_id)
-    return to_wire(project, ProjectOut)
+    return to_wire(await ownership.project(state.pool, request.user.id, project_id), ProjectOut)
 
 
 @patch(
@@ -136,7 +128,7 @@ async def update_project(
         status=data.status,
     )
     if project is None:
-        raise not_found(project_id)
+        raise ownership.missing_project(project_id)
     return to_wire(project, ProjectOut)
 
 
@@ -148,7 +140,7 @@ async def update_project(
 )
 async def delete_project(request: AuthRequest, state: State, project_id: FromPath[UUID]) -> None:
     if not await projects.soft_delete(state.pool, request.user.id, project_id):
-        raise not_found(project_id)
+        raise ownership.missing_project(project_id)
 
 
 HANDLERS: list[Any] = [create_project, list_projects, get_project, update_project, delete_project]
