@@ -13,6 +13,7 @@ Every pooled connection gets a binary jsonb codec backed by msgspec: binary beca
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -215,6 +216,34 @@ async def create_pool(
     )
     await pool
     return pool
+
+
+_CLOSED = re.compile(r"\b(connection|pool) is clos(ed|ing)\b")
+
+
+def connection_lost(error: BaseException | None) -> bool:
+    """Whether `error`, or an error it was raised while handling, says the connection to the
+    database is gone: the one answer for the ingestion (`Unavailable`, nothing stored) and the
+    HTTP edge (503). asyncpg fails the rollback after a lost connection too, with an
+    `InterfaceError` ("connection is closed"), whose context is the first error.
+
+    A backend killed between two statements sends its FATAL error when asyncpg expects no
+    message. If asyncpg reads it before it notices the closed socket, the error is lost, and
+    the next statement fails with an `InternalClientError` ("cannot switch to state …"), the
+    COMMIT included; asyncpg aborts the connection then, and the pool replaces it. So that
+    error is a lost connection too: its transaction went with it (the COMMIT was never sent)."""
+    while error is not None:
+        if isinstance(
+            error,
+            asyncpg.PostgresConnectionError
+            | asyncpg.AdminShutdownError
+            | asyncpg.CrashShutdownError
+            | asyncpg.InternalClientError
+            | OSError,
+        ) or (isinstance(error, asyncpg.InterfaceError) and _CLOSED.search(str(error))):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
 
 
 @asynccontextmanager

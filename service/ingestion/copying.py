@@ -18,7 +18,7 @@ from uuid import UUID
 import asyncpg
 
 from service import errors
-from service.db import CLIENT_GRACE_SECONDS, Connection, Pool
+from service.db import CLIENT_GRACE_SECONDS, Connection, Pool, connection_lost
 from service.entities import Batch, BatchMode, NewRow
 from service.ingestion import protocol
 from service.ingestion.sandbox import Worker
@@ -115,36 +115,13 @@ async def store(
             raise errors.Unavailable(
                 "the database stopped answering during the upload; nothing was stored"
             ) from error
-        if not _connection_lost(error):
+        if not connection_lost(error):
             raise
         raise errors.Unavailable(
             "the connection to the database was lost during the upload; nothing was stored"
         ) from error
     finally:
         await feed.close()
-
-
-def _connection_lost(error: BaseException | None) -> bool:
-    """Whether `error`, or an error it was raised while handling, says the connection is
-    gone (asyncpg then also fails the rollback, with an `InterfaceError`).
-
-    A backend killed between two statements sends its FATAL error when asyncpg expects no
-    message. If asyncpg reads it before it notices the closed socket, the error is lost, and
-    the next statement fails with an `InternalClientError` ("cannot switch to state …"), the
-    COMMIT included; asyncpg aborts the connection then. So that error is a lost connection
-    too: the upload's transaction went with it (the COMMIT was never sent)."""
-    while error is not None:
-        if isinstance(
-            error,
-            asyncpg.PostgresConnectionError
-            | asyncpg.AdminShutdownError
-            | asyncpg.CrashShutdownError
-            | asyncpg.InternalClientError
-            | OSError,
-        ):
-            return True
-        error = error.__cause__ or error.__context__
-    return False
 
 
 class Watchdog:
