@@ -13,11 +13,11 @@ import xlsxwriter
 import xlwt
 from python_calamine import CalamineSheet, CalamineWorkbook
 
+from bench import xlsb
 from service import errors
 from service.entities import RowStatus
 from service.ingest import Reading, Source, guards
 from service.settings import Settings
-from tests.ingest import xlsb
 from tests.ingest.uploads import (
     LIST,
     PROFILE,

@@ -23,10 +23,10 @@ from odf.opendocument import OpenDocumentSpreadsheet
 from odf.table import Table, TableCell, TableRow
 from odf.text import P
 
+from bench import xlsb
 from service.entities import BatchMode
 from service.ingest import ParsedRow, Profile, Reading, Source, parse_rows, profile
 from service.settings import Settings
-from tests.ingest import xlsb
 
 LIST = BatchMode.LIST_MODE
 PROFILE = BatchMode.PROFILE_MODE
