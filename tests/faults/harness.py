@@ -53,7 +53,6 @@ import psutil
 from service import db
 from service.api.auth import issue_token
 from service.settings import Settings
-from tests.conftest import embedded_server
 
 SECRET = "faults-secret-" + "x" * 40
 SERVICE_APP = "sheetflow-service"
@@ -128,7 +127,7 @@ class Hung(Exception):
 
 
 class Postgres:
-    """The harness's own embedded PostgreSQL (`tests.conftest.embedded_server`), which faults
+    """The harness's own embedded PostgreSQL (`service.db.throwaway_server`), which faults
     stop and start again."""
 
     def __init__(self, server: Any) -> None:
@@ -410,7 +409,7 @@ class Harness:
         await self.close()
 
     async def _start(self) -> None:
-        server = await asyncio.to_thread(self._stack.enter_context, embedded_server())
+        server = await asyncio.to_thread(self._stack.enter_context, db.throwaway_server())
         self.postgres = Postgres(server)
         await asyncio.to_thread(db.migrate, self.postgres.url)
         await (await self.sql()).execute(BLOCKER_SQL)
