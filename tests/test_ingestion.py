@@ -24,7 +24,7 @@ import xlsxwriter
 from service import errors, ingestion
 from service.entities import BatchMode, RowStatus, StatusCounts
 from service.ingest import Source, parts
-from service.ingest.reading import CHUNK_ROWS
+from service.ingest.plans import CHUNK_ROWS
 from service.ingestion import copying, pipeline, sandbox
 from service.settings import Settings
 from service.store import batches, rows

@@ -22,7 +22,7 @@ in one of two ways:
   messages. There are no amendments.
 
 Either way memory stays flat whatever the number of rows: a CSV is read a record at a time,
-values are processed in chunks of `reading.CHUNK_ROWS` rows. The exception is calamine,
+values are processed in chunks of `plans.CHUNK_ROWS` rows. The exception is calamine,
 which holds one whole sheet at a time (see `workbook`). `Profile` is a msgspec Struct, so it
 can cross a process boundary.
 
@@ -71,7 +71,7 @@ import msgspec
 
 from service import errors
 from service.entities import BatchMode, ColumnMetadata, InferredType
-from service.ingest import delimited, guards, parts, reading, workbook
+from service.ingest import delimited, formats, guards, limits, parts, profiling, workbook
 from service.ingest.amendments import Amendment, Tracker
 from service.ingest.delimited import TextDialect
 from service.ingest.formats import FileFormat
@@ -123,13 +123,13 @@ class Reading:
         return self._profile
 
     def chunks(self) -> Iterator[list[ParsedRow]]:
-        """Every row in source order, in chunks (of up to `reading.CHUNK_ROWS`: rows travel
+        """Every row in source order, in chunks (of up to `plans.CHUNK_ROWS`: rows travel
         in lists, so that no Python code runs per row on their way); in a one-pass read,
         without the messages that wait for whole-column facts (see `amendments`)."""
         delimited.allow_fields_up_to(self.settings.max_cell_chars)
         if self.mode is BatchMode.LIST_MODE:
             source = self.sources[0]
-            fmt = reading.open_source(source, self.settings)
+            fmt = formats.open_source(source, self.settings)
             if fmt is FileFormat.CSV:
                 yield from self._csv(source)
                 return
@@ -212,18 +212,18 @@ class Reading:
                 cutter.close()
 
     def _csv(self, source: Source) -> Iterator[list[ParsedRow]]:
-        dialect = reading.csv_dialect(source)
-        name = reading.csv_sheet_name(source.name)
+        dialect = delimited.csv_dialect(source)
+        name = delimited.csv_sheet_name(source.name)
         size = source.path.stat().st_size
         with delimited.open_text(source.path, dialect) as stream:
             self._estimate = lambda done: (
                 done if stream.closed else done * size // max(stream.buffer.tell(), 1)
             )
-            rows = reading.csv_rows(stream, dialect, source.name)
+            rows = delimited.csv_rows(stream, dialect, source.name)
             try:
                 yield from self._one_pass(source, FileFormat.CSV, dialect, name, rows, 0, {})
-            except reading.TooLongField as error:
-                raise reading.too_long(
+            except delimited.TooLongField as error:
+                raise limits.too_long(
                     source.name, name, error.row, None, None, self.settings
                 ) from None
 
@@ -239,7 +239,7 @@ class Reading:
     ) -> Iterator[list[ParsedRow]]:
         header = next(rows, None)
         if header is None:
-            raise reading.no_header(source.name, csv=dialect is not None, sheet=self.sheet)
+            raise profiling.no_header(source.name, csv=dialect is not None, sheet=self.sheet)
         header_row, cells = header
         headers = check_header(source.name, name, header_row, first_column, cells, self.settings)
         allocator = KeyAllocator()
@@ -322,7 +322,7 @@ def precheck(sources: Sequence[Source], settings: Settings) -> None:
     for the same files, so the worker's parent can tell why a worker died
     (`ingestion.sandbox.Worker.unexpected_end`)."""
     for source in sources:
-        fmt = reading.open_source(source, settings)
+        fmt = formats.open_source(source, settings)
         if fmt.is_zip:
             guards.inspect_archive(source.path, source.name, fmt, settings)
 

@@ -16,6 +16,13 @@ from service.entities import BatchMode, ColumnMetadata, RowStatus, ValidationMes
 from service.ingest.delimited import TextDialect
 from service.ingest.formats import FileFormat
 
+CHUNK_ROWS = 2048
+"""Rows handled together: enough to amortise per-chunk work, small enough to stay flat."""
+
+UNLIMITED = 1 << 62
+"""A character limit that never bites: pass 2 of a two-pass read re-reads values that pass 1
+already measured."""
+
 
 class Source(NamedTuple):
     path: Path

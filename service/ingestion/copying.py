@@ -218,7 +218,7 @@ class ReadAhead:
     PostgreSQL checks a COPY's foreign keys at its end (the last 0.7 s of a 200k-row COPY,
     with nothing else to do meanwhile): in steps, those checks run while the worker parses
     on, and this read-ahead keeps the worker from blocking on its pipe in the meantime.
-    Memory stays bounded: a frame holds up to `reading.CHUNK_ROWS` rows (~0.7 MiB of JSON)."""
+    Memory stays bounded: a frame holds up to `ingest.plans.CHUNK_ROWS` rows (~0.7 MiB of JSON)."""
 
     def __init__(self, worker: Worker) -> None:
         self._worker = worker
