@@ -1,6 +1,6 @@
 """Ingestion engine: turns uploaded spreadsheet files into validated rows (spec §4).
 
-Pure parsing, no database and no HTTP. A `Reading` yields one validated `ParsedRow` per
+Pure parsing, no database and no HTTP. A `Parser` yields one validated `ParsedRow` per
 ingestion row, in source order, then the `Amendment`s of the rows whose messages waited for
 whole-column facts, then the batch's `Profile` (columns, inferred types, row count).
 `service.ingest.parse` explains the design; each module of this package owns one concern:
@@ -26,8 +26,8 @@ whole-column facts, then the batch's `Profile` (columns, inferred types, row cou
 from service.ingest.parse import (
     Amendment,
     ParsedRow,
+    Parser,
     Profile,
-    Reading,
     Source,
     parse_rows,
     precheck,
@@ -37,8 +37,8 @@ from service.ingest.parse import (
 __all__ = [
     "Amendment",
     "ParsedRow",
+    "Parser",
     "Profile",
-    "Reading",
     "Source",
     "parse_rows",
     "precheck",

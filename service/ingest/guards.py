@@ -6,7 +6,7 @@ parsing worker runs under memory and CPU limits as the last line of defence; the
 in pure Python, turn the known killers into a clean error that names the file (and the
 sheet when it is known). They run before calamine opens the file, except in the worker's
 list-mode read of a workbook, where calamine loads the sheet at the same time (to save their
-time, see `parse.Reading._open`): their refusal still wins, and a worker that calamine kills
+time, see `parse.Parser._open`): their refusal still wins, and a worker that calamine kills
 first gets their answer from a second worker that runs only them. They cover:
 
 - **zip bomb**: too many members, declared sizes adding up past the inflation limit, or

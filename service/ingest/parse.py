@@ -3,14 +3,14 @@
 Each row must reach the database as soon as it is read, so that parsing and COPY overlap
 from the first row; yet two checks depend on facts about a whole column that are only known
 after its last value: `type_mismatch` needs the column's inferred type, and `empty` needs
-to know whether the column is filled in at least 95 % of its rows. `Reading` settles this
+to know whether the column is filled in at least 95 % of its rows. `Parser` settles this
 in one of two ways:
 
 - **One pass** (list mode over one sheet: any CSV file, or a workbook with one visible
   worksheet or a `sheet` named; the common case and the big one). Rows are sent at once
   with the messages known so far, while `amendments.Tracker` counts each column's kinds and
   records, compactly and on disk, which kind each cell held. After the last row,
-  `Reading.amendments` yields the final messages and status of just the rows that gain a
+  `Parser.amendments` yields the final messages and status of just the rows that gain a
   `type_mismatch` or `empty` message (few, by the 95 % rule), and the caller updates those
   rows. So every row is written once, except the rows those two checks flag, which are
   written a second time; memory stays flat.
@@ -82,7 +82,7 @@ from service.ingest.rows import Emitter
 from service.settings import Settings
 
 
-class Reading:
+class Parser:
     """One read of an upload: iterate `chunks()` to the end, then `amendments()`; `profile`
     holds the batch's final columns and row count once the rows are done."""
 
@@ -318,7 +318,7 @@ def profile(
 
 def precheck(sources: Sequence[Source], settings: Settings) -> None:
     """Only the checks that run before any parser sees a file: its size, its format and,
-    for a ZIP workbook, the `guards` pre-checks. Raises what a `Reading` would raise first
+    for a ZIP workbook, the `guards` pre-checks. Raises what a `Parser` would raise first
     for the same files, so the worker's parent can tell why a worker died
     (`ingestion.sandbox.Worker.unexpected_end`)."""
     for source in sources:
@@ -366,8 +366,8 @@ __all__ = [
     "Amendment",
     "FilePlan",
     "ParsedRow",
+    "Parser",
     "Profile",
-    "Reading",
     "SheetPlan",
     "Source",
     "parse_rows",

@@ -71,7 +71,7 @@ def run(request: Request, channel: BinaryIO) -> None:
 
 def _parse(request: Request, sources: list[ingest.Source], channel: BinaryIO) -> DoneFrame:
     """Send the rows and amendments of the request's files; return the closing frame."""
-    reading = ingest.Reading(
+    parser = ingest.Parser(
         sources,
         request.mode,
         request.sheet,
@@ -81,12 +81,12 @@ def _parse(request: Request, sources: list[ingest.Source], channel: BinaryIO) ->
     )
     statuses: Counter[RowStatus] = Counter()
     count = 0
-    for chunk in reading.chunks():
+    for chunk in parser.chunks():
         statuses.update(map(_STATUS, chunk))
         count += len(chunk)
-        expected = reading.expected_rows(count)
+        expected = parser.expected_rows(count)
         send(channel, _encoder.encode({"type": "rows", "rows": chunk, "expected": expected}))
-    for amended in _chunks(reading.amendments()):
+    for amended in _chunks(parser.amendments()):
         for amendment in amended:
             statuses[amendment.previous] -= 1
             statuses[amendment.status] += 1
@@ -96,7 +96,7 @@ def _parse(request: Request, sources: list[ingest.Source], channel: BinaryIO) ->
         warning=statuses[RowStatus.WARNING],
         error=statuses[RowStatus.ERROR],
     )
-    columns = msgspec.Raw(_encoder.encode(reading.profile.columns))
+    columns = msgspec.Raw(_encoder.encode(parser.profile.columns))
     return DoneFrame(count=count, counts=counts, columns=columns)
 
 

@@ -72,7 +72,7 @@ class Worker:
 
         A worker that dies before its first frame may have been killed by calamine while the
         pre-checks that would have refused the file were still running (they run side by
-        side, see `ingest.Reading`): the pre-checks then run alone, in a new worker, and
+        side, see `ingest.Parser`): the pre-checks then run alone, in a new worker, and
         their refusal is the answer, as if they had finished first."""
         code = await self.process.wait()
         await self._stderr_task
