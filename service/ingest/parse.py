@@ -74,11 +74,11 @@ from service.entities import BatchMode, ColumnMetadata, InferredType
 from service.ingest import delimited, formats, guards, limits, parts, profiling, workbook
 from service.ingest.amendments import Amendment, Tracker
 from service.ingest.delimited import TextDialect
+from service.ingest.emitter import Emitter
 from service.ingest.formats import FileFormat
 from service.ingest.keys import KeyAllocator
 from service.ingest.plans import FilePlan, ParsedRow, Profile, SheetPlan, Source
 from service.ingest.profiling import FormProfiler, ListProfiler, check_header
-from service.ingest.rows import Emitter
 from service.settings import Settings
 
 
