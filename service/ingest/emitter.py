@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any, NamedTuple
 
 from service import errors
-from service.entities import InferredType, RowStatus, ValidationMessage
+from service.entities import InferredType, RowRecord, RowStatus, ValidationMessage
 from service.ingest import delimited, keys, limits, plans, validation, workbook
 from service.ingest.amendments import Tracker
 from service.ingest.formats import FileFormat
@@ -197,7 +197,7 @@ class Emitter:
             kind = classify_text(value) if type(raw) is str else cell_kind(raw)
             if kind not in FITTING_KINDS[type_]:
                 messages.append(validation.type_mismatch(key, type_))
-        row = ParsedRow(
+        row: ParsedRow = RowRecord(
             self.position,
             data,
             validation.status(messages, has_error),
@@ -222,7 +222,7 @@ def _form_cells(
     return cells
 
 
-_new_row = functools.partial(tuple.__new__, ParsedRow)
+_new_row = functools.partial(tuple.__new__, RowRecord)
 """Builds a ParsedRow from one iterable in C, without NamedTuple's Python `__new__`."""
 
 

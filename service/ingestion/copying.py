@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -19,7 +18,7 @@ import asyncpg
 
 from service import errors
 from service.db import CLIENT_GRACE_SECONDS, Connection, Pool, connection_lost
-from service.entities import Batch, BatchMode, NewRow
+from service.entities import Batch, BatchMode, CopyRecord
 from service.ingestion import protocol
 from service.ingestion.sandbox import Worker
 from service.settings import Settings
@@ -181,10 +180,6 @@ class Watchdog:
                 return
 
 
-_new_row = functools.partial(tuple.__new__, NewRow)
-"""Builds a NewRow from one tuple in C, without NamedTuple's Python `__new__` (per row)."""
-
-
 async def _rows(
     feed: ReadAhead,
     watchdog: Watchdog,
@@ -192,7 +187,7 @@ async def _rows(
     frames: list[protocol.Frame],
     before: int,
     on_rows: Callable[[int, int], None] | None,
-) -> AsyncIterator[NewRow]:
+) -> AsyncIterator[CopyRecord]:
     """One COPY's records: the worker's rows, the batch id in front, from the rows of
     `frames[0]` on, until a frame that is not rows or `COPY_ROWS` rows; the first frame not
     taken replaces `frames[0]`. `before`: rows copied by earlier COPYs. `data` and
@@ -201,7 +196,7 @@ async def _rows(
     frame = frames[0]
     while isinstance(frame, protocol.RowsFrame):
         for row in frame.rows:
-            yield _new_row((batch_id, *row))
+            yield (batch_id, *row)
         sent += len(frame.rows)
         if on_rows is not None:
             on_rows(before + sent, frame.expected)

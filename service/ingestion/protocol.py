@@ -22,7 +22,7 @@ from typing import Any, BinaryIO
 import msgspec
 
 from service import errors
-from service.entities import BatchMode, RowStatus, StatusCounts
+from service.entities import BatchMode, RowRecord, RowStatus, StatusCounts
 from service.settings import Settings
 
 _LENGTH = struct.Struct(">I")
@@ -43,8 +43,8 @@ class Request(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class RowsFrame(msgspec.Struct, frozen=True, tag="rows"):
-    rows: list[tuple[int, msgspec.Raw, RowStatus, msgspec.Raw, str, str, int]]
-    """ParsedRow fields: position, data, status, validation_messages, file, sheet, row index."""
+    rows: list[RowRecord[msgspec.Raw, msgspec.Raw]]
+    """The parser's rows, their `data` and messages left as JSON."""
     expected: int
     """How many rows the whole read is expected to give, as far as can be told yet."""
 
