@@ -1,29 +1,9 @@
 """Idempotency-Key on the creating POSTs (`/projects`, `/projects/{id}/batches`): a client that
 retries a create whose answer it lost gets what the first attempt made, never a second copy.
-
-    request with key K (per user)
-      │ this process is already working on K? ───────────────────── yes ─► 409
-      ▼
-    read the body, hashing it: operation, ids, fields, every file's name and bytes
-      │ committed, unexpired record of K? ──── same hash ─► 201 replay, nothing done again
-      │                                        other hash ─► 422
-      ▼
-    creating transaction: lock K (pg_try_advisory_xact_lock) ── held ─► 409, roll back
-      │                   read K again ── committed meanwhile ─► replay / 422, roll back
-      ▼                   store K, hash and id; COMMIT with the resource
-    201
-
-The advisory lock is what makes this hold across connections and processes: it is held until
-the creating transaction ends, and K is read again after taking it, in a new statement (READ
-COMMITTED: a new snapshot), so a first attempt that committed in the meantime is seen. A first
-attempt that fails or rolls back leaves no record and releases the lock: the key is free again.
-`KeysInFlight` only makes a concurrent retry to the same process answer 409 at once, while the
-first attempt is still reading or parsing and has no transaction yet; a retry to another process
-finds out when it reaches its own transaction.
-
-A replay answers with the resource as it is now (a batch reviewed since shows its new status);
-if the resource has been deleted since, the answer is 404 and the key stays spent until it
-expires (running the request again would bring back what its owner deleted).
+A `Claim` holds one request's key: its fingerprint, the early replay check, and, in the
+creating transaction, the lock and the record (its docstring has the picture);
+`KeysInFlight` refuses a concurrent retry to this process at once. No HTTP here: the header
+and the 201 answer are `service.api.idempotency_key`'s.
 """
 
 from __future__ import annotations
@@ -109,7 +89,32 @@ class Replayed(Exception):
 
 class Claim:
     """One request's hold on its key: its fingerprint, and the checks and the record that
-    make the create happen once."""
+    make the create happen once.
+
+        request with key K (per user)
+          │ this process is already working on K? ───────────────────── yes ─► 409
+          ▼
+        read the body, hashing it: operation, ids, fields, every file's name and bytes
+          │ committed, unexpired record of K? ──── same hash ─► 201 replay, nothing done again
+          │                                        other hash ─► 422
+          ▼
+        creating transaction: lock K (pg_try_advisory_xact_lock) ── held ─► 409, roll back
+          │                   read K again ── committed meanwhile ─► replay / 422, roll back
+          ▼                   store K, hash and id; COMMIT with the resource
+        201
+
+    The advisory lock is what makes this hold across connections and processes: it is held until
+    the creating transaction ends, and K is read again after taking it, in a new statement (READ
+    COMMITTED: a new snapshot), so a first attempt that committed in the meantime is seen. A first
+    attempt that fails or rolls back leaves no record and releases the lock: the key is free again.
+    `KeysInFlight` only makes a concurrent retry to the same process answer 409 at once, while the
+    first attempt is still reading or parsing and has no transaction yet; a retry to another process
+    finds out when it reaches its own transaction.
+
+    A replay answers with the resource as it is now (a batch reviewed since shows its new status);
+    if the resource has been deleted since, the answer is 404 and the key stays spent until it
+    expires (running the request again would bring back what its owner deleted).
+    """
 
     def __init__(
         self, user_id: UUID, key: str, ttl_seconds: int, *operation: str | bytes | None
