@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -26,12 +25,10 @@ from pathlib import Path
 import xlwt
 from python_calamine import CalamineWorkbook
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for the tests' xlsb writer
-
+from bench import xlsb
 from service.ingest import biff, guards
 from service.ingest.formats import FileFormat
 from service.settings import Settings
-from tests.ingest import xlsb
 
 COLUMNS = 12
 XLS_ROWS = 65_535

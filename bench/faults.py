@@ -2,16 +2,16 @@
 
     uv run python bench/faults.py [--runs 240] [--seed 5] [--rows 30000] [--faults a,b]
 
-Runs the harness of `tests/faults/` (its own embedded PostgreSQL and `sheetflow serve`
-process) through the faults in turn, round after round, each at a point drawn from
-`random.Random(f"{seed}:{fault}:{round}")`, so a run is reproducible by its seed, fault and
-round (`--faults backend_kill --first-round 7 --runs 1` repeats round 7 of that fault alone;
-round 0 with seed 5 is what `tests/faults/` injects). Prints one line per fault: how the
+Runs the fault harness `bench/harness.py` (as `tests/faults/` does: its own embedded PostgreSQL
+and `sheetflow serve` process) through the faults in turn, round after round, each at a point
+drawn from `random.Random(f"{seed}:{fault}:{round}")`, so a run is reproducible by its seed,
+fault and round (`--faults backend_kill --first-round 7 --runs 1` repeats round 7 of that fault
+alone; round 0 with seed 5 is what `tests/faults/` injects). Prints one line per fault: how the
 uploads ended (committed, absent, partial: must be 0, hung), leaked connections (must be 0),
 duplicate batches after the retry with the same Idempotency-Key (must be 0), 500 answers, and
 for the PostgreSQL restart the time from its return to the service answering (target ≤ 5 s);
-then the first answers seen and every problem with the runs that showed it. The service's
-log during a run with a problem (a 500's traceback, say) is printed after that run's line.
+then the first answers seen and every problem with the runs that showed it. The service's log
+during a run with a problem (a 500's traceback, say) is printed after that run's line.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import sys
 import time
 from collections import Counter, defaultdict
 
-from tests.faults.harness import FAULTS, Harness, Outcome
+from bench.harness import FAULTS, Harness, Outcome
 
 
 async def main(options: argparse.Namespace) -> None:

@@ -129,7 +129,7 @@ class Watch:
             for child in self.service.children():
                 with contextlib.suppress(FileNotFoundError):
                     # Until it has exec'd, a child is a copy of the service: not a worker yet.
-                    if b"service.ingest.worker" in child.command_line():
+                    if b"service.ingestion.child" in child.command_line():
                         self.worker_peak_kib = max(self.worker_peak_kib, child.status_kib("VmHWM"))
             await asyncio.sleep(0.05)
 

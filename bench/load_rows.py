@@ -26,7 +26,7 @@ from typing import Any
 import baselines
 
 from service import db
-from service.entities import NewRow, RowStatus, ValidationMessage
+from service.entities import CopyRecord, RowRecord, RowStatus, ValidationMessage
 from service.store import rows as row_store
 
 
@@ -48,24 +48,26 @@ def make_data(index: int) -> dict[str, Any]:
     }
 
 
-def make_rows(batch_id: uuid.UUID, count: int) -> list[NewRow]:
+def make_rows(batch_id: uuid.UUID, count: int) -> list[CopyRecord]:
     warning = [ValidationMessage(field="nota", type="empty", message="Empty field")]
     return [
-        NewRow(
-            batch_id=batch_id,
-            position=index,
-            data=make_data(index),
-            status=RowStatus.WARNING if index % 5 else RowStatus.VALID,
-            validation_messages=warning if index % 5 else [],
-            source_file_name="clientes.xlsx",
-            source_sheet_name="Clientes",
-            source_row_index=index + 2,
+        (
+            batch_id,
+            *RowRecord(
+                position=index,
+                data=make_data(index),
+                status=RowStatus.WARNING if index % 5 else RowStatus.VALID,
+                validation_messages=warning if index % 5 else [],
+                source_file_name="clientes.xlsx",
+                source_sheet_name="Clientes",
+                source_row_index=index + 2,
+            ),
         )
         for index in range(count)
     ]
 
 
-async def by_create_many(pool: db.Pool, rows: list[NewRow]) -> float:
+async def by_create_many(pool: db.Pool, rows: list[CopyRecord]) -> float:
     started = time.perf_counter()
     async with db.transaction(pool) as conn:
         await row_store.create_many(conn, rows)

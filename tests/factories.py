@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -12,8 +13,8 @@ from service.entities import (
     BatchMode,
     ColumnMetadata,
     InferredType,
-    NewRow,
     Project,
+    RowRecord,
     RowStatus,
     StatusCounts,
     User,
@@ -85,6 +86,11 @@ async def make_batch(
             counts=counts,
         )
     return batch
+
+
+NewRow = collections.namedtuple("NewRow", ["batch_id", *RowRecord._fields])
+"""A COPY record of `copy_rows` with names, for tests to build and change rows: the batch id,
+then the fields of `entities.RowRecord`."""
 
 
 def new_rows(

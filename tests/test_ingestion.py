@@ -24,7 +24,8 @@ import xlsxwriter
 from service import errors, ingestion
 from service.entities import BatchMode, RowStatus, StatusCounts
 from service.ingest import Source, parts
-from service.ingest.reading import CHUNK_ROWS
+from service.ingest.plans import CHUNK_ROWS
+from service.ingestion import copying, pipeline, sandbox
 from service.settings import Settings
 from service.store import batches, rows
 from tests import terminator
@@ -60,7 +61,7 @@ def workers():
     return [
         child
         for child in psutil.Process().children()
-        if "service.ingest.worker" in " ".join(child.cmdline())
+        if "service.ingestion.child" in " ".join(child.cmdline())
     ]
 
 
@@ -135,7 +136,7 @@ async def test_rows_are_sent_with_their_keys_in_the_order_jsonb_stores_them(pool
 async def test_the_rows_go_in_by_several_copies_in_one_transaction(pool, tmp_path, monkeypatch):
     """One COPY per `COPY_ROWS` rows or so (at a frame boundary): each statement of a
     transaction has its own command id (`cmin`), so the stored rows show how many there were."""
-    monkeypatch.setattr(ingestion, "COPY_ROWS", 1_000)
+    monkeypatch.setattr(copying, "COPY_ROWS", 1_000)
     _, project = await owner_and_project(pool)
     progress = []
     batch = await run(
@@ -154,7 +155,7 @@ async def test_the_rows_go_in_by_several_copies_in_one_transaction(pool, tmp_pat
 
 async def test_a_limit_met_after_several_copies_stores_nothing(pool, tmp_path, monkeypatch):
     """The worker's refusal arrives through the read-ahead while the COPYs are under way."""
-    monkeypatch.setattr(ingestion, "COPY_ROWS", 1_000)
+    monkeypatch.setattr(copying, "COPY_ROWS", 1_000)
     _, project = await owner_and_project(pool)
     progress = []
     with pytest.raises(errors.LimitExceeded) as refused:
@@ -295,14 +296,14 @@ async def test_a_worker_killed_while_it_cuts_a_sheet_leaves_no_files(pool, big_x
         pytest.skip("sheets are cut into parts only with more than one CPU")
     _, project = await owner_and_project(pool)
     scratches = []
-    request = ingestion._request
+    request = pipeline._request
 
     def spy(*args):
         made = request(*args)
         scratches.append(Path(made.scratch))
         return made
 
-    monkeypatch.setattr(ingestion, "_request", spy)
+    monkeypatch.setattr(pipeline, "_request", spy)
 
     def kill_once_parts_are_written():
         # The parts live only while the worker cuts and loads them: watch for the first.
@@ -512,8 +513,8 @@ async def test_the_ingest_command_prints_the_batch_summary(pool, tmp_path, datab
 
 async def test_a_large_load_refreshes_the_planner_statistics_after_answering(pool, tmp_path):
     _, project = await owner_and_project(pool)
-    await run(pool, project, [csv_file(tmp_path, ingestion.ANALYZE_AFTER_ROWS)])
-    await asyncio.gather(*ingestion._background)
+    await run(pool, project, [csv_file(tmp_path, pipeline.ANALYZE_AFTER_ROWS)])
+    await asyncio.gather(*pipeline._background)
     analyzed = await pool.fetchval(
         "SELECT last_analyze FROM pg_stat_user_tables WHERE relname = 'ingestion_rows'"
     )
@@ -534,7 +535,7 @@ async def test_a_spare_worker_is_started_after_each_upload_and_used_by_the_next(
         waiting = await spare_ready(spare)
         assert waiting.returncode is None
         # Started at low CPU priority, before it has even read its request.
-        assert os.getpriority(os.PRIO_PROCESS, waiting.pid) == ingestion.WORKER_NICENESS
+        assert os.getpriority(os.PRIO_PROCESS, waiting.pid) == sandbox.WORKER_NICENESS
 
         parsing = set()
         second = await run(
@@ -574,7 +575,7 @@ async def test_a_spare_worker_that_died_is_replaced(pool, tmp_path):
 
 def test_a_worker_whose_service_goes_away_before_its_request_exits_quietly():
     finished = subprocess.run(
-        [sys.executable, "-m", "service.ingest.worker"],
+        [sys.executable, "-m", "service.ingestion.child"],
         stdin=subprocess.DEVNULL,
         capture_output=True,
         timeout=60,

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from service import queries
+from service.entities import RowRecord
 from service.queries import QueryError, parse
 
 STORE = Path(queries.__file__).parent / "store"
@@ -87,3 +88,7 @@ def test_duplicate_names_fail_fast(tmp_path):
 async def test_running_a_query_as_another_kind_is_refused(pool):
     with pytest.raises(QueryError, match="is :one, not :many"):
         await queries.many(pool, "get_batch", None, into=dict)
+
+
+def test_the_copy_of_rows_takes_the_batch_id_then_the_fields_of_the_row_record():
+    assert queries.QUERIES["copy_rows"].copy_columns == ("batch_id", *RowRecord._fields)

@@ -15,11 +15,12 @@ from litestar.openapi.spec import Components, OpenAPI, Schema, SecurityScheme
 from service.api import batches, fields, health, projects, rows, users
 from service.api.auth import PUBLIC_PATHS, BearerAuthentication, KnownUsers, Verifier
 from service.api.deadlines import AnswerCancelled
-from service.api.idempotency import KeysInFlight
 from service.api.problems import CLIENT_ERRORS, EXCEPTION_HANDLERS
 from service.db import create_pool
+from service.idempotency import KeysInFlight
 from service.ingestion import SpareWorker
 from service.settings import Settings
+from service.uploads import Uploads
 
 REQUEST_BODIES = ("ProjectCreate", "ProjectPatch", "BatchReview", "UploadForm")
 
@@ -48,6 +49,9 @@ def create_app(settings: Settings, database_url: str) -> Litestar:
         app.state.keys_in_flight = KeysInFlight(settings.idempotency_ttl_seconds)
         app.state.pool = await create_pool(database_url, settings)
         app.state.spare_worker = SpareWorker()
+        app.state.uploads = Uploads(
+            app.state.pool, settings, app.state.keys_in_flight, app.state.spare_worker
+        )
         try:
             yield
         finally:

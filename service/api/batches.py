@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
-from typing import Annotated, Any, BinaryIO, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from litestar import Request, Response, delete, get, patch, post
@@ -19,25 +15,23 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi.spec import Example
 from litestar.params import BodyKwarg, FromPath, JSONBody
 
-from service import ingestion
-from service.api import idempotency
+from service import ownership
 from service.api.auth import Claims
 from service.api.deadlines import BodyArrival
-from service.api.idempotency import Fingerprint
+from service.api.idempotency_key import REPLAYED_RESPONSE_HEADERS, IdempotencyKey, created
 from service.api.problems import AUTHENTICATED, documented
 from service.api.wire import DEFAULT_LIMIT, PageLimit, PageOffset, Wire, to_wire
 from service.entities import (
-    Batch,
     BatchMode,
     BatchStatus,
     ColumnMetadata,
     StatusCounts,
     User,
 )
-from service.errors import InvalidInput, InvalidTransition, LimitExceeded, NotFound
-from service.ingest import Source
+from service.errors import InvalidInput, InvalidTransition
 from service.settings import Settings
-from service.store import batches, projects
+from service.store import batches
+from service.uploads import Uploads
 
 AuthRequest = Request[User, Claims, State]
 
@@ -69,19 +63,6 @@ class BatchReview(Wire, frozen=True):
     status: Literal["completed", "failed"]
 
 
-async def owned_batch(state: State, user: User, project_id: UUID, batch_id: UUID) -> Batch:
-    """The batch if the user owns its project, else 404 (another user's batch looks missing)."""
-    batch = await batches.get_for_owner(state.pool, user.id, project_id, batch_id)
-    if batch is None:
-        raise NotFound(f"batch {batch_id} not found in project {project_id}")
-    return batch
-
-
-async def require_project(state: State, user: User, project_id: UUID) -> None:
-    if await projects.get(state.pool, user.id, project_id) is None:
-        raise NotFound(f"project {project_id} not found")
-
-
 @get(
     "/projects/{project_id:str}/batches",
     tags=["batches"],
@@ -94,7 +75,7 @@ async def list_batches(
     limit: PageLimit = DEFAULT_LIMIT,
     offset: PageOffset = 0,
 ) -> BatchPage:
-    await require_project(state, request.user, project_id)
+    await ownership.project(state.pool, request.user.id, project_id)
     items = await batches.find_by_project_id(state.pool, project_id, limit=limit, offset=offset)
     total = await batches.count_for_project(state.pool, project_id)
     return BatchPage(
@@ -110,7 +91,8 @@ async def list_batches(
 async def get_batch(
     request: AuthRequest, state: State, project_id: FromPath[UUID], batch_id: FromPath[UUID]
 ) -> BatchOut:
-    return to_wire(await owned_batch(state, request.user, project_id, batch_id), BatchOut)
+    batch = await ownership.batch(state.pool, request.user.id, project_id, batch_id)
+    return to_wire(batch, BatchOut)
 
 
 @patch(
@@ -125,10 +107,10 @@ async def review_batch(
     batch_id: FromPath[UUID],
     data: JSONBody[BatchReview],
 ) -> BatchOut:
-    batch = await owned_batch(state, request.user, project_id, batch_id)
+    batch = await ownership.batch(state.pool, request.user.id, project_id, batch_id)
     reviewed = await batches.review(state.pool, batch.id, BatchStatus(data.status))
     if reviewed is None:
-        current = await owned_batch(state, request.user, project_id, batch_id)
+        current = await ownership.batch(state.pool, request.user.id, project_id, batch_id)
         raise InvalidTransition(
             f"batch {batch_id} is {current.status}, which is final: only a batch pending "
             "review can be completed or failed"
@@ -145,9 +127,9 @@ async def review_batch(
 async def delete_batch(
     request: AuthRequest, state: State, project_id: FromPath[UUID], batch_id: FromPath[UUID]
 ) -> None:
-    batch = await owned_batch(state, request.user, project_id, batch_id)
+    batch = await ownership.batch(state.pool, request.user.id, project_id, batch_id)
     if not await batches.soft_delete(state.pool, batch.id, request.user.id):
-        raise NotFound(f"batch {batch_id} not found in project {project_id}")
+        raise ownership.missing_batch(project_id, batch_id)
 
 
 @dataclass
@@ -158,8 +140,6 @@ class UploadForm:
     files: list[UploadFile]
     sheet: str | None = None
 
-
-UPLOAD_CHUNK_BYTES = 1 << 20
 
 UploadBody = Annotated[
     UploadForm,
@@ -193,101 +173,26 @@ async def upload_batch(
     state: State,
     project_id: FromPath[UUID],
     data: UploadBody,
-    idempotency_key: idempotency.IdempotencyKey = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> Response[BatchOut]:
     """Upload spreadsheets as one new batch, pending review. Answers 201 with the batch, or
     stores nothing and answers with a problem naming the file (and sheet, row, limit). With an
     Idempotency-Key, 409 while a request with that key is still running, and 422 when that key
     was used for a different request."""
-    settings: Settings = state.settings
-    user = request.user
-    uploads = [part for part in data.files if isinstance(part, UploadFile)]
+    parts = [part for part in data.files if isinstance(part, UploadFile)]
     try:
-        if len(uploads) != len(data.files):
+        if len(parts) != len(data.files):
             # A part without a filename reaches us as text, whatever the declared type says.
             raise InvalidInput("every `files` part must be a file upload (a part with a filename)")
-        for upload in uploads:
-            if "\x00" in (upload.filename or ""):
-                # It would be the rows' sourceFileName, and PostgreSQL cannot store a NUL.
-                raise InvalidInput(
-                    f"the file name {upload.filename!r} contains a NUL character; rename the file"
-                )
-        await require_project(state, user, project_id)
-        with (
-            state.keys_in_flight.claim(
-                user.id,
-                idempotency_key,
-                "create_batch",
-                str(project_id),
-                data.mode,
-                data.sheet or None,
-            ) as claim,
-            tempfile.TemporaryDirectory(prefix="sheetflow-upload-") as scratch,
-        ):
-            sources = [
-                await spool(
-                    upload, Path(scratch) / f"{index:04d}", settings, claim and claim.fingerprint
-                )
-                for index, upload in enumerate(data.files)
-            ]
-            if claim is not None:
-                await claim.check(state.pool)  # a replay needs no parsing
-            batch = await ingestion.ingest(
-                state.pool,
-                project_id=project_id,
-                user_id=user.id,
-                sources=sources,
-                mode=data.mode,
-                sheet=data.sheet or None,
-                settings=settings,
-                on_created=claim and claim.on_batch_created,
-                spare=state.spare_worker,
-            )
-    except idempotency.Replayed as replay:
-        found = await batches.get_for_owner(state.pool, user.id, project_id, replay.resource_id)
-        if found is None:
-            raise replay.gone("batch") from None
-        return idempotency.created(
-            to_wire(found, BatchOut), f"/projects/{project_id}/batches/{found.id}", replayed=True
+        uploads: Uploads = state.uploads
+        batch, replayed = await uploads.create(
+            request.user.id, project_id, parts, data.mode, data.sheet or None, idempotency_key
         )
     finally:
-        for upload in uploads:
-            await upload.close()
-    return idempotency.created(
-        to_wire(batch, BatchOut), f"/projects/{project_id}/batches/{batch.id}", replayed=False
-    )
-
-
-async def spool(
-    upload: UploadFile, path: Path, settings: Settings, fingerprint: Fingerprint | None = None
-) -> Source:
-    """Copy one uploaded part to a file of our own, in chunks, refusing it past the limit
-    (and feeding its name and bytes to the request's `fingerprint`, if any).
-
-    The parser needs a path, and Litestar keeps small parts in memory; the part's filename
-    is kept only as the source's name, never used as a path."""
-    name = upload.filename or path.name
-    content = fingerprint.file(name) if fingerprint else None
-    written = 0
-    with await asyncio.to_thread(path.open, "wb") as target:
-        while chunk := await upload.read(UPLOAD_CHUNK_BYTES):
-            written += len(chunk)
-            if written > settings.max_file_bytes:
-                raise LimitExceeded(
-                    f"{name} is larger than {settings.max_file_bytes:,} bytes",
-                    limit="max_file_bytes",
-                    value=settings.max_file_bytes,
-                    file=name,
-                )
-            await asyncio.to_thread(_keep, chunk, target, content)
-    return Source(path=path, name=name)
-
-
-def _keep(chunk: bytes, target: BinaryIO, content: hashlib._Hash | None) -> None:
-    """Write a chunk of an uploaded part, and hash it for the fingerprint (one thread hop)."""
-    target.write(chunk)
-    if content is not None:
-        content.update(chunk)
+        for part in parts:
+            await part.close()
+    location = f"/projects/{project_id}/batches/{batch.id}"
+    return created(to_wire(batch, BatchOut), location, replayed=replayed)
 
 
 def upload_handler(settings: Settings) -> HTTPRouteHandler:
@@ -300,7 +205,7 @@ def upload_handler(settings: Settings) -> HTTPRouteHandler:
         status_code=201,
         tags=["batches"],
         responses=documented(*AUTHENTICATED, 404, 408, 409, 413, 415, 422),
-        response_headers=idempotency.REPLAYED_RESPONSE_HEADERS,
+        response_headers=REPLAYED_RESPONSE_HEADERS,
         request_max_body_size=settings.max_files * settings.max_file_bytes + (1 << 20),
         middleware=[
             DefineMiddleware(BodyArrival, timeout_seconds=settings.upload_body_timeout_seconds)

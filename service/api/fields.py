@@ -9,8 +9,8 @@ from litestar import Request, get
 from litestar.datastructures import State
 from litestar.params import FromPath, QueryParameter
 
+from service import ownership
 from service.api.auth import Claims
-from service.api.batches import owned_batch
 from service.api.problems import AUTHENTICATED, documented
 from service.api.wire import DEFAULT_LIMIT, PageLimit, PageOffset, Wire
 from service.entities import InferredType, User, ValueCount
@@ -49,7 +49,7 @@ async def list_fields(
     request: AuthRequest, state: State, project_id: FromPath[UUID], batch_id: FromPath[UUID]
 ) -> FieldList:
     """One item per key in column order: its metadata and how it is filled over live rows."""
-    batch = await owned_batch(state, request.user, project_id, batch_id)
+    batch = await ownership.batch(state.pool, request.user.id, project_id, batch_id)
     stats = await fields.stats(state.pool, batch.id)
     items = []
     for column in batch.column_metadata:
@@ -88,7 +88,7 @@ async def list_field_values(
     offset: PageOffset = 0,
 ) -> ValuePageOut:
     """The key's distinct non-empty values, most frequent first."""
-    batch = await owned_batch(state, request.user, project_id, batch_id)
+    batch = await ownership.batch(state.pool, request.user.id, project_id, batch_id)
     if key not in {column.normalized_key for column in batch.column_metadata}:
         raise NotFound(f"batch {batch_id} has no field {key!r}")
     page = await fields.values(

@@ -11,7 +11,6 @@ A database that cannot answer (down, restarting, too slow, no free connection in
 
 from __future__ import annotations
 
-import re
 from http import HTTPStatus
 from typing import Any
 
@@ -23,6 +22,7 @@ from litestar.openapi import ResponseSpec
 from litestar.types import Send
 
 from service import errors
+from service.db import connection_lost
 
 MEDIA_TYPE = "application/problem+json"
 
@@ -187,28 +187,21 @@ DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
     asyncpg.PostgresConnectionError,  # SQLSTATE class 08: the connection broke mid-operation
     asyncpg.OperatorInterventionError,  # class 57: statement timeout, shutting down, starting up
     asyncpg.InterfaceError,  # only a closed connection or pool (any other use is a bug)
-    asyncpg.InternalClientError,  # asyncpg lost track of a connection it then aborts (below)
+    asyncpg.InternalClientError,  # asyncpg lost track of a connection it then aborts
     TimeoutError,  # no answer within the client-side guard, no free connection in time
 )
 """Driver failures that mean "the database cannot answer now", whichever query hit them
-(a failed connection attempt is already `errors.Unavailable`, see `service.db`).
-
-A backend killed while its connection idles in the pool sends its FATAL error at once; asyncpg
-reads it a turn or two of the event loop before it notices the closed socket, and a request
-that is handed that connection meanwhile fails its first statement with an
-`InternalClientError` ("cannot switch to state …"). asyncpg aborts the connection, and the
-pool replaces it: a retry succeeds, so this is a 503 too (still logged with its stack
-trace, as driver errors are)."""
-
-_CLOSED = re.compile(r"\b(connection|pool) is clos(ed|ing)\b")
+(a failed connection attempt is already `errors.Unavailable`, see `service.db`). Which of them
+is a lost connection is `db.connection_lost`'s answer; a retry succeeds once the pool has
+replaced it, so it is a 503 too (still logged with its stack trace, as driver errors are)."""
 
 
 def database_unavailable(request: Request[Any, Any, Any], error: Exception) -> Response[Any]:
-    if isinstance(error, asyncpg.InterfaceError) and not _CLOSED.search(str(error)):
-        return unexpected_error(request, error)
     if isinstance(error, asyncpg.QueryCanceledError | TimeoutError):
         return problem_response(503, "the database did not answer in time; try again shortly")
-    return problem_response(503, "the connection to the database was lost; try again shortly")
+    if connection_lost(error) or isinstance(error, asyncpg.OperatorInterventionError):
+        return problem_response(503, "the connection to the database was lost; try again shortly")
+    return unexpected_error(request, error)  # an `InterfaceError` of another kind: a bug
 
 
 EXCEPTION_HANDLERS = {

@@ -11,12 +11,12 @@ from litestar import Request, Response, delete, get, patch, post
 from litestar.datastructures import State
 from litestar.params import FromPath, JSONBody
 
-from service.api import idempotency
+from service import idempotency, ownership
 from service.api.auth import Claims
+from service.api.idempotency_key import REPLAYED_RESPONSE_HEADERS, IdempotencyKey, created
 from service.api.problems import AUTHENTICATED, documented
 from service.api.wire import DEFAULT_LIMIT, PageLimit, PageOffset, Wire, to_wire
 from service.entities import ProjectStatus, User
-from service.errors import NotFound
 from service.store import projects
 
 # At least one visible character; written with \x escapes so that Python and the ECMA
@@ -56,22 +56,18 @@ class ProjectPatch(Wire, frozen=True):
     status: ProjectStatus | msgspec.UnsetType = msgspec.UNSET
 
 
-def not_found(project_id: UUID) -> NotFound:
-    return NotFound(f"project {project_id} not found")
-
-
 @post(
     "/projects",
     status_code=201,
     tags=["projects"],
     responses=documented(*AUTHENTICATED, 409, 422),
-    response_headers=idempotency.REPLAYED_RESPONSE_HEADERS,
+    response_headers=REPLAYED_RESPONSE_HEADERS,
 )
 async def create_project(
     request: AuthRequest,
     state: State,
     data: JSONBody[ProjectCreate],
-    idempotency_key: idempotency.IdempotencyKey = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> Response[ProjectOut]:
     """Create a project. 409 when you already have a live project with this name, or while a
     request with the same Idempotency-Key is still running; 422 when that key was used for a
@@ -91,12 +87,8 @@ async def create_project(
             found = await projects.get(state.pool, user_id, replay.resource_id)
             if found is None:
                 raise replay.gone("project") from None
-            return idempotency.created(
-                to_wire(found, ProjectOut), f"/projects/{found.id}", replayed=True
-            )
-    return idempotency.created(
-        to_wire(project, ProjectOut), f"/projects/{project.id}", replayed=False
-    )
+            return created(to_wire(found, ProjectOut), f"/projects/{found.id}", replayed=True)
+    return created(to_wire(project, ProjectOut), f"/projects/{project.id}", replayed=False)
 
 
 @get("/projects", tags=["projects"], responses=documented(*AUTHENTICATED))
@@ -116,10 +108,7 @@ async def list_projects(
 
 @get("/projects/{project_id:str}", tags=["projects"], responses=documented(*AUTHENTICATED, 404))
 async def get_project(request: AuthRequest, state: State, project_id: FromPath[UUID]) -> ProjectOut:
-    project = await projects.get(state.pool, request.user.id, project_id)
-    if project is None:
-        raise not_found(project_id)
-    return to_wire(project, ProjectOut)
+    return to_wire(await ownership.project(state.pool, request.user.id, project_id), ProjectOut)
 
 
 @patch(
@@ -139,7 +128,7 @@ async def update_project(
         status=data.status,
     )
     if project is None:
-        raise not_found(project_id)
+        raise ownership.missing_project(project_id)
     return to_wire(project, ProjectOut)
 
 
@@ -151,7 +140,7 @@ async def update_project(
 )
 async def delete_project(request: AuthRequest, state: State, project_id: FromPath[UUID]) -> None:
     if not await projects.soft_delete(state.pool, request.user.id, project_id):
-        raise not_found(project_id)
+        raise ownership.missing_project(project_id)
 
 
 HANDLERS: list[Any] = [create_project, list_projects, get_project, update_project, delete_project]

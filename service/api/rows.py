@@ -10,8 +10,8 @@ from litestar import MediaType, Request, Response, get
 from litestar.datastructures import State
 from litestar.params import FromPath, QueryParameter
 
+from service import ownership
 from service.api.auth import Claims
-from service.api.batches import owned_batch
 from service.api.problems import AUTHENTICATED, documented
 from service.api.wire import DEFAULT_LIMIT, PageLimit, PageOffset, Wire, to_wire
 from service.entities import RowStatus, User, ValidationMessage
@@ -67,7 +67,7 @@ async def list_rows(
         status=status,
     )
     if page is None:
-        raise NotFound(f"batch {batch_id} not found in project {project_id}")
+        raise ownership.missing_batch(project_id, batch_id)
     return Response(page, media_type=MediaType.JSON)  # type: ignore[arg-type]  # RowPage's JSON
 
 
@@ -79,7 +79,7 @@ async def get_row(
     batch_id: FromPath[UUID],
     row_id: FromPath[UUID],
 ) -> RowOut:
-    batch = await owned_batch(state, request.user, project_id, batch_id)
+    batch = await ownership.batch(state.pool, request.user.id, project_id, batch_id)
     row = await rows.get(state.pool, batch.id, row_id)
     if row is None:
         raise NotFound(f"row {row_id} not found in batch {batch_id}")

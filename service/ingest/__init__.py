@@ -1,21 +1,21 @@
 """Ingestion engine: turns uploaded spreadsheet files into validated rows (spec §4).
 
-Pure parsing, no database and no HTTP. A `Reading` yields one validated `ParsedRow` per
-ingestion row, in source order, then the `Amendment`s of the rows whose messages waited for
-whole-column facts, then the batch's `Profile` (columns, inferred types, row count).
-`service.ingest.parse` explains the design; each module of this package owns one concern:
+Pure parsing: no database, no HTTP, no processes (the sandbox that runs it is
+`service.ingestion`). A `Parser` yields one validated `ParsedRow` per ingestion row, in source
+order, then the `Amendment`s of the rows whose messages waited for whole-column facts, then
+the batch's `Profile` (columns, inferred types, row count). Each module owns one concern:
 
-    parse        the reading, its contract and design (start here)
-    amendments   one-pass reads: column facts, the per-cell record, late messages
+    parse        the Parser: one or two passes, modes, errors (start here)
     plans        Source, ParsedRow, and the Profile pass 1 hands to pass 2
     profiling    pass 1: column facts and reading plans
-    rows         pass 2: validated rows, built in chunks
-    reading      what both passes share: per-file checks, the CSV record stream
-    formats      what a file is, by its content
+    emitter      pass 2 (and the one-pass read): validated rows, built in chunks
+    amendments   one-pass reads: column facts, the per-cell record, late messages
+    limits       the refusals for a limit a read runs into (rows, cell length)
+    formats      what a file is, by its content; the per-file size limit
     guards       pre-checks against hostile ZIP workbooks (bombs, far cells)
     biff         xls and xlsb records: their error cells, an xlsb sheet's extent
     parts        a big xlsx sheet cut into parts that calamine loads side by side
-    delimited    CSV/TSV: encoding, delimiter, streaming records
+    delimited    CSV/TSV: encoding, delimiter, streaming records, their sheet name
     workbook     xlsx/xlsm/xlsb/xls/ods through python-calamine
     keys         header -> key normalization, A1 addresses
     values       cell values in JSON/jsonb-safe shapes
@@ -26,8 +26,8 @@ whole-column facts, then the batch's `Profile` (columns, inferred types, row cou
 from service.ingest.parse import (
     Amendment,
     ParsedRow,
+    Parser,
     Profile,
-    Reading,
     Source,
     parse_rows,
     precheck,
@@ -37,8 +37,8 @@ from service.ingest.parse import (
 __all__ = [
     "Amendment",
     "ParsedRow",
+    "Parser",
     "Profile",
-    "Reading",
     "Source",
     "parse_rows",
     "precheck",

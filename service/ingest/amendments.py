@@ -28,7 +28,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, NamedTuple
 
 from service.entities import InferredType, RowStatus, ValidationMessage
-from service.ingest import reading, validation
+from service.ingest import limits, validation
 from service.ingest.inference import (
     FITTING_KINDS,
     INTEGER,
@@ -114,7 +114,7 @@ class Tracker:
         self.rows += count
         if start + count > self.settings.max_rows:
             number = numbers[self.settings.max_rows - start]
-            raise reading.too_many_rows(self.file, self.sheet, number, self.settings)
+            raise limits.too_many_rows(self.file, self.sheet, number, self.settings)
         kinds = [
             _kinds(counts, source, values, text=text)
             for (counts, source, text), values in zip(self._pending, value_columns, strict=True)

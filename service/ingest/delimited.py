@@ -35,13 +35,17 @@ import io
 import re
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
-from typing import TextIO
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any, TextIO
 
 import charset_normalizer
 import msgspec
 
+from service import errors
 from service.ingest.formats import SNIFF_BYTES, extension
+
+if TYPE_CHECKING:
+    from service.ingest.plans import Source
 
 DELIMITERS = (",", ";", "\t", "|")
 _SNIFF_RECORDS = 200
@@ -214,3 +218,65 @@ def allow_fields_up_to(max_chars: int) -> None:
     trimmed later, so the limit leaves room for some.
     """
     csv.field_size_limit(max_chars + 1024)
+
+
+def csv_dialect(source: Source) -> TextDialect:
+    """Encoding and delimiter of a CSV file. A file whose first 64 KiB are UTF-8 but whose
+    rest is not is read in its legacy encoding (`legacy_encoding`): the whole
+    file is checked first, so that reading can stream rows out from the first record."""
+    dialect = sniff(source.path, source.name)
+    if dialect.encoding == "utf-8" and not is_utf8_file(source.path):
+        legacy = legacy_encoding(non_utf8_sample(source.path))
+        dialect = TextDialect(encoding=legacy, delimiter=dialect.delimiter)
+    return dialect
+
+
+def csv_sheet_name(file: str) -> str:
+    """The sheet name of a CSV file: its name without extension (what Excel shows)."""
+    return PurePosixPath(file.replace("\\", "/")).stem or file
+
+
+def csv_rows(stream: Any, dialect: TextDialect, file: str) -> Iterator[tuple[int, list[str]]]:
+    """(record number, fields) of every non-blank record of an open CSV file; a record is
+    blank when its fields hold nothing but whitespace and NUL characters (which are removed)."""
+    number = 0
+    try:
+        for number, record in enumerate(records(stream, dialect), 1):
+            # `any` settles most records; only a blank-looking first field costs a join.
+            if not any(record) or (
+                not record[0].replace("\x00", "").strip()
+                and not "".join(record).replace("\x00", "").strip()
+            ):
+                continue
+            yield number, record
+    except UnicodeDecodeError as error:
+        raise undecodable(file, dialect, error) from None
+    except csv.Error as error:
+        failed = number + 1
+        if "field larger than field limit" in str(error):
+            raise TooLongField(failed) from None
+        raise errors.CorruptFile(
+            f"{file!r} cannot be read as CSV at record {failed} ({error})",
+            file=file,
+            row=failed,
+        ) from None
+
+
+class TooLongField(Exception):
+    def __init__(self, row: int) -> None:
+        super().__init__(row)
+        self.row = row
+
+
+def fit_record(cells: list[Any], width: int) -> list[Any]:
+    """A CSV record cut or padded to the header's width."""
+    if len(cells) > width:
+        return cells[:width]
+    return cells + [""] * (width - len(cells))
+
+
+def undecodable(file: str, dialect: TextDialect, error: UnicodeDecodeError) -> errors.CorruptFile:
+    return errors.CorruptFile(
+        f"{file!r} is not valid {dialect.encoding} text ({error.reason}); save it as UTF-8",
+        file=file,
+    )

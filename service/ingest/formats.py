@@ -33,8 +33,13 @@ from __future__ import annotations
 import enum
 import zipfile
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from service import errors
+from service.settings import Settings
+
+if TYPE_CHECKING:
+    from service.ingest.plans import Source
 
 SNIFF_BYTES = 64 * 1024
 
@@ -148,3 +153,16 @@ def _zip_format(path: Path, name: str) -> FileFormat | None:
             f"{name!r} is a damaged ZIP archive ({error})", file=name
         ) from None
     return None
+
+
+def open_source(source: Source, settings: Settings) -> FileFormat:
+    """The format of an upload, once its size is within `max_file_bytes`."""
+    size = source.path.stat().st_size
+    if size > settings.max_file_bytes:
+        raise errors.LimitExceeded(
+            f"{source.name!r} is {size:,} bytes; the limit is {settings.max_file_bytes:,} per file",
+            limit="max_file_bytes",
+            value=settings.max_file_bytes,
+            file=source.name,
+        )
+    return detect_format(source.path, source.name)

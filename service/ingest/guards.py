@@ -6,42 +6,9 @@ parsing worker runs under memory and CPU limits as the last line of defence; the
 in pure Python, turn the known killers into a clean error that names the file (and the
 sheet when it is known). They run before calamine opens the file, except in the worker's
 list-mode read of a workbook, where calamine loads the sheet at the same time (to save their
-time, see `parse.Reading._open`): their refusal still wins, and a worker that calamine kills
-first gets their answer from a second worker that runs only them. They cover:
-
-- **zip bomb**: too many members, declared sizes adding up past the inflation limit, or
-  more bytes actually inflated than that limit (every member is inflated here, in 1 MiB
-  steps, and the count stops at the limit). A member that inflates past its own declared
-  size is refused too. The limit is 100 x the archive's size (at least 64 MiB, at most
-  2 GiB): spreadsheet XML compresses 8-15x, bombs 1000x.
-- **XML entity bomb**: any `<!DOCTYPE` or `<!ENTITY` in an XML part (spreadsheets never
-  need one, and expat or quick-xml should never be asked to expand one).
-- **lying shared-strings count** (xlsx): calamine reserves room for the `uniqueCount` of
-  `xl/sharedStrings.xml` before reading a string (24 bytes each), so a tiny part that
-  declares 4 billion strings exhausts the worker's memory. A count larger than the part
-  could hold (each string takes at least the 5 bytes of `<si/>`) is refused.
-- **far cells / too many columns / too large a used range** (xlsx, xlsm, xlsb, ods): a cell in a
-  column past `max_columns`, or a used range (rows x columns) larger than the parser could
-  hold in half the worker's memory at 32 bytes per cell (calamine's cell size). For xlsx the
-  sheet XML is scanned with regexes that cost little on ordinary sheets: `row r="…"` gives
-  the last row, cell references with two or more letters the wide columns, and a search for
-  a single letter past the widest seen so far the narrow ones. Cells without a value
-  (`<c r="XFD9" s="1"/>`, styling only) are not counted, as calamine ignores them too. The
-  `<dimension>` element is ignored: calamine does not trust it, and Excel often overstates
-  it. For ods, whose rows and cells can repeat (`table:number-rows-repeated`), every row's
-  extent is computed, repeats included. For xlsb, whose cell positions are binary, every
-  record of the sheet is walked (`biff.XlsbCells`): 0.87 s for 200,000 rows x 12
-  columns, where calamine loads the same sheet in 0.24 s (`bench/binary.py`).
-
-This scan also collects the cells holding an Excel error (`#DIV/0!`, `#N/A`…):
-python-calamine 0.9 reads them as empty cells (dimastbk/python-calamine#105), so their
-positions and texts come from the XML (xlsx `t="e"`, ods `calcext:value-type="error"`) or
-the records (xlsb). An xls has no pre-checks, but `inspect_workbook` gives its error
-cells too (`biff.xls_error_cells`).
-
-What is not covered, and left to the worker's limits: xls internals (an xls sheet cannot
-exceed 65,536 x 256 cells anyway), and xlsx cells whose reference puts them outside the
-row that holds them.
+time, see `parse.Parser._open`): their refusal still wins, and a worker that calamine kills
+first gets their answer from a second worker that runs only them. `inspect_archive` lists
+what they cover.
 """
 
 from __future__ import annotations
@@ -126,7 +93,44 @@ def inspect_archive(
     path: Path, name: str, fmt: FileFormat, settings: Settings, tap: Tap | None = None
 ) -> ErrorCells:
     """Run every pre-check on a ZIP-based workbook; return its error cells by sheet. The
-    bytes of `tap.member` are handed to `tap` too, once they have passed the checks."""
+    bytes of `tap.member` are handed to `tap` too, once they have passed the checks.
+
+    They cover:
+
+    - **zip bomb**: too many members, declared sizes adding up past the inflation limit, or
+      more bytes actually inflated than that limit (every member is inflated here, in 1 MiB
+      steps, and the count stops at the limit). A member that inflates past its own declared
+      size is refused too. The limit is 100 x the archive's size (at least 64 MiB, at most
+      2 GiB): spreadsheet XML compresses 8-15x, bombs 1000x.
+    - **XML entity bomb**: any `<!DOCTYPE` or `<!ENTITY` in an XML part (spreadsheets never
+      need one, and expat or quick-xml should never be asked to expand one).
+    - **lying shared-strings count** (xlsx): calamine reserves room for the `uniqueCount` of
+      `xl/sharedStrings.xml` before reading a string (24 bytes each), so a tiny part that
+      declares 4 billion strings exhausts the worker's memory. A count larger than the part
+      could hold (each string takes at least the 5 bytes of `<si/>`) is refused.
+    - **far cells / too many columns / too large a used range** (xlsx, xlsm, xlsb, ods): a cell in a
+      column past `max_columns`, or a used range (rows x columns) larger than the parser could
+      hold in half the worker's memory at 32 bytes per cell (calamine's cell size). For xlsx the
+      sheet XML is scanned with regexes that cost little on ordinary sheets: `row r="…"` gives
+      the last row, cell references with two or more letters the wide columns, and a search for
+      a single letter past the widest seen so far the narrow ones. Cells without a value
+      (`<c r="XFD9" s="1"/>`, styling only) are not counted, as calamine ignores them too. The
+      `<dimension>` element is ignored: calamine does not trust it, and Excel often overstates
+      it. For ods, whose rows and cells can repeat (`table:number-rows-repeated`), every row's
+      extent is computed, repeats included. For xlsb, whose cell positions are binary, every
+      record of the sheet is walked (`biff.XlsbCells`): 0.87 s for 200,000 rows x 12
+      columns, where calamine loads the same sheet in 0.24 s (`bench/binary.py`).
+
+    This scan also collects the cells holding an Excel error (`#DIV/0!`, `#N/A`…):
+    python-calamine 0.9 reads them as empty cells (dimastbk/python-calamine#105), so their
+    positions and texts come from the XML (xlsx `t="e"`, ods `calcext:value-type="error"`) or
+    the records (xlsb). An xls has no pre-checks, but `inspect_workbook` gives its error
+    cells too (`biff.xls_error_cells`).
+
+    What is not covered, and left to the worker's limits: xls internals (an xls sheet cannot
+    exceed 65,536 x 256 cells anyway), and xlsx cells whose reference puts them outside the
+    row that holds them.
+    """
     try:
         with zipfile.ZipFile(path) as archive, path.open("rb") as stream:
             return _inspect(archive, stream, path.stat().st_size, name, fmt, settings, tap)

@@ -7,32 +7,7 @@ that share is at least 95 %; ties go to the more specific type (the order just g
 Otherwise it is `string`, and `empty` when it has no value at all. Integers also fit
 `number`, dates also fit `datetime` (calamine itself returns a midnight datetime as a
 date), and everything fits `string`.
-
-Text (CSV cells, text cells of workbooks), after trimming, is read like this:
-
-- integer: optional `-`, no leading zero, at most 18 digits, so it always fits a 64-bit
-  integer; `"00123"` is string (spec); longer digit runs are number.
-- number: an integer part without leading zero, optional `.digits`, optional exponent.
-  No thousands separators and no decimal comma: `1.234,56` is string, because `1.234`
-  alone cannot be told apart from a decimal.
-- boolean: `true`, `false`, `verdadeiro`, `falso` in any letter case.
-- date: ISO `YYYY-MM-DD` or day-first `D/M/YYYY` (the seed's locale), a real calendar
-  date in the years 1000-9999. Never month-first: `12/31/2024` is string.
-- datetime: such a date, then `T` or a space, then `HH:MM[:SS[.fraction]]`; ISO ones may
-  end with `Z` or `±HH:MM`.
-- time: `H:MM[:SS[.fraction]]` with hours 0-23.
-- email: ASCII `local@domain.tld`; url: `http://`, `https://` or `ftp://` and a host.
-
-Workbook cells count as their type: numbers are integer (integral, within ±2^53) or
-number, then boolean, date, datetime, and time for times and durations.
-
-Speed: this runs on every cell of up to a million rows, so values are handled one column
-chunk at a time. The chunk is joined into one newline-separated block and matched by one
-precompiled "every line is an X" regex, X being the kind the column has shown so far; when
-that holds (columns are mostly homogeneous) the counts come from a few C-level `count`
-calls, with no Python code per value. Otherwise one multiline search finds the lines that
-could be anything but a string, and only those are classified one by one. Both paths give
-exactly what `classify_text`, the definition, gives.
+The kinds of text are defined by `classify_text`, of workbook cells by `cell_kind`.
 """
 
 from __future__ import annotations
@@ -148,7 +123,23 @@ def _is_real_date(text: str) -> bool:
 
 def classify_text(text: str) -> int:
     """The kind of a trimmed, non-empty text value. This is the definition; the chunk
-    functions below are faster ways to the same answer."""
+    functions below are faster ways to the same answer.
+
+    Text (CSV cells, text cells of workbooks), after trimming, is read like this:
+
+    - integer: optional `-`, no leading zero, at most 18 digits, so it always fits a 64-bit
+      integer; `"00123"` is string (spec); longer digit runs are number.
+    - number: an integer part without leading zero, optional `.digits`, optional exponent.
+      No thousands separators and no decimal comma: `1.234,56` is string, because `1.234`
+      alone cannot be told apart from a decimal.
+    - boolean: `true`, `false`, `verdadeiro`, `falso` in any letter case.
+    - date: ISO `YYYY-MM-DD` or day-first `D/M/YYYY` (the seed's locale), a real calendar
+      date in the years 1000-9999. Never month-first: `12/31/2024` is string.
+    - datetime: such a date, then `T` or a space, then `HH:MM[:SS[.fraction]]`; ISO ones may
+      end with `Z` or `±HH:MM`.
+    - time: `H:MM[:SS[.fraction]]` with hours 0-23.
+    - email: ASCII `local@domain.tld`; url: `http://`, `https://` or `ftp://` and a host.
+    """
     match = _TEXT_KIND.fullmatch(text)
     if match is None:
         return STRING
@@ -159,7 +150,11 @@ def classify_text(text: str) -> int:
 
 
 def cell_kind(value: Any) -> int:
-    """The kind of a non-empty workbook value (a trimmed `str` goes through the text rules)."""
+    """The kind of a non-empty workbook value (a trimmed `str` goes through the text rules).
+
+    Workbook cells count as their type: numbers are integer (integral, within ±2^53) or
+    number, then boolean, date, datetime, and time for times and durations.
+    """
     kind = type(value)
     if kind is str:
         return classify_text(value)
@@ -251,7 +246,16 @@ def _mixed_counts(chunk: TextChunk) -> list[int]:
 
 
 def text_kind_counts(chunk: TextChunk, guess: int) -> list[int]:
-    """Kind counts of a text chunk; `guess` is the kind expected (a speed hint only)."""
+    """Kind counts of a text chunk; `guess` is the kind expected (a speed hint only).
+
+    Speed: this runs on every cell of up to a million rows, so values are handled one column
+    chunk at a time. The chunk is joined into one newline-separated block and matched by one
+    precompiled "every line is an X" regex, X being the kind the column has shown so far; when
+    that holds (columns are mostly homogeneous) the counts come from a few C-level `count`
+    calls, with no Python code per value. Otherwise one multiline search finds the lines that
+    could be anything but a string, and only those are classified one by one. Both paths give
+    exactly what `classify_text`, the definition, gives.
+    """
     if chunk.single_line and guess != STRING:
         counts = _homogeneous_counts(chunk, guess)
         if counts is not None:

@@ -75,3 +75,9 @@ def jsonb_order(keys: list[str]) -> list[int]:
     columns, bench/README.md)."""
     encoded = [key.encode() for key in keys]
     return sorted(range(len(keys)), key=lambda index: (len(encoded[index]), encoded[index]))
+
+
+def split_address(address: str) -> tuple[int, int]:
+    """(1-based row, 0-based column) of an A1 address."""
+    letters = len(address) - len(address.lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
+    return int(address[letters:]), column_index(address[:letters])

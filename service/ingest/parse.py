@@ -1,64 +1,9 @@
 """The ingestion engine: one read of the uploaded files, streamed row by row (spec §4).
 
-Each row must reach the database as soon as it is read, so that parsing and COPY overlap
-from the first row; yet two checks depend on facts about a whole column that are only known
-after its last value: `type_mismatch` needs the column's inferred type, and `empty` needs
-to know whether the column is filled in at least 95 % of its rows. `Reading` settles this
-in one of two ways:
-
-- **One pass** (list mode over one sheet: any CSV file, or a workbook with one visible
-  worksheet or a `sheet` named; the common case and the big one). Rows are sent at once
-  with the messages known so far, while `amendments.Tracker` counts each column's kinds and
-  records, compactly and on disk, which kind each cell held. After the last row,
-  `Reading.amendments` yields the final messages and status of just the rows that gain a
-  `type_mismatch` or `empty` message (few, by the 95 % rule), and the caller updates those
-  rows. So every row is written once, except the rows those two checks flag, which are
-  written a second time; memory stays flat.
-- **Two passes** (a workbook read from several sheets, and profile mode). The batch's keys
-  are the union over every sheet or form, and every row must carry every key, so no row can
-  be sent before every sheet has been seen. `profile` (pass 1) streams the files once,
-  keeping constant-size facts per column (kind counts, fill counts) plus how to read each
-  file again; `parse_rows` (pass 2) streams them again and yields every row with its final
-  messages. There are no amendments.
-
-Either way memory stays flat whatever the number of rows: a CSV is read a record at a time,
-values are processed in chunks of `reading.CHUNK_ROWS` rows. The exception is calamine,
-which holds one whole sheet at a time (see `workbook`). `Profile` is a msgspec Struct, so it
-can cross a process boundary.
-
-Modes (spec §4.2):
-
-- `list_mode`: exactly one file, else `InvalidInput`. Every visible worksheet that has a
-  header is read (or only the one named by `sheet`). In each sheet the first non-blank row
-  is the header and every later non-blank row is one ingestion row. Blank rows (every cell
-  empty or whitespace) are skipped, but `source_row_index` is always the real row number
-  (for CSV the 1-based record number, header = 1, where one record may span several lines).
-- `profile_mode`: 1 to `max_files` files, each one form-like sheet (the first visible
-  worksheet, or `sheet`) that becomes exactly one row with `source_row_index` 1. Its keys
-  are the upper-case A1 addresses of the non-empty cells (and of error cells), in reading
-  order: row by row, left to right, over the union of all files. Every key is a column of
-  the batch, so `max_columns` also caps the number of keys.
-
-Keys, columns and values: see `keys`, `values`, `inference`. Every column of a sheet's header
-row is a column of the batch, a blank header included (`column_c`), even when no row fills it
-(a spacer column, or the trailing empty field of lines ending with a delimiter): a one-pass
-read cannot know that a column stays empty until its last row, and a key present in some
-rows only would break "every row carries every key". Such a column's type is `empty`. The
-same key on several sheets is one column; `sheetNames` lists them when the batch was read
-from more than one sheet. Every row carries every key, `None` where its sheet has no such
-column or its cell is empty.
-
-CSV: its one sheet is named after the file without its extension (`clientes.csv` →
-`clientes`), as Excel names the sheet when it opens a CSV. The `sheet` option does not
-apply to CSV files and is ignored for them. Records longer than the header lose their
-extra cells, reported as `extra_cells` when any of them is non-empty; shorter ones are
-padded with nulls.
-
-Failures are `IngestError`s naming the file (and sheet, row, column where they apply): an
-empty file or a workbook without any data is `CorruptFile`; a missing sheet is
-`SheetNotFound`; the limits of `Settings` are `LimitExceeded` with the setting's name and
-configured value (`max_files`, `max_file_bytes`, `max_rows` over the whole batch,
-`max_columns` per sheet, `max_cell_chars` per trimmed cell).
+`Parser` reads an upload in one pass or two (its docstring says which and why) and yields
+validated rows in source order, then the late amendments, then the batch's `Profile`;
+`precheck` runs only the checks that come before parsing. Modes, keys, CSV naming and the
+errors raised are spelled out beside `Parser` too.
 """
 
 from __future__ import annotations
@@ -71,20 +16,81 @@ import msgspec
 
 from service import errors
 from service.entities import BatchMode, ColumnMetadata, InferredType
-from service.ingest import delimited, guards, parts, reading, workbook
+from service.ingest import delimited, formats, guards, limits, parts, profiling, workbook
 from service.ingest.amendments import Amendment, Tracker
 from service.ingest.delimited import TextDialect
+from service.ingest.emitter import Emitter
 from service.ingest.formats import FileFormat
 from service.ingest.keys import KeyAllocator
 from service.ingest.plans import FilePlan, ParsedRow, Profile, SheetPlan, Source
 from service.ingest.profiling import FormProfiler, ListProfiler, check_header
-from service.ingest.rows import Emitter
 from service.settings import Settings
 
 
-class Reading:
+class Parser:
     """One read of an upload: iterate `chunks()` to the end, then `amendments()`; `profile`
-    holds the batch's final columns and row count once the rows are done."""
+    holds the batch's final columns and row count once the rows are done.
+
+    Each row must reach the database as soon as it is read, so that parsing and COPY overlap
+    from the first row; yet two checks depend on facts about a whole column that are only known
+    after its last value: `type_mismatch` needs the column's inferred type, and `empty` needs
+    to know whether the column is filled in at least 95 % of its rows. `Parser` settles this
+    in one of two ways:
+
+    - **One pass** (list mode over one sheet: any CSV file, or a workbook with one visible
+      worksheet or a `sheet` named; the common case and the big one). Rows are sent at once
+      with the messages known so far, while `amendments.Tracker` counts each column's kinds and
+      records, compactly and on disk, which kind each cell held. After the last row,
+      `Parser.amendments` yields the final messages and status of just the rows that gain a
+      `type_mismatch` or `empty` message (few, by the 95 % rule), and the caller updates those
+      rows. So every row is written once, except the rows those two checks flag, which are
+      written a second time; memory stays flat.
+    - **Two passes** (a workbook read from several sheets, and profile mode). The batch's keys
+      are the union over every sheet or form, and every row must carry every key, so no row can
+      be sent before every sheet has been seen. `profile` (pass 1) streams the files once,
+      keeping constant-size facts per column (kind counts, fill counts) plus how to read each
+      file again; `parse_rows` (pass 2) streams them again and yields every row with its final
+      messages. There are no amendments.
+
+    Either way memory stays flat whatever the number of rows: a CSV is read a record at a time,
+    values are processed in chunks of `plans.CHUNK_ROWS` rows. The exception is calamine,
+    which holds one whole sheet at a time (see `workbook`). `Profile` is a msgspec Struct, so it
+    can cross a process boundary.
+
+    Modes (spec §4.2):
+
+    - `list_mode`: exactly one file, else `InvalidInput`. Every visible worksheet that has a
+      header is read (or only the one named by `sheet`). In each sheet the first non-blank row
+      is the header and every later non-blank row is one ingestion row. Blank rows (every cell
+      empty or whitespace) are skipped, but `source_row_index` is always the real row number
+      (for CSV the 1-based record number, header = 1, where one record may span several lines).
+    - `profile_mode`: 1 to `max_files` files, each one form-like sheet (the first visible
+      worksheet, or `sheet`) that becomes exactly one row with `source_row_index` 1. Its keys
+      are the upper-case A1 addresses of the non-empty cells (and of error cells), in reading
+      order: row by row, left to right, over the union of all files. Every key is a column of
+      the batch, so `max_columns` also caps the number of keys.
+
+    Keys, columns and values: see `keys`, `values`, `inference`. Every column of a sheet's header
+    row is a column of the batch, a blank header included (`column_c`), even when no row fills it
+    (a spacer column, or the trailing empty field of lines ending with a delimiter): a one-pass
+    read cannot know that a column stays empty until its last row, and a key present in some
+    rows only would break "every row carries every key". Such a column's type is `empty`. The
+    same key on several sheets is one column; `sheetNames` lists them when the batch was read
+    from more than one sheet. Every row carries every key, `None` where its sheet has no such
+    column or its cell is empty.
+
+    CSV: its one sheet is named after the file without its extension (`clientes.csv` →
+    `clientes`), as Excel names the sheet when it opens a CSV. The `sheet` option does not
+    apply to CSV files and is ignored for them. Records longer than the header lose their
+    extra cells, reported as `extra_cells` when any of them is non-empty; shorter ones are
+    padded with nulls.
+
+    Failures are `IngestError`s naming the file (and sheet, row, column where they apply): an
+    empty file or a workbook without any data is `CorruptFile`; a missing sheet is
+    `SheetNotFound`; the limits of `Settings` are `LimitExceeded` with the setting's name and
+    configured value (`max_files`, `max_file_bytes`, `max_rows` over the whole batch,
+    `max_columns` per sheet, `max_cell_chars` per trimmed cell).
+    """
 
     def __init__(
         self,
@@ -123,13 +129,13 @@ class Reading:
         return self._profile
 
     def chunks(self) -> Iterator[list[ParsedRow]]:
-        """Every row in source order, in chunks (of up to `reading.CHUNK_ROWS`: rows travel
+        """Every row in source order, in chunks (of up to `plans.CHUNK_ROWS`: rows travel
         in lists, so that no Python code runs per row on their way); in a one-pass read,
         without the messages that wait for whole-column facts (see `amendments`)."""
         delimited.allow_fields_up_to(self.settings.max_cell_chars)
         if self.mode is BatchMode.LIST_MODE:
             source = self.sources[0]
-            fmt = reading.open_source(source, self.settings)
+            fmt = formats.open_source(source, self.settings)
             if fmt is FileFormat.CSV:
                 yield from self._csv(source)
                 return
@@ -173,7 +179,7 @@ class Reading:
         run at once, on two cores, and no row is read before both are done. The answer is
         the same as when the pre-checks run first: their refusal wins over whatever calamine
         made of the file, and if calamine kills the worker before they are done, the parent
-        runs them alone for the answer (`ingestion.Worker.unexpected_end`).
+        runs them alone for the answer (`ingestion.sandbox.Worker.unexpected_end`).
 
         An xls has no pre-checks, but its error cells are read from its records in the same
         way, while calamine loads it.
@@ -212,18 +218,18 @@ class Reading:
                 cutter.close()
 
     def _csv(self, source: Source) -> Iterator[list[ParsedRow]]:
-        dialect = reading.csv_dialect(source)
-        name = reading.csv_sheet_name(source.name)
+        dialect = delimited.csv_dialect(source)
+        name = delimited.csv_sheet_name(source.name)
         size = source.path.stat().st_size
         with delimited.open_text(source.path, dialect) as stream:
             self._estimate = lambda done: (
                 done if stream.closed else done * size // max(stream.buffer.tell(), 1)
             )
-            rows = reading.csv_rows(stream, dialect, source.name)
+            rows = delimited.csv_rows(stream, dialect, source.name)
             try:
                 yield from self._one_pass(source, FileFormat.CSV, dialect, name, rows, 0, {})
-            except reading.TooLongField as error:
-                raise reading.too_long(
+            except delimited.TooLongField as error:
+                raise limits.too_long(
                     source.name, name, error.row, None, None, self.settings
                 ) from None
 
@@ -239,7 +245,7 @@ class Reading:
     ) -> Iterator[list[ParsedRow]]:
         header = next(rows, None)
         if header is None:
-            raise reading.no_header(source.name, csv=dialect is not None, sheet=self.sheet)
+            raise profiling.no_header(source.name, csv=dialect is not None, sheet=self.sheet)
         header_row, cells = header
         headers = check_header(source.name, name, header_row, first_column, cells, self.settings)
         allocator = KeyAllocator()
@@ -318,11 +324,11 @@ def profile(
 
 def precheck(sources: Sequence[Source], settings: Settings) -> None:
     """Only the checks that run before any parser sees a file: its size, its format and,
-    for a ZIP workbook, the `guards` pre-checks. Raises what a `Reading` would raise first
+    for a ZIP workbook, the `guards` pre-checks. Raises what a `Parser` would raise first
     for the same files, so the worker's parent can tell why a worker died
-    (`ingestion.Worker.unexpected_end`)."""
+    (`ingestion.sandbox.Worker.unexpected_end`)."""
     for source in sources:
-        fmt = reading.open_source(source, settings)
+        fmt = formats.open_source(source, settings)
         if fmt.is_zip:
             guards.inspect_archive(source.path, source.name, fmt, settings)
 
@@ -366,8 +372,8 @@ __all__ = [
     "Amendment",
     "FilePlan",
     "ParsedRow",
+    "Parser",
     "Profile",
-    "Reading",
     "SheetPlan",
     "Source",
     "parse_rows",

@@ -4,32 +4,8 @@ by side, while the `guards` pre-checks are still reading it.
 calamine loads a whole worksheet before it gives its first row, in one thread: for 200,000
 rows x 12 that is 1.5 s before anything can reach PostgreSQL, with the second core busy
 only while the pre-checks run (0.6 s). So on a machine with more than one CPU, a big sheet
-(`MIN_BYTES` of XML) is cut into parts, four per CPU (see `part_count`).
-The pre-checks inflate every byte of the sheet anyway: a `Cutter` is handed those bytes
-(it is one of their scanners), writes each part as a workbook of its own (uncompressed, in
-a temporary directory: the original's XML parts but the worksheets, plus one slice of the
-sheet's rows), and has calamine load it in a thread of its own as soon as it is written
-(calamine releases the GIL). `workbook.LoadedSheet` then reads the parts one after the
-other as one sheet. For 200k rows the first row comes about 0.4 s sooner. The workbook's
-shared strings are read once per part, so a sheet whose text is mostly shared strings is cut
-into fewer parts, or none.
-
-Why the parts make the same sheet:
-- A cut falls right after a row's end tag, so every cell stays in its row, and each slice
-  sits between the sheet's own head (everything up to `<sheetData>`) and the end tags of
-  `sheetData` and `worksheet`: well-formed XML. The head loses its `<dimension>`, which
-  calamine would use to reserve room for the whole sheet in every part.
-- Cells keep their references, so they keep their rows and columns. calamine numbers a row
-  without an `r` attribute after the row before it, which a later part does not have: a
-  sheet whose first row in a part has no `r` is not cut.
-- A CDATA section or a comment could hold `</row>` as text: a sheet with either is not cut.
-- Rows must come in order: a part whose rows are not all below the rows of the parts before
-  it is not used (`workbook`). python-calamine gives each part's rows from the sheet's row
-  1, so real row numbers hold, and the sheet's used range is the union of the parts'.
-
-When a sheet cannot be cut, or anything fails while it is cut or a part is loaded, the sheet
-is loaded whole, as before, and gives the same rows or the same error. A failure of the
-Cutter never becomes the pre-checks' refusal.
+(`MIN_BYTES` of XML) is cut into parts, four per CPU (see `part_count`), by a `Cutter`,
+which says how, and why the parts make the same sheet.
 """
 
 from __future__ import annotations
@@ -125,7 +101,34 @@ def plan(
 class Cutter:
     """Writes the parts of one worksheet from its XML, fed in chunks (`feed`, then `finish`,
     or `end` if the feeding stopped early), and loads each with `load(sheet, path)` in a
-    thread of its own; `pieces` waits for them. Never raises from `feed` or `finish`."""
+    thread of its own; `pieces` waits for them. Never raises from `feed` or `finish`.
+
+    The pre-checks inflate every byte of the sheet anyway: a `Cutter` is handed those bytes
+    (it is one of their scanners), writes each part as a workbook of its own (uncompressed, in
+    a temporary directory: the original's XML parts but the worksheets, plus one slice of the
+    sheet's rows), and has calamine load it in a thread of its own as soon as it is written
+    (calamine releases the GIL). `workbook.LoadedSheet` then reads the parts one after the
+    other as one sheet. For 200k rows the first row comes about 0.4 s sooner. The workbook's
+    shared strings are read once per part, so a sheet whose text is mostly shared strings is cut
+    into fewer parts, or none.
+
+    Why the parts make the same sheet:
+    - A cut falls right after a row's end tag, so every cell stays in its row, and each slice
+      sits between the sheet's own head (everything up to `<sheetData>`) and the end tags of
+      `sheetData` and `worksheet`: well-formed XML. The head loses its `<dimension>`, which
+      calamine would use to reserve room for the whole sheet in every part.
+    - Cells keep their references, so they keep their rows and columns. calamine numbers a row
+      without an `r` attribute after the row before it, which a later part does not have: a
+      sheet whose first row in a part has no `r` is not cut.
+    - A CDATA section or a comment could hold `</row>` as text: a sheet with either is not cut.
+    - Rows must come in order: a part whose rows are not all below the rows of the parts before
+      it is not used (`workbook`). python-calamine gives each part's rows from the sheet's row
+      1, so real row numbers hold, and the sheet's used range is the union of the parts'.
+
+    When a sheet cannot be cut, or anything fails while it is cut or a part is loaded, the sheet
+    is loaded whole, as before, and gives the same rows or the same error. A failure of the
+    Cutter never becomes the pre-checks' refusal.
+    """
 
     def __init__(
         self,

@@ -1,20 +1,27 @@
 """The shapes that cross between the two passes of a read and out of the engine.
 
 `Profile` is what pass 1 learns and pass 2 needs; it is a msgspec Struct so that it can
-cross a process boundary. `ParsedRow` is what pass 2 yields: with the batch id prepended,
-its fields are one COPY record. `Source` is one uploaded file.
+cross a process boundary. `ParsedRow` is what pass 2 yields (an `entities.RowRecord`).
+`Source` is one uploaded file.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeAlias
 
 import msgspec
 
-from service.entities import BatchMode, ColumnMetadata, RowStatus, ValidationMessage
+from service.entities import BatchMode, ColumnMetadata, RowRecord, ValidationMessage
 from service.ingest.delimited import TextDialect
 from service.ingest.formats import FileFormat
+
+CHUNK_ROWS = 2048
+"""Rows handled together: enough to amortise per-chunk work, small enough to stay flat."""
+
+UNLIMITED = 1 << 62
+"""A character limit that never bites: pass 2 of a two-pass read re-reads values that pass 1
+already measured."""
 
 
 class Source(NamedTuple):
@@ -24,17 +31,8 @@ class Source(NamedTuple):
     """The client's file name (`sourceFileName`), UTF-8 kept intact."""
 
 
-class ParsedRow(NamedTuple):
-    """One ingestion row; with the batch id prepended it is a COPY record."""
-
-    position: int
-    """0-based ordinal of the row in the batch, in source order."""
-    data: dict[str, Any]
-    status: RowStatus
-    validation_messages: list[ValidationMessage]
-    source_file_name: str
-    source_sheet_name: str
-    source_row_index: int
+ParsedRow: TypeAlias = RowRecord[dict[str, Any], list[ValidationMessage]]
+"""One ingestion row as the parser yields it, its `data` and messages as Python values."""
 
 
 class SheetPlan(msgspec.Struct, frozen=True, kw_only=True):

@@ -9,7 +9,7 @@ from typing import Any
 
 from service import errors
 from service.entities import BatchMode, ColumnMetadata
-from service.ingest import delimited, guards, reading, workbook
+from service.ingest import delimited, formats, guards, keys, limits, plans, workbook
 from service.ingest.delimited import TextDialect
 from service.ingest.formats import FileFormat
 from service.ingest.guards import ErrorCells
@@ -54,7 +54,7 @@ class ListProfiler:
     ) -> Profile:
         """`error_cells`: what `guards.inspect_archive` found in this workbook, when the
         caller has already inspected it (the inspection reads the whole archive)."""
-        fmt = reading.open_source(source, self.settings)
+        fmt = formats.open_source(source, self.settings)
         dialect: TextDialect | None = None
         if fmt is FileFormat.CSV:
             dialect, facts = self._csv(source)
@@ -95,10 +95,10 @@ class ListProfiler:
         )
 
     def _csv(self, source: Source) -> tuple[TextDialect, list[_SheetFacts]]:
-        dialect = reading.csv_dialect(source)
-        name = reading.csv_sheet_name(source.name)
+        dialect = delimited.csv_dialect(source)
+        name = delimited.csv_sheet_name(source.name)
         with delimited.open_text(source.path, dialect) as stream:
-            rows = reading.csv_rows(stream, dialect, source.name)
+            rows = delimited.csv_rows(stream, dialect, source.name)
             try:
                 facts = self._sheet(
                     source.name,
@@ -109,12 +109,12 @@ class ListProfiler:
                     text=True,
                     surrogates=dialect.may_carry_surrogates,
                 )
-            except reading.TooLongField as error:
-                raise reading.too_long(
+            except delimited.TooLongField as error:
+                raise limits.too_long(
                     source.name, name, error.row, None, None, self.settings
                 ) from None
         if facts is None:
-            raise reading.no_header(source.name, csv=True, sheet=None)
+            raise no_header(source.name, csv=True, sheet=None)
         return dialect, [facts]
 
     def _workbook(
@@ -146,7 +146,7 @@ class ListProfiler:
                     facts.append(sheet_facts)
                 del loaded, rows
         if not facts:
-            raise reading.no_header(source.name, csv=False, sheet=sheet)
+            raise no_header(source.name, csv=False, sheet=sheet)
         return facts
 
     def _sheet(
@@ -169,14 +169,14 @@ class ListProfiler:
         width = len(headers)
         settings = self.settings
         limit = settings.max_rows
-        while chunk := list(itertools.islice(rows, reading.CHUNK_ROWS)):
+        while chunk := list(itertools.islice(rows, plans.CHUNK_ROWS)):
             counted = self.row_count
             self.row_count += len(chunk)
             if self.row_count > limit:
-                raise reading.too_many_rows(file, name, chunk[limit - counted][0], settings)
+                raise limits.too_many_rows(file, name, chunk[limit - counted][0], settings)
             numbers, block = zip(*chunk, strict=True)
             if text and set(map(len, block)) != {width}:
-                block = tuple(reading.fit_record(cells, width) for cells in block)
+                block = tuple(delimited.fit_record(cells, width) for cells in block)
             self._add_block(facts, block, numbers, file, text=text, surrogates=surrogates)
         return facts
 
@@ -200,7 +200,7 @@ class ListProfiler:
                 else:
                     stats.add_cells(values, max_chars)
             except CellTooLong as error:
-                raise reading.too_long(
+                raise limits.too_long(
                     file,
                     facts.name,
                     numbers[error.index],
@@ -222,7 +222,7 @@ def check_header(
     headers = [header_text(cell) for cell in cells]
     for offset, header_cell in enumerate(headers):
         if len(header_cell.strip()) > settings.max_cell_chars:
-            raise reading.too_long(
+            raise limits.too_long(
                 file, sheet, header_row, first_column + offset, len(header_cell.strip()), settings
             )
     width = len(headers)
@@ -318,9 +318,9 @@ class FormProfiler:
         )
 
     def _file(self, source: Source, sheet: str | None) -> FilePlan:
-        fmt = reading.open_source(source, self.settings)
+        fmt = formats.open_source(source, self.settings)
         if fmt is FileFormat.CSV:
-            dialect = reading.csv_dialect(source)
+            dialect = delimited.csv_dialect(source)
             sheet_plan = self._csv(source, dialect)
             return FilePlan(name=source.name, format=fmt, dialect=dialect, sheets=[sheet_plan])
         error_cells = guards.inspect_workbook(source.path, source.name, fmt, self.settings)
@@ -333,7 +333,7 @@ class FormProfiler:
             first_column = loaded.first_column
             del loaded
         for address in errors_here:
-            cells.setdefault(reading.split_address(address), "")
+            cells.setdefault(keys.split_address(address), "")
         self._add(source.name, name, cells)
         return FilePlan(
             name=source.name,
@@ -352,14 +352,14 @@ class FormProfiler:
         )
 
     def _csv(self, source: Source, dialect: TextDialect) -> SheetPlan:
-        name = reading.csv_sheet_name(source.name)
+        name = delimited.csv_sheet_name(source.name)
         with delimited.open_text(source.path, dialect) as stream:
             try:
                 cells = self._cells(
-                    source.name, name, reading.csv_rows(stream, dialect, source.name), 0
+                    source.name, name, delimited.csv_rows(stream, dialect, source.name), 0
                 )
-            except reading.TooLongField as error:
-                raise reading.too_long(
+            except delimited.TooLongField as error:
+                raise limits.too_long(
                     source.name, name, error.row, None, None, self.settings
                 ) from None
         self._add(source.name, name, cells, surrogates=dialect.may_carry_surrogates)
@@ -414,6 +414,16 @@ class FormProfiler:
                 else:
                     stats.add_cells([value], limit.max_cell_chars)
             except CellTooLong as error:
-                raise reading.too_long(
+                raise limits.too_long(
                     file, sheet, position[0], position[1], error.length, limit
                 ) from None
+
+
+def no_header(file: str, *, csv: bool, sheet: str | None) -> errors.CorruptFile:
+    """The error for an upload with no header row to read: an empty CSV file, or a workbook
+    whose visible sheets (or the `sheet` asked for) are all empty."""
+    if csv:
+        return errors.CorruptFile(f"{file!r} has no header row: it is empty", file=file)
+    if sheet is None:
+        return errors.CorruptFile(f"{file!r} has no data: every visible sheet is empty", file=file)
+    return errors.CorruptFile(f"Sheet {sheet!r} of {file!r} is empty", file=file, sheet=sheet)

@@ -43,9 +43,8 @@ from python_calamine import CalamineSheet, CalamineWorkbook, SheetTypeEnum, Shee
 
 from service import errors
 from service.ingest import parts
-from service.ingest.keys import column_letter
+from service.ingest.keys import column_letter, split_address
 from service.ingest.plans import Source
-from service.ingest.reading import split_address
 from service.settings import Settings
 
 logger = logging.getLogger("sheetflow.ingest")

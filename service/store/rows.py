@@ -10,12 +10,12 @@ import msgspec
 
 from service import queries
 from service.db import Connection, Executor
-from service.entities import NewRow, Row, RowStatus, ValidationMessage
+from service.entities import CopyRecord, Row, RowStatus, ValidationMessage
 
 
 async def create_many(
     db: Executor,
-    rows: Iterable[NewRow] | AsyncIterable[NewRow],
+    rows: Iterable[CopyRecord] | AsyncIterable[CopyRecord],
     *,
     guard_seconds: float | None = None,
 ) -> int:

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from tests.faults.harness import Harness
+from bench.harness import Harness
 
 
 @pytest.fixture(scope="session")

@@ -22,14 +22,13 @@ from service.api.app import create_app
 from service.api.auth import issue_token
 from service.settings import Settings
 from tests.api.conftest import SECRET, running
-from tests.conftest import embedded_server
 
 TIMED_OUT = "the database did not answer in time; try again shortly"
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[Any]:
-    with embedded_server() as server:
+    with db.throwaway_server() as server:
         db.migrate(server.get_uri(db.EMBEDDED_DATABASE))
         yield server
 

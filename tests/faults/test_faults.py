@@ -8,7 +8,7 @@ import random
 
 import pytest
 
-from tests.faults.harness import FAULTS, Harness
+from bench.harness import FAULTS, Harness
 
 SEED = 5
 

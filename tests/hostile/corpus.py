@@ -16,6 +16,7 @@ from typing import Any
 import openpyxl
 import xlsxwriter
 
+from bench.xlsb import ErrorValue, FormulaError, Sheet, xlsb_bytes
 from service.ingest.values import NOT_FINITE, NUL_REMOVED, SURROGATES_REPLACED
 from tests.hostile.builders import (
     Build,
@@ -52,7 +53,6 @@ from tests.ingest.uploads import (
     ods_archive,
     ods_content,
 )
-from tests.ingest.xlsb import ErrorValue, FormulaError, Sheet, xlsb_bytes
 
 
 @dataclass(frozen=True)

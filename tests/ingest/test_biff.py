@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bench import xlsb
 from service.ingest import biff
-from tests.ingest import xlsb
 from tests.ingest.uploads import xls_record
 
 bounded = settings(max_examples=200, deadline=None, database=None, derandomize=True)

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 import xlsxwriter
 
+from bench import xlsb
 from service import errors
 from service.ingest import Source, biff, guards
 from service.ingest.formats import FileFormat
 from service.settings import Settings
-from tests.ingest import xlsb
 from tests.ingest.uploads import (
     PROFILE,
     encrypted_archive,

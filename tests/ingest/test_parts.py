@@ -14,7 +14,7 @@ import pytest
 import xlsxwriter
 
 from service import errors
-from service.ingest import Reading, Source, parts, workbook
+from service.ingest import Parser, Source, parts, workbook
 from service.settings import Settings
 from tests.ingest.uploads import LIST, ingest, rezip, xlsx_source
 
@@ -195,7 +195,7 @@ def test_a_refusal_of_the_pre_checks_while_cutting_leaves_nothing_behind(
     source = handmade(tmp_path, rows)
 
     with pytest.raises(errors.LimitExceeded) as refused:
-        Reading([source], LIST, None, Settings(max_columns=10)).chunks().__next__()
+        Parser([source], LIST, None, Settings(max_columns=10)).chunks().__next__()
 
     assert (refused.value.limit, refused.value.column) == ("max_columns", "Z")
     assert cutting.leftovers() == []

@@ -13,11 +13,11 @@ import xlsxwriter
 import xlwt
 from python_calamine import CalamineSheet, CalamineWorkbook
 
+from bench import xlsb
 from service import errors
 from service.entities import RowStatus
-from service.ingest import Reading, Source, guards
+from service.ingest import Parser, Source, guards
 from service.settings import Settings
-from tests.ingest import xlsb
 from tests.ingest.uploads import (
     LIST,
     PROFILE,
@@ -508,7 +508,7 @@ def test_a_single_sheet_workbook_is_read_in_one_pass_and_loaded_once(
         return original(self, name)
 
     monkeypatch.setattr(CalamineWorkbook, "get_sheet_by_name", counting)
-    reading = Reading([source], LIST, None, Settings())
+    reading = Parser([source], LIST, None, Settings())
     assert [row.data for chunk in reading.chunks() for row in chunk] == [{"a": 1}, {"a": 2}]
     assert list(reading.amendments()) == []
     assert loads == ["Data"]
@@ -548,7 +548,7 @@ def test_a_workbook_of_several_sheets_is_inspected_once(
         return original(*args, **options)
 
     monkeypatch.setattr(guards, "inspect_archive", counting)
-    reading = Reading([source], LIST, None, Settings())
+    reading = Parser([source], LIST, None, Settings())
     assert [row.data for chunk in reading.chunks() for row in chunk] == [{"a": 1}, {"a": 2}]
     assert inspections == ["two.xlsx"]
 

@@ -23,10 +23,10 @@ from odf.opendocument import OpenDocumentSpreadsheet
 from odf.table import Table, TableCell, TableRow
 from odf.text import P
 
+from bench import xlsb
 from service.entities import BatchMode
-from service.ingest import ParsedRow, Profile, Reading, Source, parse_rows, profile
+from service.ingest import ParsedRow, Parser, Profile, Source, parse_rows, profile
 from service.settings import Settings
-from tests.ingest import xlsb
 
 LIST = BatchMode.LIST_MODE
 PROFILE = BatchMode.PROFILE_MODE
@@ -252,7 +252,7 @@ def ingest(
     Where the read is one pass (list mode over one sheet), the two-pass read of the same
     files must give exactly the same rows and columns: both ways are checked by every test."""
     settings = settings or Settings()
-    reading = Reading(sources, mode, sheet, settings)
+    reading = Parser(sources, mode, sheet, settings)
     rows = [row for chunk in reading.chunks() for row in chunk]
     for amendment in reading.amendments():
         row = rows[amendment.position]

@@ -10,9 +10,9 @@ import msgspec
 import pytest
 
 from service.db import transaction
-from service.entities import NewRow, RowStatus, StatusCounts, ValidationMessage
+from service.entities import RowStatus, StatusCounts, ValidationMessage
 from service.store import batches, rows
-from tests.factories import make_batch, make_project, make_user, new_rows
+from tests.factories import NewRow, make_batch, make_project, make_user, new_rows
 
 
 async def _batch(pool):

@@ -1,4 +1,5 @@
-"""A small writer of xlsb workbooks, for tests: no Python library writes the format.
+"""A small writer of xlsb workbooks, for the tests and the benchmarks: no Python library writes
+the format.
 
 It writes the records of MS-XLSB that a reader needs (the sheet list in `xl/workbook.bin`,
 the sheet data in one part per sheet), without styles or shared strings: numbers are

@@ -53,7 +53,6 @@ import psutil
 from service import db
 from service.api.auth import issue_token
 from service.settings import Settings
-from tests.conftest import embedded_server
 
 SECRET = "faults-secret-" + "x" * 40
 SERVICE_APP = "sheetflow-service"
@@ -128,7 +127,7 @@ class Hung(Exception):
 
 
 class Postgres:
-    """The harness's own embedded PostgreSQL (`tests.conftest.embedded_server`), which faults
+    """The harness's own embedded PostgreSQL (`service.db.throwaway_server`), which faults
     stop and start again."""
 
     def __init__(self, server: Any) -> None:
@@ -216,7 +215,7 @@ class Service:
             return log.read().decode(errors="replace")
 
     def workers(self, *, spare: bool = False) -> list[psutil.Process]:
-        """The service's parsing workers (`python -m service.ingest.worker` children) that
+        """The service's parsing workers (`python -m service.ingestion.child` children) that
         are parsing an upload, and with `spare=True` the one waiting for the next upload too.
         A worker sets its resource limits once it has its request: the spare has not."""
         if self.process is None:
@@ -228,7 +227,7 @@ class Service:
         found = []
         for child in children:
             with contextlib.suppress(psutil.Error):
-                if "service.ingest.worker" in child.cmdline() and (
+                if "service.ingestion.child" in child.cmdline() and (
                     spare or child.rlimit(psutil.RLIMIT_AS)[0] != psutil.RLIM_INFINITY
                 ):
                     found.append(child)
@@ -410,7 +409,7 @@ class Harness:
         await self.close()
 
     async def _start(self) -> None:
-        server = await asyncio.to_thread(self._stack.enter_context, embedded_server())
+        server = await asyncio.to_thread(self._stack.enter_context, db.throwaway_server())
         self.postgres = Postgres(server)
         await asyncio.to_thread(db.migrate, self.postgres.url)
         await (await self.sql()).execute(BLOCKER_SQL)

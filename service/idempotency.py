@@ -1,29 +1,9 @@
 """Idempotency-Key on the creating POSTs (`/projects`, `/projects/{id}/batches`): a client that
 retries a create whose answer it lost gets what the first attempt made, never a second copy.
-
-    request with key K (per user)
-      │ this process is already working on K? ───────────────────── yes ─► 409
-      ▼
-    read the body, hashing it: operation, ids, fields, every file's name and bytes
-      │ committed, unexpired record of K? ──── same hash ─► 201 replay, nothing done again
-      │                                        other hash ─► 422
-      ▼
-    creating transaction: lock K (pg_try_advisory_xact_lock) ── held ─► 409, roll back
-      │                   read K again ── committed meanwhile ─► replay / 422, roll back
-      ▼                   store K, hash and id; COMMIT with the resource
-    201
-
-The advisory lock is what makes this hold across connections and processes: it is held until
-the creating transaction ends, and K is read again after taking it, in a new statement (READ
-COMMITTED: a new snapshot), so a first attempt that committed in the meantime is seen. A first
-attempt that fails or rolls back leaves no record and releases the lock: the key is free again.
-`KeysInFlight` only makes a concurrent retry to the same process answer 409 at once, while the
-first attempt is still reading or parsing and has no transaction yet; a retry to another process
-finds out when it reaches its own transaction.
-
-A replay answers with the resource as it is now (a batch reviewed since shows its new status);
-if the resource has been deleted since, the answer is 404 and the key stays spent until it
-expires (running the request again would bring back what its owner deleted).
+A `Claim` holds one request's key: its fingerprint, the early replay check, and, in the
+creating transaction, the lock and the record (its docstring has the picture);
+`KeysInFlight` refuses a concurrent retry to this process at once. No HTTP here: the header
+and the 201 answer are `service.api.idempotency_key`'s.
 """
 
 from __future__ import annotations
@@ -32,12 +12,8 @@ import hashlib
 import re
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated, Protocol, TypeVar
+from typing import Protocol, TypeVar
 from uuid import UUID
-
-from litestar import Response
-from litestar.datastructures import ResponseHeader
-from litestar.params import HeaderParameter
 
 from service import errors
 from service.db import Connection, Executor, Pool, transaction
@@ -45,44 +21,11 @@ from service.entities import Batch
 from service.store import idempotency
 
 KEY_HEADER = "Idempotency-Key"
-REPLAYED_HEADER = "Idempotent-Replayed"
 MAX_KEY_LENGTH = 255
 
 KEY_PATTERN = r"^[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?$"
 """Printable ASCII, starting and ending with a visible character (servers may strip spaces
 around a header value); written with \\x escapes, so that Python and ECMA regexes agree."""
-
-IdempotencyKey = Annotated[
-    str | None,
-    HeaderParameter(
-        name=KEY_HEADER,
-        required=False,
-        # Documented here, checked by `KeysInFlight.claim` (with a message naming the header).
-        schema_extra={"min_length": 1, "max_length": MAX_KEY_LENGTH, "pattern": KEY_PATTERN},
-        description=(
-            f"Makes the create safe to retry: 1-{MAX_KEY_LENGTH} printable ASCII characters (no "
-            "spaces at either end), unique per request (a UUID will do), remembered per user "
-            "for 24 hours by default. A retry with the same key and the same request answers "
-            f"201 with what the first attempt created, and `{REPLAYED_HEADER}: true`, without "
-            "doing anything again; the same key with a different request is 422; a retry "
-            "while the first attempt is still running is 409 (retry later)."
-        ),
-    ),
-]
-
-REPLAYED_RESPONSE_HEADERS = [
-    ResponseHeader(
-        name=REPLAYED_HEADER,
-        value="true",
-        documentation_only=True,
-        description=(
-            f"Present (`true`) when this answer replays an earlier request with the same "
-            f"{KEY_HEADER}: the resource is the one that request created, as it is now."
-        ),
-    )
-]
-
-T = TypeVar("T")
 
 
 class Identified(Protocol):
@@ -146,7 +89,32 @@ class Replayed(Exception):
 
 class Claim:
     """One request's hold on its key: its fingerprint, and the checks and the record that
-    make the create happen once."""
+    make the create happen once.
+
+        request with key K (per user)
+          │ this process is already working on K? ───────────────────── yes ─► 409
+          ▼
+        read the body, hashing it: operation, ids, fields, every file's name and bytes
+          │ committed, unexpired record of K? ──── same hash ─► 201 replay, nothing done again
+          │                                        other hash ─► 422
+          ▼
+        creating transaction: lock K (pg_try_advisory_xact_lock) ── held ─► 409, roll back
+          │                   read K again ── committed meanwhile ─► replay / 422, roll back
+          ▼                   store K, hash and id; COMMIT with the resource
+        201
+
+    The advisory lock is what makes this hold across connections and processes: it is held until
+    the creating transaction ends, and K is read again after taking it, in a new statement (READ
+    COMMITTED: a new snapshot), so a first attempt that committed in the meantime is seen. A first
+    attempt that fails or rolls back leaves no record and releases the lock: the key is free again.
+    `KeysInFlight` only makes a concurrent retry to the same process answer 409 at once, while the
+    first attempt is still reading or parsing and has no transaction yet; a retry to another process
+    finds out when it reaches its own transaction.
+
+    A replay answers with the resource as it is now (a batch reviewed since shows its new status);
+    if the resource has been deleted since, the answer is 404 and the key stays spent until it
+    expires (running the request again would bring back what its owner deleted).
+    """
 
     def __init__(
         self, user_id: UUID, key: str, ttl_seconds: int, *operation: str | bytes | None
@@ -240,11 +208,3 @@ class KeysInFlight:
             yield Claim(user_id, key, self.ttl_seconds, *operation)
         finally:
             self._keys.discard((user_id, key))
-
-
-def created(content: T, location: str, *, replayed: bool) -> Response[T]:
-    """The answer to a create: 201, `Location`, and whether it is a replay."""
-    headers = {"Location": location}
-    if replayed:
-        headers[REPLAYED_HEADER] = "true"
-    return Response(content, status_code=201, headers=headers)

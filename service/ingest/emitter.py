@@ -14,8 +14,8 @@ from collections.abc import Iterator, Sequence
 from typing import Any, NamedTuple
 
 from service import errors
-from service.entities import InferredType, RowStatus, ValidationMessage
-from service.ingest import delimited, reading, validation, workbook
+from service.entities import InferredType, RowRecord, RowStatus, ValidationMessage
+from service.ingest import delimited, keys, limits, plans, validation, workbook
 from service.ingest.amendments import Tracker
 from service.ingest.formats import FileFormat
 from service.ingest.inference import FITTING_KINDS, cell_kind, classify_text, text_misfits
@@ -31,6 +31,10 @@ from service.ingest.values import (
     replace_surrogates,
 )
 from service.settings import Settings
+
+UNLIMITED = 1 << 62
+"""A character limit that never bites: pass 2 of a two-pass read re-reads values that pass 1
+already measured."""
 
 
 class _Column(NamedTuple):
@@ -65,7 +69,7 @@ class Emitter:
             assert plan.dialect is not None  # pass 1 sets it for every CSV file
             (sheet,) = plan.sheets
             with delimited.open_text(source.path, plan.dialect) as stream:
-                rows = reading.csv_rows(stream, plan.dialect, source.name)
+                rows = delimited.csv_rows(stream, plan.dialect, source.name)
                 yield from self._sheet(
                     source.name,
                     sheet,
@@ -113,7 +117,7 @@ class Emitter:
         sheet_keys = [column.key for column in columns]
         errors_by_row: dict[int, list[tuple[int, int, str]]] = {}
         for address, error in plan.error_cells.items():
-            row, absolute = reading.split_address(address)
+            row, absolute = keys.split_address(address)
             offset = absolute - plan.first_column
             if 0 <= offset < len(plan.keys):
                 errors_by_row.setdefault(row, []).append((offset, absolute, error))
@@ -121,7 +125,7 @@ class Emitter:
             self, file, plan, columns, sheet_keys, errors_by_row, text, surrogates, tracker
         )
         width = len(plan.keys)
-        while chunk := list(itertools.islice(rows, reading.CHUNK_ROWS)):
+        while chunk := list(itertools.islice(rows, plans.CHUNK_ROWS)):
             numbers, cells = zip(*chunk, strict=True)
             extra: dict[int, ValidationMessage] = {}
             if text and set(map(len, cells)) != {width}:
@@ -130,7 +134,7 @@ class Emitter:
                         message = _extra_cells(record, width)
                         if message is not None:
                             extra[index] = message
-                cells = tuple(reading.fit_record(record, width) for record in cells)
+                cells = tuple(delimited.fit_record(record, width) for record in cells)
             yield list(block.flush(cells, numbers, extra))
 
     def _column(self, offset: int, index: int) -> _Column:
@@ -152,7 +156,7 @@ class Emitter:
             assert plan.dialect is not None
             surrogates = plan.dialect.may_carry_surrogates
             with delimited.open_text(source.path, plan.dialect) as stream:
-                cells = _form_cells(reading.csv_rows(stream, plan.dialect, source.name), 0)
+                cells = _form_cells(delimited.csv_rows(stream, plan.dialect, source.name), 0)
         else:
             surrogates = False
             with workbook.Workbook(source.path, source.name) as book:
@@ -161,14 +165,14 @@ class Emitter:
                 cells = _form_cells(loaded.rows(), loaded.first_column)
                 del loaded
         errors_at = {
-            reading.split_address(address): error for address, error in sheet.error_cells.items()
+            keys.split_address(address): error for address, error in sheet.error_cells.items()
         }
         data = self.template.copy()
         messages: list[ValidationMessage] = []
         has_error = False
         for index, metadata in enumerate(self.profile.columns):
             key = metadata.normalized_key
-            position = reading.split_address(key)
+            position = keys.split_address(key)
             raw = cells.get(position)
             if raw is None:
                 error = errors_at.get(position)
@@ -193,7 +197,7 @@ class Emitter:
             kind = classify_text(value) if type(raw) is str else cell_kind(raw)
             if kind not in FITTING_KINDS[type_]:
                 messages.append(validation.type_mismatch(key, type_))
-        row = ParsedRow(
+        row: ParsedRow = RowRecord(
             self.position,
             data,
             validation.status(messages, has_error),
@@ -218,7 +222,7 @@ def _form_cells(
     return cells
 
 
-_new_row = functools.partial(tuple.__new__, ParsedRow)
+_new_row = functools.partial(tuple.__new__, RowRecord)
 """Builds a ParsedRow from one iterable in C, without NamedTuple's Python `__new__`."""
 
 
@@ -230,7 +234,7 @@ def _extra_cells(record: list[str], width: int) -> ValidationMessage | None:
 
 
 class _Block:
-    """Turns chunks of up to `reading.CHUNK_ROWS` rows of one sheet into ParsedRows."""
+    """Turns chunks of up to `plans.CHUNK_ROWS` rows of one sheet into ParsedRows."""
 
     def __init__(
         self,
@@ -254,7 +258,7 @@ class _Block:
         self.text = text
         self.surrogates = surrogates
         self.tracker = tracker
-        self.max_chars = reading.UNLIMITED if tracker is None else emitter.settings.max_cell_chars
+        self.max_chars = UNLIMITED if tracker is None else emitter.settings.max_cell_chars
 
     def flush(
         self,
@@ -288,7 +292,7 @@ class _Block:
                     values, repaired, misfits = _workbook_values(raw, checked_type, type_counts)
                     has_empty = None in values
             except CellTooLong as error:
-                raise reading.too_long(
+                raise limits.too_long(
                     self.file,
                     self.plan.name,
                     numbers[error.index],
@@ -384,7 +388,7 @@ def _workbook_values(
     types), their repairs, and the indexes of the values that do not fit `type_` (pass
     `STRING` to skip that check)."""
     if len(type_counts) == 1 and str in type_counts:
-        chunk = prepare_text(raw, reading.UNLIMITED, surrogates=False)
+        chunk = prepare_text(raw, UNLIMITED, surrogates=False)
         return [value or None for value in chunk.values], chunk.repaired, text_misfits(chunk, type_)
     check = type_ is not InferredType.STRING and type_ is not InferredType.EMPTY
     if not check:

@@ -1,0 +1,124 @@
+"""The parsing worker's side of the sandbox, run as `python -m service.ingestion.child`: read
+one request from stdin, parse its files, write the frames (`protocol`) to stdout.
+
+Spreadsheet parsers can be made to allocate hundreds of GiB or abort the whole process by a
+crafted file (python-calamine does both), so parsing never runs in the service process. The
+worker caps its own address space (RLIMIT_AS) and CPU time (RLIMIT_CPU) before it reads any
+file; whatever kills it then (abort, MemoryError, SIGXCPU) kills only it, and the parent
+reports the upload as unreadable. The pipe gives back-pressure for free: when the parent's
+COPY falls behind, the worker blocks on write instead of piling rows up in memory.
+
+A request marked `checks_only` runs only the checks that come before parsing
+(`ingest.precheck`) and answers `done` (no rows) or `error`: the parent asks for that when a
+worker died before its first frame (see `sandbox.Worker.unexpected_end`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import operator
+import os
+import resource
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO, TypeVar
+
+import msgspec
+
+from service import errors, ingest
+from service.entities import RowStatus, StatusCounts
+from service.ingestion.protocol import (
+    DoneFrame,
+    Request,
+    decode_request,
+    error_frame,
+    send,
+)
+from service.settings import Settings
+
+ROWS_PER_FRAME = 2_000
+_Item = TypeVar("_Item")
+_STATUS = operator.attrgetter("status")
+_NO_ROWS = StatusCounts(valid=0, warning=0, error=0)
+_encoder = msgspec.json.Encoder()
+
+
+def _limit_resources(settings: Settings) -> None:
+    memory = settings.worker_memory_bytes
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    cpu = settings.worker_cpu_seconds
+    # The soft limit sends SIGXCPU (the process dies); the hard limit one second later is
+    # the kernel's SIGKILL in case the signal is caught.
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+
+
+def run(request: Request, channel: BinaryIO) -> None:
+    """Parse the request's files (or only check them) and write every frame to `channel`."""
+    sources = [ingest.Source(path=Path(path), name=name) for path, name in request.sources]
+    try:
+        if request.checks_only:
+            ingest.precheck(sources, request.settings)
+            done = DoneFrame(count=0, counts=_NO_ROWS, columns=msgspec.Raw(b"[]"))
+        else:
+            done = _parse(request, sources, channel)
+        send(channel, _encoder.encode(done))
+    except (errors.IngestError, errors.InvalidInput) as error:
+        send(channel, _encoder.encode(error_frame(error)))
+    channel.flush()
+
+
+def _parse(request: Request, sources: list[ingest.Source], channel: BinaryIO) -> DoneFrame:
+    """Send the rows and amendments of the request's files; return the closing frame."""
+    parser = ingest.Parser(
+        sources,
+        request.mode,
+        request.sheet,
+        request.settings,
+        sandboxed=True,
+        scratch=Path(request.scratch) if request.scratch else None,
+    )
+    statuses: Counter[RowStatus] = Counter()
+    count = 0
+    for chunk in parser.chunks():
+        statuses.update(map(_STATUS, chunk))
+        count += len(chunk)
+        expected = parser.expected_rows(count)
+        send(channel, _encoder.encode({"type": "rows", "rows": chunk, "expected": expected}))
+    for amended in _chunks(parser.amendments()):
+        for amendment in amended:
+            statuses[amendment.previous] -= 1
+            statuses[amendment.status] += 1
+        send(channel, _encoder.encode({"type": "amend", "rows": [row[:3] for row in amended]}))
+    counts = StatusCounts(
+        valid=statuses[RowStatus.VALID],
+        warning=statuses[RowStatus.WARNING],
+        error=statuses[RowStatus.ERROR],
+    )
+    columns = msgspec.Raw(_encoder.encode(parser.profile.columns))
+    return DoneFrame(count=count, counts=counts, columns=columns)
+
+
+def _chunks(items: Iterator[_Item]) -> Iterator[list[_Item]]:
+    while chunk := list(itertools.islice(items, ROWS_PER_FRAME)):
+        yield chunk
+
+
+def main() -> None:
+    # The frame channel is the original stdout; anything else that prints goes to stderr.
+    channel = os.fdopen(os.dup(1), "wb", buffering=1 << 16)
+    os.dup2(2, 1)
+    # A worker may be started ahead of its upload (`sandbox.SpareWorker`): it waits here,
+    # its imports done; if its service goes away first, the request is empty. (The parent
+    # lowers the worker's CPU priority.)
+    data = sys.stdin.buffer.read()
+    if not data:
+        return
+    request = decode_request(data)
+    _limit_resources(request.settings)
+    run(request, channel)
+
+
+if __name__ == "__main__":
+    main()

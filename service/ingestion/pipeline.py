@@ -1,0 +1,124 @@
+"""The ingestion's entry point: one upload (files already on disk) becomes one batch, atomically.
+
+    worker process (child)                      this process (copying)
+    ──────────────────────                      ──────────────────────
+    read the files, emit rows as read ───────► rows frames ─► BEGIN; INSERT batch;
+                                               (read ahead)   binary COPY per 20k rows
+    after the last row: late messages ───────► amend frames ─► UPDATE those rows
+                                        done ─► check the count; store the columns,
+                                                row count and status counts; COMMIT
+
+Parsing runs in the sandboxed worker, never in this process, so the event loop only moves
+bytes and the COPY starts with the first chunk of rows. Any failure (a refused file, a limit,
+the worker dying, a database error, cancellation of the calling task) leaves nothing: the
+transaction rolls back and the worker is killed. The README's "Ingestion" decisions say why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import tempfile
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from uuid import UUID
+
+import msgspec
+
+from service import errors
+from service.db import Connection, Pool
+from service.entities import Batch, BatchMode
+from service.ingest import Source
+from service.ingestion import copying, protocol
+from service.ingestion.sandbox import SpareWorker, Worker
+from service.settings import Settings
+from service.store import rows
+
+logger = logging.getLogger("sheetflow.ingestion")
+
+ANALYZE_AFTER_ROWS = 10_000
+
+_background: set[asyncio.Task[None]] = set()
+
+
+async def ingest(
+    pool: Pool,
+    *,
+    project_id: UUID,
+    user_id: UUID,
+    sources: Sequence[Source],
+    mode: BatchMode,
+    sheet: str | None,
+    settings: Settings,
+    on_rows: Callable[[int, int], None] | None = None,
+    on_created: Callable[[Connection, Batch], Awaitable[None]] | None = None,
+    spare: SpareWorker | None = None,
+) -> Batch:
+    """Parse `sources` and store them as one new batch, or store nothing and raise.
+
+    The caller has checked that `user_id` may write to `project_id`. `on_rows` hears how many
+    rows have been copied so far, and of how many expected (for a progress bar). `on_created`
+    runs in the batch's transaction right after the batch row is written (before its rows):
+    what it writes commits or rolls back with the batch, and what it raises aborts the upload.
+    `spare`: take the worker from it, and have it start the next once this one is done.
+    """
+    deadline = asyncio.timeout(settings.ingest_timeout_seconds)
+    # The worker's temporary files go here, and go with it however the worker ends.
+    with tempfile.TemporaryDirectory(
+        prefix="sheetflow-worker-", ignore_cleanup_errors=True
+    ) as scratch:
+        worker = await Worker.start(_request(sources, mode, sheet, settings, scratch), spare)
+        try:
+            async with deadline:
+                batch = await copying.store(
+                    pool, worker, project_id, user_id, mode, settings, on_rows, on_created
+                )
+        except TimeoutError:
+            if not deadline.expired():
+                raise
+            limit = settings.ingest_timeout_seconds
+            files = ", ".join(worker.names)
+            raise errors.LimitExceeded(
+                f"{files}: ingesting took longer than {limit:g} seconds, the limit per upload",
+                limit="ingest_timeout_seconds",
+                value=round(limit),
+                file=files,
+            ) from None
+        finally:
+            await worker.close()
+            if spare is not None:
+                spare.prepare()
+    if batch.row_count >= ANALYZE_AFTER_ROWS:
+        _analyze_soon(pool)
+    return batch
+
+
+def _analyze_soon(pool: Pool) -> None:
+    """Refresh the planner's statistics after the upload has been answered. Until autovacuum
+    gets to it, the planner would think a new batch's rows are not there and sort the whole
+    batch to serve its first page; but waiting for ANALYZE (~0.5 s) would delay the upload."""
+    task = asyncio.get_running_loop().create_task(_analyze(pool))
+    _background.add(task)
+    task.add_done_callback(_background.discard)
+
+
+async def _analyze(pool: Pool) -> None:
+    try:
+        await rows.analyze(pool)
+    except Exception:  # the statistics are an optimisation: log, never fail anything
+        logger.warning("ANALYZE after an upload failed", exc_info=True)
+
+
+def _request(
+    sources: Sequence[Source], mode: BatchMode, sheet: str | None, settings: Settings, scratch: str
+) -> protocol.Request:
+    """The worker's request. The worker checks the mode's file count and the limits itself,
+    so they are written once, in `service.ingest`."""
+    return protocol.Request(
+        sources=[(str(Path(source.path).resolve()), source.name) for source in sources],
+        mode=mode,
+        sheet=sheet,
+        # The worker needs the limits, not the secrets.
+        settings=msgspec.structs.replace(settings, jwt_secret=None),
+        scratch=scratch,
+    )

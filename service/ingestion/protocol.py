@@ -1,0 +1,137 @@
+"""What crosses the pipe between the service and a parsing worker: the request, the frames,
+the error kinds, their encoding.
+
+The parent starts `python -m service.ingestion.child`, writes one JSON request to its stdin and
+reads length-prefixed JSON frames from its stdout:
+
+    rows     a chunk of rows, in source order
+    amend    after the last row: final status and messages of rows sent earlier
+    done     how many rows were sent, how many of each status, the batch's columns
+    error    a clean refusal (an `IngestError`), with its class and location
+
+Rows travel as JSON arrays whose `data` and `validationMessages` stay raw JSON on the parent's
+side (`msgspec.Raw`): the parent never decodes a cell, it hands the bytes on to COPY.
+"""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import msgspec
+
+from service import errors
+from service.entities import BatchMode, RowRecord, RowStatus, StatusCounts
+from service.settings import Settings
+
+_LENGTH = struct.Struct(">I")
+
+
+class Request(msgspec.Struct, frozen=True, kw_only=True):
+    sources: list[tuple[str, str]]
+    """(path on disk, client file name) per file, in upload order."""
+    mode: BatchMode
+    sheet: str | None
+    settings: Settings
+    checks_only: bool = False
+    """Run only the checks that come before parsing (`ingest.precheck`), answering `done`
+    with no rows when they pass."""
+    scratch: str | None = None
+    """A directory for temporary files that the parent removes once the worker has ended,
+    however it ended."""
+
+
+class RowsFrame(msgspec.Struct, frozen=True, tag="rows"):
+    rows: list[RowRecord[msgspec.Raw, msgspec.Raw]]
+    """The parser's rows, their `data` and messages left as JSON."""
+    expected: int
+    """How many rows the whole read is expected to give, as far as can be told yet."""
+
+
+class AmendFrame(msgspec.Struct, frozen=True, tag="amend"):
+    rows: list[tuple[int, RowStatus, msgspec.Raw]]
+    """Amendment fields: position, status, validation_messages."""
+
+
+class DoneFrame(msgspec.Struct, frozen=True, tag="done"):
+    count: int
+    counts: StatusCounts
+    columns: msgspec.Raw
+    """The batch's column metadata, as JSON."""
+
+
+class ErrorFrame(msgspec.Struct, frozen=True, tag="error"):
+    kind: str
+    detail: str
+    file: str | None = None
+    sheet: str | None = None
+    row: int | None = None
+    column: str | None = None
+    limit: str | None = None
+    value: int | None = None
+
+
+Frame = RowsFrame | AmendFrame | DoneFrame | ErrorFrame
+
+ERROR_KINDS: dict[str, type[errors.IngestError]] = {
+    cls.__name__: cls
+    for cls in (
+        errors.IngestError,
+        errors.UnsupportedFormat,
+        errors.CorruptFile,
+        errors.SheetNotFound,
+        errors.LimitExceeded,
+    )
+}
+
+
+def error_frame(error: errors.SheetflowError) -> ErrorFrame:
+    if not isinstance(error, errors.IngestError):
+        return ErrorFrame(kind=type(error).__name__, detail=error.detail)
+    return ErrorFrame(
+        kind=type(error).__name__,
+        detail=error.detail,
+        file=error.file,
+        sheet=error.sheet,
+        row=error.row,
+        column=error.column,
+        limit=getattr(error, "limit", None),
+        value=getattr(error, "value", None),
+    )
+
+
+def error_from_frame(frame: ErrorFrame) -> errors.SheetflowError:
+    """Rebuild the worker's error on the parent's side."""
+    if frame.kind == "InvalidInput":
+        return errors.InvalidInput(frame.detail)
+    cls = ERROR_KINDS.get(frame.kind, errors.CorruptFile)
+    where = {"file": frame.file, "sheet": frame.sheet, "row": frame.row, "column": frame.column}
+    if cls is errors.LimitExceeded:
+        return errors.LimitExceeded(
+            frame.detail, limit=frame.limit or "", value=frame.value or 0, **where
+        )
+    return cls(frame.detail, **where)  # type: ignore[arg-type]
+
+
+def _dec_hook(kind: type, value: Any) -> Any:
+    if kind is Path:
+        return Path(value)
+    raise NotImplementedError(kind)
+
+
+def encode_request(request: Request) -> bytes:
+    return msgspec.json.encode(request, enc_hook=str)
+
+
+def decode_request(data: bytes) -> Request:
+    return msgspec.json.decode(data, type=Request, dec_hook=_dec_hook)
+
+
+frame_decoder = msgspec.json.Decoder(Frame)
+
+
+def send(channel: BinaryIO, payload: bytes) -> None:
+    """Write one frame (its JSON) to `channel`, length first."""
+    channel.write(_LENGTH.pack(len(payload)))
+    channel.write(payload)

@@ -1,0 +1,138 @@
+"""Uploads: the files of one upload become one batch, at most once per Idempotency-Key.
+
+Each file is spooled to a file of our own (its bytes hashed into the request's fingerprint
+when there is a key), a replay is answered without parsing, and otherwise the ingestion runs
+with the key taken and recorded in the batch's own transaction (`service.idempotency`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO, NamedTuple, Protocol
+from uuid import UUID
+
+from service import idempotency, ingestion, ownership
+from service.db import Pool
+from service.entities import Batch, BatchMode
+from service.errors import InvalidInput, LimitExceeded
+from service.idempotency import Fingerprint, KeysInFlight
+from service.ingest import Source
+from service.settings import Settings
+from service.store import batches
+
+if TYPE_CHECKING:
+    from service.ingestion.sandbox import SpareWorker
+
+CHUNK_BYTES = 1 << 20
+
+
+class Part(Protocol):
+    """One uploaded file as the HTTP layer hands it over (Litestar's `UploadFile`)."""
+
+    @property
+    def filename(self) -> str: ...
+
+    async def read(self, size: int = -1) -> bytes: ...
+
+
+class Created(NamedTuple):
+    batch: Batch
+    replayed: bool
+    """The batch was created earlier, by a request with the same key (as it is now)."""
+
+
+@dataclass(frozen=True)
+class Uploads:
+    """What an upload needs of the running service: the pool, the limits, the keys in flight
+    and the parsing worker kept ready (`serve` has one)."""
+
+    pool: Pool
+    settings: Settings
+    keys: KeysInFlight
+    spare: SpareWorker | None = None
+
+    async def create(
+        self,
+        user_id: UUID,
+        project_id: UUID,
+        parts: Sequence[Part],
+        mode: BatchMode,
+        sheet: str | None,
+        key: str | None,
+    ) -> Created:
+        """Store `parts` as one new batch of `project_id` (or the batch that `key` created
+        for this same request), or store nothing and raise."""
+        for part in parts:
+            if "\x00" in (part.filename or ""):
+                # It would be the rows' sourceFileName, and PostgreSQL cannot store a NUL.
+                raise InvalidInput(
+                    f"the file name {part.filename!r} contains a NUL character; rename the file"
+                )
+        await ownership.project(self.pool, user_id, project_id)
+        operation = ("create_batch", str(project_id), mode, sheet)
+        try:
+            with (
+                self.keys.claim(user_id, key, *operation) as claim,
+                tempfile.TemporaryDirectory(prefix="sheetflow-upload-") as scratch,
+            ):
+                fingerprint = claim.fingerprint if claim is not None else None
+                sources = [
+                    await spool(part, Path(scratch) / f"{index:04d}", self.settings, fingerprint)
+                    for index, part in enumerate(parts)
+                ]
+                if claim is not None:
+                    await claim.check(self.pool)  # a replay needs no parsing
+                batch = await ingestion.ingest(
+                    self.pool,
+                    project_id=project_id,
+                    user_id=user_id,
+                    sources=sources,
+                    mode=mode,
+                    sheet=sheet,
+                    settings=self.settings,
+                    on_created=claim.on_batch_created if claim is not None else None,
+                    spare=self.spare,
+                )
+        except idempotency.Replayed as replay:
+            found = await batches.get_for_owner(self.pool, user_id, project_id, replay.resource_id)
+            if found is None:
+                raise replay.gone("batch") from None
+            return Created(found, replayed=True)
+        return Created(batch, replayed=False)
+
+
+async def spool(
+    part: Part, path: Path, settings: Settings, fingerprint: Fingerprint | None = None
+) -> Source:
+    """Copy one uploaded part to a file of our own, in chunks, refusing it past the limit
+    (and feeding its name and bytes to the request's `fingerprint`, if any).
+
+    The parser needs a path, and Litestar keeps small parts in memory; the part's filename
+    is kept only as the source's name, never used as a path."""
+    name = part.filename or path.name
+    content = fingerprint.file(name) if fingerprint else None
+    written = 0
+    with await asyncio.to_thread(path.open, "wb") as target:
+        while chunk := await part.read(CHUNK_BYTES):
+            written += len(chunk)
+            if written > settings.max_file_bytes:
+                raise LimitExceeded(
+                    f"{name} is larger than {settings.max_file_bytes:,} bytes",
+                    limit="max_file_bytes",
+                    value=settings.max_file_bytes,
+                    file=name,
+                )
+            await asyncio.to_thread(_keep, chunk, target, content)
+    return Source(path=path, name=name)
+
+
+def _keep(chunk: bytes, target: BinaryIO, content: hashlib._Hash | None) -> None:
+    """Write a chunk of an uploaded part, and hash it for the fingerprint (one thread hop)."""
+    target.write(chunk)
+    if content is not None:
+        content.update(chunk)
