@@ -28,8 +28,9 @@ RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends tini \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --uid 10001 --user-group --home-dir /app --no-create-home --shell /usr/sbin/nologin sheetflow \
- && mkdir -p /data \
- && chown sheetflow:sheetflow /data
+ && mkdir -p /data /run/sheetflow \
+ && chown sheetflow:sheetflow /data /run/sheetflow \
+ && chmod 0700 /run/sheetflow
 WORKDIR /app
 # Only the virtual environment and the code (the project is installed editable: db/migrations
 # and sql/ are found beside service/).
@@ -40,7 +41,7 @@ ENV PATH=/app/.venv/bin:$PATH \
     SHEETFLOW_HOST=0.0.0.0 \
     PORT=8000 \
     SHEETFLOW_DATA_DIR=/data \
-    XDG_RUNTIME_DIR=/tmp
+    XDG_RUNTIME_DIR=/run/sheetflow
 USER sheetflow
 VOLUME /data
 EXPOSE 8000
