@@ -24,6 +24,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     port: int = 8000
     pool_size: int = 10
     """`SHEETFLOW_POOL_SIZE`: the database connections the service holds, all opened at start."""
+    db_statement_cache_size: int = 100
+    """`SHEETFLOW_DB_STATEMENT_CACHE_SIZE`: prepared statements asyncpg keeps per connection
+    (its default, 100). 0 turns the cache off, as a pooler in transaction mode (PgBouncer's
+    `pool_mode = transaction`) needs: there the next transaction may run on another server
+    connection, where a statement prepared on the first does not exist."""
 
     statement_timeout_seconds: float = 30
     """`SHEETFLOW_STATEMENT_TIMEOUT_SECONDS`: PostgreSQL cancels any statement running longer
@@ -99,6 +104,11 @@ _INT_VARIABLES = {
     "SHEETFLOW_JWKS_REFRESH_SECONDS": "jwks_refresh_seconds",
 }
 
+_COUNT_VARIABLES = {
+    "SHEETFLOW_DB_STATEMENT_CACHE_SIZE": "db_statement_cache_size",
+}
+"""Whole numbers for which 0 means "none" (the others must be positive)."""
+
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Build Settings from `environ` (default: the process environment)."""
@@ -121,6 +131,17 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             raise SystemExit(f"{variable}={raw!r} is not a whole number") from None
         if number <= 0:
             raise SystemExit(f"{variable}={raw!r} must be positive")
+        values[field] = number
+    for variable, field in _COUNT_VARIABLES.items():
+        raw = env.get(variable)
+        if raw is None or raw == "":
+            continue
+        try:
+            number = int(raw)
+        except ValueError:
+            raise SystemExit(f"{variable}={raw!r} is not a whole number") from None
+        if number < 0:
+            raise SystemExit(f"{variable}={raw!r} must be 0 or more")
         values[field] = number
     if values.get("jwt_secret") and values.get("jwks_url"):
         raise SystemExit("set SHEETFLOW_JWT_SECRET or SHEETFLOW_JWKS_URL, not both")
