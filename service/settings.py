@@ -22,6 +22,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """`SHEETFLOW_DATA_DIR`: embedded database (`postgres/`) and the local signing secret."""
     host: str = "127.0.0.1"
     port: int = 8000
+    web_concurrency: int = 1
+    """`WEB_CONCURRENCY` (as Heroku sets it): how many web processes `serve` runs on its port
+    (`--workers` wins)."""
     pool_size: int = 10
     """`SHEETFLOW_POOL_SIZE`: the database connections the service holds, all opened at start."""
     db_statement_cache_size: int = 100
@@ -87,6 +90,7 @@ _TEXT_VARIABLES = {
 
 _INT_VARIABLES = {
     "PORT": "port",
+    "WEB_CONCURRENCY": "web_concurrency",
     "SHEETFLOW_POOL_SIZE": "pool_size",
     "SHEETFLOW_STATEMENT_TIMEOUT_SECONDS": "statement_timeout_seconds",
     "SHEETFLOW_DB_CONNECT_TIMEOUT_SECONDS": "db_connect_timeout_seconds",

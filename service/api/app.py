@@ -19,7 +19,7 @@ from service.api.problems import CLIENT_ERRORS, EXCEPTION_HANDLERS
 from service.db import create_pool
 from service.idempotency import KeysInFlight
 from service.ingestion import SpareWorker
-from service.settings import Settings
+from service.settings import Settings, load_settings
 from service.uploads import Uploads
 
 REQUEST_BODIES = ("ProjectCreate", "ProjectPatch", "BatchReview", "UploadForm")
@@ -37,6 +37,19 @@ def tighten_openapi(document: OpenAPI) -> None:
     files = (schemas["UploadForm"].properties or {}).get("files")
     if isinstance(files, Schema):
         files.min_items = 1
+
+
+def create_app_from_environment() -> Litestar:
+    """The app of one of `serve --workers N`'s processes: settings from the environment, where
+    the parent has put the database it chose in `DATABASE_URL`."""
+    import gc
+
+    settings = load_settings()
+    if settings.database_url is None:
+        raise SystemExit("DATABASE_URL must be set for a web worker process")
+    app = create_app(settings, settings.database_url)
+    gc.freeze()  # as `serve` does with one process (see there)
+    return app
 
 
 def create_app(settings: Settings, database_url: str) -> Litestar:
