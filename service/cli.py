@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import gc
 import os
+import shutil
 import signal
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
@@ -50,10 +53,17 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
     # A second SIGINT skips the waiting and the lifespan's shutdown.
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _exit_quietly)
+    if workers > 1 or os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        made = metrics_directory()
+        if made is not None:
+            atexit.register(shutil.rmtree, made, ignore_errors=True)
+    from service import logs
+
     options: dict[str, Any] = {
         "host": host,
         "port": port,
         "log_level": "info",
+        "log_config": logs.uvicorn_config(settings.log_format),
         "proxy_headers": True,
         "timeout_graceful_shutdown": settings.shutdown_grace_seconds,
     }
@@ -76,6 +86,22 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
         "service.api.app:create_app_from_environment", factory=True, workers=workers, **options
     )
     return 0
+
+
+def metrics_directory() -> Path | None:
+    """Before anything imports prometheus_client (`service.metrics`): the directory where each
+    web process writes its figures, emptied of an earlier run's, in `PROMETHEUS_MULTIPROC_DIR`
+    (a new temporary one unless it names one). Returns it if it was made here."""
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if given:
+        directory = Path(given)
+        directory.mkdir(parents=True, exist_ok=True)
+        for stale in directory.glob("*.db"):
+            stale.unlink()
+        return None
+    made = Path(tempfile.mkdtemp(prefix="sheetflow-metrics-"))
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(made)
+    return made
 
 
 def _exit_quietly(signum: int, frame: object) -> None:

@@ -22,6 +22,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """`SHEETFLOW_DATA_DIR`: embedded database (`postgres/`) and the local signing secret."""
     host: str = "127.0.0.1"
     port: int = 8000
+    log_format: str = "text"
+    """`SHEETFLOW_LOG_FORMAT`: `text` (for a terminal) or `json` (one object per line)."""
     web_concurrency: int = 1
     """`WEB_CONCURRENCY` (as Heroku sets it): how many web processes `serve` runs on its port
     (`--workers` wins)."""
@@ -147,6 +149,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         if number < 0:
             raise SystemExit(f"{variable}={raw!r} must be 0 or more")
         values[field] = number
+    log_format = env.get("SHEETFLOW_LOG_FORMAT") or "text"
+    if log_format not in ("text", "json"):
+        raise SystemExit(f"SHEETFLOW_LOG_FORMAT={log_format!r} must be text or json")
+    values["log_format"] = log_format
     if values.get("jwt_secret") and values.get("jwks_url"):
         raise SystemExit("set SHEETFLOW_JWT_SECRET or SHEETFLOW_JWKS_URL, not both")
     return Settings(**values)  # type: ignore[arg-type]

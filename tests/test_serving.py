@@ -9,6 +9,7 @@ make one decision, and whatever one process wrote, the other reads.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import sys
@@ -64,10 +65,10 @@ class Serve:
 
 
 @asynccontextmanager
-async def serving(database_url: str, *args: str) -> AsyncIterator[Serve]:
+async def serving(database_url: str, *args: str, **settings: str) -> AsyncIterator[Serve]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in {"PORT", "WEB_CONCURRENCY"}}
-    env |= {"DATABASE_URL": database_url, "SHEETFLOW_JWT_SECRET": SECRET}
+    env |= {"DATABASE_URL": database_url, "SHEETFLOW_JWT_SECRET": SECRET, **settings}
     process = await asyncio.create_subprocess_exec(
         *(sys.executable, "-m", "service.cli", "serve", "--port", str(port), *args),
         env=env,
@@ -144,7 +145,12 @@ def web_workers(parent: int) -> list[psutil.Process]:
 
 
 async def test_serve_with_two_workers_runs_two_processes_and_stops_them_all(database_url):
-    async with serving(database_url, "--workers", "2") as serve, serve.client() as client:
+    """Also: JSON logs (every line one object, the request id carried from the answer to the
+    ingestion and the parsing worker) and metrics summed over the two processes."""
+    async with (
+        serving(database_url, "--workers", "2", SHEETFLOW_LOG_FORMAT="json") as serve,
+        serve.client() as client,
+    ):
         await serve.started(2)
         workers = web_workers(serve.process.pid)
         assert len(workers) == 2
@@ -153,7 +159,19 @@ async def test_serve_with_two_workers_runs_two_processes_and_stops_them_all(data
         assert [r.status_code for r in replies] == [201] * 4
         assert len({r.json()["id"] for r in replies}) == 1
         assert (await client.get("/ready")).json() == {"status": "ready"}
+        scrape = (await client.get("/metrics")).text
+        assert "sheetflow_web_workers 2.0" in scrape.splitlines()
+        assert 'sheetflow_uploads_total{outcome="replayed"} 3.0' in scrape.splitlines()
 
         serve.process.send_signal(signal.SIGTERM)
         assert await serve.process.wait() == 0
         assert not any(worker.is_running() for worker in workers)
+    await serve.reader
+    lines = [json.loads(line) for line in serve.output if line]
+    first = replies[0].headers["x-request-id"]
+    assert {line["logger"] for line in lines if line.get("request_id") == first} >= {
+        "uvicorn.access",
+        "sheetflow.ingestion",
+        "sheetflow.ingest.worker",
+    }
+    assert len({line["process"] for line in lines}) >= 3  # the parent and both workers

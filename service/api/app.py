@@ -12,7 +12,8 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, OpenAPI, Schema, SecurityScheme
 
-from service.api import batches, fields, health, projects, rows, users
+from service import logs, metrics
+from service.api import batches, fields, health, observability, projects, rows, users
 from service.api.auth import PUBLIC_PATHS, BearerAuthentication, KnownUsers, Verifier
 from service.api.deadlines import AnswerCancelled
 from service.api.problems import CLIENT_ERRORS, EXCEPTION_HANDLERS
@@ -65,9 +66,11 @@ def create_app(settings: Settings, database_url: str) -> Litestar:
         app.state.uploads = Uploads(
             app.state.pool, settings, app.state.keys_in_flight, app.state.spare_worker
         )
+        metrics.process_started()
         try:
             yield
         finally:
+            metrics.process_stopping()
             await app.state.spare_worker.close()
             await app.state.pool.close()
 
@@ -75,6 +78,7 @@ def create_app(settings: Settings, database_url: str) -> Litestar:
         route_handlers=[
             health.health,
             health.ready,
+            observability.metrics_text,
             Router(
                 path="/",
                 route_handlers=[
@@ -89,7 +93,9 @@ def create_app(settings: Settings, database_url: str) -> Litestar:
             ),
         ],
         lifespan=[lifespan],
+        before_send=[observability.before_send],
         middleware=[
+            observability.Observed,
             AnswerCancelled,
             DefineMiddleware(
                 BearerAuthentication, exclude=[f"^{path}" for path in sorted(PUBLIC_PATHS)]
@@ -101,6 +107,7 @@ def create_app(settings: Settings, database_url: str) -> Litestar:
             # A client's mistake is answered, not logged; server errors keep their traces.
             disable_stack_trace={*range(400, 500), UnicodeDecodeError, *CLIENT_ERRORS},
             configure_root_logger=False,
+            formatters=logs.litestar_formatters(settings.log_format),
         ),
         openapi_config=OpenAPIConfig(
             title="sheetflow",

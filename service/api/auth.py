@@ -38,7 +38,7 @@ from service.store import users
 
 LEEWAY_SECONDS = 30
 SECRET_FILE = "jwt-secret"
-PUBLIC_PATHS = {"/health", "/ready", "/schema"}
+PUBLIC_PATHS = {"/health", "/ready", "/metrics", "/schema"}
 
 
 class Claims(msgspec.Struct, frozen=True, kw_only=True):
