@@ -302,15 +302,16 @@ class Run:
             self.errors[label][outcome] += 1
 
 
-def summary(options: argparse.Namespace, run: Run) -> str:
-    """The reads of one run, as a row of the table comparing worker counts."""
+def summary(options: argparse.Namespace, run: Run, others: float) -> str:
+    """The reads of one run, as a row of the table comparing worker counts (`others`: the
+    cores that other processes of the machine used meanwhile)."""
     latencies = sorted(x for label in READS for x in run.latencies[label])
     errors = sum(sum(run.errors[label].values()) for label in READS)
     answered = sum(1 for x in latencies if x != math.inf)
     return (
         f"| {answered / options.duration:,.1f} "
         + " ".join(f"| {percentile(latencies, q):,.1f}" for q in (0.5, 0.99, 0.999))
-        + f" | {errors:,} |"
+        + f" | {errors:,} | {others:.2f} |"
     )
 
 
@@ -384,8 +385,8 @@ async def main(options: argparse.Namespace) -> None:
             print()
     if len(rows) > 1:
         print("all reads, by web processes (`serve --workers N`), one after the other:\n")
-        print("| workers | answered/s | p50 ms | p99 ms | p99.9 ms | errors |")
-        print("|---:|---:|---:|---:|---:|---:|")
+        print("| workers | answered/s | p50 ms | p99 ms | p99.9 ms | errors | others, cores |")
+        print("|---:|---:|---:|---:|---:|---:|---:|")
         for workers, row in zip(options.workers, rows, strict=True):
             print(f"| {workers} {row}")
 
@@ -446,7 +447,7 @@ async def run(
         f"p99 {percentile(late, 0.99):.1f} ms, max {late[-1]:.1f} ms"
     )
     report(options, load, figures)
-    return summary(options, load)
+    return summary(options, load, others / elapsed)
 
 
 if __name__ == "__main__":
