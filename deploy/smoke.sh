@@ -11,7 +11,8 @@
 #   4. takes a token with `sheetflow token` inside the container, creates a project, uploads a
 #      CSV and checks its rows;
 #   5. starts a second container with DATABASE_URL pointing at the first one's PostgreSQL (its
-#      socket, in the shared volume) and reads the same rows through it;
+#      socket, in the shared volume), two web processes and JSON logs, reads the same rows
+#      through it, and checks /metrics and its log;
 #   6. sends SIGTERM to both (the second first) and checks each stops with status 0 well within
 #      the grace period, and that PostgreSQL shut down cleanly;
 #   7. starts the first container again on the same volume and reads the rows once more.
@@ -106,13 +107,22 @@ echo "project $PROJECT, batch $BATCH: 3 rows as uploaded"
 
 step "a second container on the first one's database (DATABASE_URL)"
 TWO=$(podman run -d -p 127.0.0.1::8000 -v "$VOLUME:/data" \
-  -e "DATABASE_URL=postgresql://postgres@/sheetflow?host=/data/postgres" "$IMAGE")
+  -e "DATABASE_URL=postgresql://postgres@/sheetflow?host=/data/postgres" \
+  -e WEB_CONCURRENCY=2 -e SHEETFLOW_LOG_FORMAT=json "$IMAGE")
 CONTAINERS+=("$TWO")
 PORT2=$(host_port "$TWO")
 wait_ready "$TWO" "$PORT2"
 GOT=$(rows_of "http://127.0.0.1:$PORT2")
 [ "$GOT" = "$EXPECTED" ] || fail "rows through the second container: $GOT"
 echo "the second container serves the same 3 rows"
+WORKERS=$(curl -fsS "http://127.0.0.1:$PORT2/metrics" | awk '$1 == "sheetflow_web_workers" {print $2}')
+[ "$WORKERS" = 2.0 ] || fail "the second container runs $WORKERS web processes, not 2"
+echo "it runs 2 web processes (WEB_CONCURRENCY=2, /metrics: sheetflow_web_workers $WORKERS)"
+podman logs "$TWO" 2>&1 | python3 -c '
+import json, sys
+lines = [json.loads(line) for line in sys.stdin if line.strip()]
+print(f"its log: {len(lines)} lines, each one JSON object (SHEETFLOW_LOG_FORMAT=json)")' ||
+  fail "the second container logged a line that is not JSON"
 
 stop_cleanly() {  # container, name
   local start elapsed code
