@@ -26,7 +26,7 @@ FROM python:3.11-slim-bookworm AS runtime
 # under PID 1 (the embedded PostgreSQL that pg_ctl starts detached, parsing workers).
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends tini \
- && rm -rf /var/lib/apt/lists/* \
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/log/apt /var/log/dpkg.log \
  && useradd --uid 10001 --user-group --home-dir /app --no-create-home --shell /usr/sbin/nologin sheetflow \
  && mkdir -p /data /run/sheetflow \
  && chown sheetflow:sheetflow /data /run/sheetflow \
