@@ -34,3 +34,13 @@ async def test_the_pool_keeps_prepared_statements_only_with_a_cache(
             assert (await conn.fetchval(PREPARED) > 0) is kept
     finally:
         await pool.close()
+
+
+def test_log_format_and_web_concurrency() -> None:
+    assert (load_settings({}).log_format, load_settings({}).web_concurrency) == ("text", 1)
+    settings = load_settings({"SHEETFLOW_LOG_FORMAT": "json", "WEB_CONCURRENCY": "3"})
+    assert (settings.log_format, settings.web_concurrency) == ("json", 3)
+    with pytest.raises(SystemExit, match="SHEETFLOW_LOG_FORMAT"):
+        load_settings({"SHEETFLOW_LOG_FORMAT": "xml"})
+    with pytest.raises(SystemExit, match="WEB_CONCURRENCY"):
+        load_settings({"WEB_CONCURRENCY": "0"})

@@ -160,3 +160,15 @@ def test_the_worker_output_is_split_into_log_lines_and_the_rest(capsys):
     rest += lines.rest()
     assert rest == b"Traceback (most\x1e recent)\n"
     assert capsys.readouterr().err == '{"a": 1}\nlast'
+
+
+def test_access_lines_lose_their_query_string():
+    """A search over a field's values is row data: `…/values?search=Ana` is logged without it."""
+    from service.logs import PathWithoutQuery
+
+    args = ("127.0.0.1:5", "GET", "/projects/p/batches/b/fields/nome/values?search=Ana", "1.1", 200)
+    record = logging.LogRecord(
+        "uvicorn.access", logging.INFO, __file__, 1, "%s %s %s %s %d", args, None
+    )
+    assert PathWithoutQuery().filter(record)
+    assert record.getMessage() == "127.0.0.1:5 GET /projects/p/batches/b/fields/nome/values 1.1 200"
