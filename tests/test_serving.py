@@ -172,6 +172,6 @@ async def test_serve_with_two_workers_runs_two_processes_and_stops_them_all(data
     assert {line["logger"] for line in lines if line.get("request_id") == first} >= {
         "uvicorn.access",
         "sheetflow.ingestion",
-        "sheetflow.ingest.worker",
+        "sheetflow.ingestion.child",
     }
     assert len({line["process"] for line in lines}) >= 3  # the parent and both workers

@@ -40,7 +40,7 @@ from service.ingestion.protocol import (
 )
 from service.settings import Settings
 
-logger = logging.getLogger("sheetflow.ingest.worker")
+logger = logging.getLogger("sheetflow.ingestion.child")
 
 ROWS_PER_FRAME = 2_000
 _Item = TypeVar("_Item")
