@@ -103,19 +103,29 @@ class Proc:
 
 
 class Watch:
-    """CPU time and memory of the service, PostgreSQL, this client and the whole machine."""
+    """CPU time and memory of the service, PostgreSQL, this client and the whole machine.
 
-    def __init__(self, service: Proc | None, postgres: Proc | None) -> None:
+    The service is one process, or with `serve --workers N` a parent and its N web processes:
+    the figures are then summed over the web processes (and the parent's own CPU added)."""
+
+    def __init__(self, service: Proc | None, postgres: Proc | None, workers: int = 1) -> None:
         self.service = service
         self.postgres = postgres
         self.worker_peak_kib = 0
+        self.web: list[Proc] = []
+        if service:
+            self.web = [service] if workers == 1 else web_processes(service)
+            if len(self.web) != workers:
+                raise SystemExit(f"expected {workers} web processes, found {len(self.web)}")
 
     def cpu(self) -> dict[str, float]:
         """CPU seconds used so far, by whom."""
         figures = {}
         if self.service:
-            figures["service"] = self.service.cpu_seconds()
-            figures["parsing workers"] = self.service.cpu_seconds(children=True)
+            figures["service"] = sum(web.cpu_seconds() for web in self.web)
+            if self.web != [self.service]:
+                figures["service"] += self.service.cpu_seconds()
+            figures["parsing workers"] = sum(web.cpu_seconds(children=True) for web in self.web)
         if self.postgres:
             figures["PostgreSQL"] = self.postgres.tree_cpu_seconds()
         figures["client"] = Proc(os.getpid()).cpu_seconds()
@@ -123,15 +133,27 @@ class Watch:
         figures["whole machine"] = (sum(ticks[:8]) - ticks[3] - ticks[4]) / TICK  # not idle
         return figures
 
+    def run_queue_seconds(self) -> float:
+        return sum(web.run_queue_seconds() for web in self.web)
+
+    def status_kib(self, key: str) -> int:
+        """Summed over the web processes."""
+        return sum(web.status_kib(key) for web in self.web)
+
     async def sample_workers(self) -> None:
         """Keep the largest peak RSS of a parsing worker (its VmHWM, just before it exits)."""
-        while self.service:
-            for child in self.service.children():
+        while self.web:
+            for child in (child for web in self.web for child in web.children()):
                 with contextlib.suppress(FileNotFoundError):
                     # Until it has exec'd, a child is a copy of the service: not a worker yet.
                     if b"service.ingestion.child" in child.command_line():
                         self.worker_peak_kib = max(self.worker_peak_kib, child.status_kib("VmHWM"))
             await asyncio.sleep(0.05)
+
+
+def web_processes(parent: Proc) -> list[Proc]:
+    """The web processes of `serve --workers N` (uvicorn spawns them with multiprocessing)."""
+    return [child for child in parent.children() if b"spawn_main" in child.command_line()]
 
 
 def schedule(options: argparse.Namespace, batch_path: str) -> list[tuple[float, str, str]]:
@@ -280,6 +302,19 @@ class Run:
             self.errors[label][outcome] += 1
 
 
+def summary(options: argparse.Namespace, run: Run, others: float) -> str:
+    """The reads of one run, as a row of the table comparing worker counts (`others`: the
+    cores that other processes of the machine used meanwhile)."""
+    latencies = sorted(x for label in READS for x in run.latencies[label])
+    errors = sum(sum(run.errors[label].values()) for label in READS)
+    answered = sum(1 for x in latencies if x != math.inf)
+    return (
+        f"| {answered / options.duration:,.1f} "
+        + " ".join(f"| {percentile(latencies, q):,.1f}" for q in (0.5, 0.99, 0.999))
+        + f" | {errors:,} | {others:.2f} |"
+    )
+
+
 def report(options: argparse.Namespace, run: Run, figures: list[str]) -> None:
     mix = ", ".join(f"{share:.0%} {label}" for label, share in READ_MIX)
     uploads = (
@@ -332,22 +367,34 @@ def report(options: argparse.Namespace, run: Run, figures: list[str]) -> None:
 
 
 async def main(options: argparse.Namespace) -> None:
-    with tempfile.TemporaryDirectory() as scratch_name:
-        scratch = Path(scratch_name)
-        if options.url:
-            headers = {"Authorization": f"Bearer {options.token}"}
-            service = Proc(options.pid) if options.pid else None
-            await run(options, scratch, options.url, headers, Watch(service, None))
-            return
-        async with loopback.serving(scratch) as (_, base, process):
-            postmaster = (scratch / "postgres" / "postmaster.pid").read_text().split()[0]
-            watch = Watch(Proc(process.pid), Proc(int(postmaster)))
-            await run(options, scratch, base, loopback.bearer("load"), watch)
+    rows = []
+    for workers in options.workers:
+        with tempfile.TemporaryDirectory() as scratch_name:
+            scratch = Path(scratch_name)
+            if options.url:
+                headers = {"Authorization": f"Bearer {options.token}"}
+                service = Proc(options.pid) if options.pid else None
+                watch = Watch(service, None, workers)
+                rows.append(await run(options, scratch, options.url, headers, watch))
+                continue
+            print(f"## `serve --workers {workers}`\n")
+            async with loopback.serving(scratch, workers) as (_, base, process):
+                postmaster = (scratch / "postgres" / "postmaster.pid").read_text().split()[0]
+                watch = Watch(Proc(process.pid), Proc(int(postmaster)), workers)
+                rows.append(await run(options, scratch, base, loopback.bearer("load"), watch))
+            print()
+    if len(rows) > 1:
+        print("all reads, by web processes (`serve --workers N`), one after the other:\n")
+        print("| workers | answered/s | p50 ms | p99 ms | p99.9 ms | errors | others, cores |")
+        print("|---:|---:|---:|---:|---:|---:|---:|")
+        for workers, row in zip(options.workers, rows, strict=True):
+            print(f"| {workers} {row}")
 
 
 async def run(
     options: argparse.Namespace, scratch: Path, base: str, headers: dict[str, str], watch: Watch
-) -> None:
+) -> str:
+    """Run the schedule, print its report, and return its reads' row of the comparison."""
     read_file, upload_file = scratch / "read.csv", scratch / "upload.csv"
     write_csv(read_file, options.read_rows)
     write_csv(upload_file, options.upload_rows)
@@ -365,13 +412,13 @@ async def run(
         upload = fast.request("POST", f"/projects/{project}/batches", body, content_type)
         load = Run(fast, options, upload)
         sampler = asyncio.create_task(watch.sample_workers())
-        rss_before = watch.service.status_kib("VmRSS") if watch.service else 0
-        waited_before = watch.service.run_queue_seconds() if watch.service else 0
+        rss_before = watch.status_kib("VmRSS")
+        waited_before = watch.run_queue_seconds()
         cpu_before, started = watch.cpu(), time.perf_counter()
         await load.drive(plan)
         elapsed = time.perf_counter() - started
         cpu = {name: seconds - cpu_before[name] for name, seconds in watch.cpu().items()}
-        waited = watch.service.run_queue_seconds() - waited_before if watch.service else 0
+        waited = watch.run_queue_seconds() - waited_before
         sampler.cancel()
         fast.close()
 
@@ -390,8 +437,8 @@ async def run(
         )
         figures.append(
             f"service RSS {rss_before / 1024:.0f} MiB before the run, "
-            f"{watch.service.status_kib('VmRSS') / 1024:.0f} MiB after, "
-            f"peak (VmHWM) {watch.service.status_kib('VmHWM') / 1024:.0f} MiB; "
+            f"{watch.status_kib('VmRSS') / 1024:.0f} MiB after, "
+            f"peak (VmHWM) {watch.status_kib('VmHWM') / 1024:.0f} MiB; "
             f"largest parsing worker peak (VmHWM, sampled) {watch.worker_peak_kib / 1024:.0f} MiB"
         )
     late = sorted(load.late_ms)
@@ -400,6 +447,7 @@ async def run(
         f"p99 {percentile(late, 0.99):.1f} ms, max {late[-1]:.1f} ms"
     )
     report(options, load, figures)
+    return summary(options, load, others / elapsed)
 
 
 if __name__ == "__main__":
@@ -414,6 +462,12 @@ if __name__ == "__main__":
     parser.add_argument("--url", help="use this running service instead of starting one")
     parser.add_argument("--token", help="with --url: a bearer token it accepts")
     parser.add_argument("--pid", type=int, help="with --url: the service's process id")
+    parser.add_argument(
+        "--workers",
+        type=lambda text: [int(n) for n in text.split(",")],
+        default=[1],
+        help="web processes, or several counts run one after the other (e.g. 1,2)",
+    )
     options = parser.parse_args()
     if options.url and not options.token:
         parser.error("--url needs --token")

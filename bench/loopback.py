@@ -31,22 +31,31 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_service(url: str, port: int) -> subprocess.Popen[bytes]:
+STARTED = b"Application startup complete"
+"""What uvicorn logs once a web process's app has started (once per process)."""
+
+
+def start_service(url: str, port: int, log: Path, workers: int = 1) -> subprocess.Popen[bytes]:
     env = {**os.environ, "DATABASE_URL": url, "SHEETFLOW_JWT_SECRET": SECRET}
     env["SHEETFLOW_MAX_FILE_BYTES"] = str(1 << 30)
-    return subprocess.Popen(
-        [sys.executable, "-m", "service.cli", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    command = [sys.executable, "-m", "service.cli", "serve", "--port", str(port)]
+    with log.open("wb") as output:
+        return subprocess.Popen(
+            [*command, "--workers", str(workers)],
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
 
 
-async def wait_for(base: str, process: subprocess.Popen[bytes]) -> None:
+async def wait_for(base: str, process: subprocess.Popen[bytes], log: Path, workers: int) -> None:
+    """Until every web process has started (each one accepts only once its app has) and the
+    service answers /ready."""
     async with httpx.AsyncClient() as client:
         for _ in range(300):
             try:
-                if (await client.get(f"{base}/ready")).status_code == 200:
+                ready = (await client.get(f"{base}/ready")).status_code == 200
+                if ready and (await asyncio.to_thread(log.read_bytes)).count(STARTED) >= workers:
                     return
             except httpx.TransportError:
                 pass
@@ -57,17 +66,21 @@ async def wait_for(base: str, process: subprocess.Popen[bytes]) -> None:
 
 
 @asynccontextmanager
-async def serving(scratch: Path) -> AsyncIterator[tuple[str, str, subprocess.Popen[bytes]]]:
+async def serving(
+    scratch: Path, workers: int = 1
+) -> AsyncIterator[tuple[str, str, subprocess.Popen[bytes]]]:
     """(database URL, service base URL, service process); the database lives in
-    `scratch/postgres`."""
+    `scratch/postgres`, the service's output in `scratch/service.log`. With `workers` > 1 the
+    process is the parent of that many web processes (`serve --workers`)."""
     url = db.start_embedded(scratch)
     try:
         db.migrate(url)
         port = free_port()
         base = f"http://127.0.0.1:{port}"
-        service = start_service(url, port)
+        log = scratch / "service.log"
+        service = start_service(url, port, log, workers)
         try:
-            await wait_for(base, service)
+            await wait_for(base, service, log, workers)
             yield url, base, service
         finally:
             service.terminate()

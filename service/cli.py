@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import gc
+import os
+import shutil
 import signal
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 from uuid import UUID
 
 from service import db, errors
@@ -32,11 +36,12 @@ def database_url(settings: Settings) -> str:
 def serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
-    from service.api.app import create_app
-
+    workers = args.workers or settings.web_concurrency
+    if workers < 1:
+        print("sheetflow serve: --workers must be at least 1", file=sys.stderr)
+        return 2
     url = database_url(settings)
     db.migrate(url)
-    app = create_app(settings, url)
     host = args.host or settings.host
     port = args.port or settings.port
     # On SIGINT/SIGTERM uvicorn closes its listening socket (new connections are refused),
@@ -48,19 +53,55 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
     # A second SIGINT skips the waiting and the lifespan's shutdown.
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _exit_quietly)
-    # Everything imported and built so far lives as long as the process: out of the
-    # collector's sight, a full collection takes ~5 ms instead of ~30 ms, a pause in which
-    # the event loop answers nobody (bench/README.md, bench/load.py).
-    gc.freeze()
+    if workers > 1 or os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        made = metrics_directory()
+        if made is not None:
+            atexit.register(shutil.rmtree, made, ignore_errors=True)
+    from service import logs
+
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_level": "info",
+        "log_config": logs.uvicorn_config(settings.log_format),
+        "proxy_headers": True,
+        "timeout_graceful_shutdown": settings.shutdown_grace_seconds,
+    }
+    if workers == 1:
+        from service.api.app import create_app
+
+        app = create_app(settings, url)
+        # Everything imported and built so far lives as long as the process: out of the
+        # collector's sight, a full collection takes ~5 ms instead of ~30 ms, a pause in which
+        # the event loop answers nobody (bench/README.md, bench/load.py).
+        gc.freeze()
+        uvicorn.run(app, **options)
+        return 0
+    # N processes accept on the one socket this process binds; each builds its own app (pool,
+    # spare worker, caches) from the environment. They use the database this process chose:
+    # the embedded server is started once, here, and stopped when this process exits, after
+    # uvicorn has sent SIGTERM to every worker and waited for each to finish.
+    os.environ["DATABASE_URL"] = url
     uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        log_level="info",
-        proxy_headers=True,
-        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+        "service.api.app:create_app_from_environment", factory=True, workers=workers, **options
     )
     return 0
+
+
+def metrics_directory() -> Path | None:
+    """Before anything imports prometheus_client (`service.metrics`): the directory where each
+    web process writes its figures, emptied of an earlier run's, in `PROMETHEUS_MULTIPROC_DIR`
+    (a new temporary one unless it names one). Returns it if it was made here."""
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if given:
+        directory = Path(given)
+        directory.mkdir(parents=True, exist_ok=True)
+        for stale in directory.glob("*.db"):
+            stale.unlink()
+        return None
+    made = Path(tempfile.mkdtemp(prefix="sheetflow-metrics-"))
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(made)
+    return made
 
 
 def _exit_quietly(signum: int, frame: object) -> None:
@@ -188,6 +229,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve_parser = commands.add_parser("serve", help="migrate, then serve the HTTP API")
     serve_parser.add_argument("--host", help="address to bind (default 127.0.0.1)")
     serve_parser.add_argument("--port", type=int, help="port (default $PORT or 8000)")
+    serve_parser.add_argument(
+        "--workers", type=int, help="web processes on the port (default $WEB_CONCURRENCY or 1)"
+    )
     serve_parser.set_defaults(run=serve)
 
     migrate_parser = commands.add_parser("migrate", help="apply pending migrations (dbmate up)")

@@ -230,6 +230,7 @@ async def create_pool(
         acquire_timeout=settings.db_connect_timeout_seconds,
         timeout=settings.db_connect_timeout_seconds,
         command_timeout=statement_timeout + CLIENT_GRACE_SECONDS,
+        statement_cache_size=settings.db_statement_cache_size,
         server_settings={"statement_timeout": str(max(1, round(statement_timeout * 1000)))},
     )
     await pool

@@ -22,8 +22,18 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """`SHEETFLOW_DATA_DIR`: embedded database (`postgres/`) and the local signing secret."""
     host: str = "127.0.0.1"
     port: int = 8000
+    log_format: str = "text"
+    """`SHEETFLOW_LOG_FORMAT`: `text` (for a terminal) or `json` (one object per line)."""
+    web_concurrency: int = 1
+    """`WEB_CONCURRENCY` (as Heroku sets it): how many web processes `serve` runs on its port
+    (`--workers` wins)."""
     pool_size: int = 10
     """`SHEETFLOW_POOL_SIZE`: the database connections the service holds, all opened at start."""
+    db_statement_cache_size: int = 100
+    """`SHEETFLOW_DB_STATEMENT_CACHE_SIZE`: prepared statements asyncpg keeps per connection
+    (its default, 100). 0 turns the cache off, as a pooler in transaction mode (PgBouncer's
+    `pool_mode = transaction`) needs: there the next transaction may run on another server
+    connection, where a statement prepared on the first does not exist."""
 
     statement_timeout_seconds: float = 30
     """`SHEETFLOW_STATEMENT_TIMEOUT_SECONDS`: PostgreSQL cancels any statement running longer
@@ -82,6 +92,7 @@ _TEXT_VARIABLES = {
 
 _INT_VARIABLES = {
     "PORT": "port",
+    "WEB_CONCURRENCY": "web_concurrency",
     "SHEETFLOW_POOL_SIZE": "pool_size",
     "SHEETFLOW_STATEMENT_TIMEOUT_SECONDS": "statement_timeout_seconds",
     "SHEETFLOW_DB_CONNECT_TIMEOUT_SECONDS": "db_connect_timeout_seconds",
@@ -98,6 +109,11 @@ _INT_VARIABLES = {
     "SHEETFLOW_IDEMPOTENCY_TTL_SECONDS": "idempotency_ttl_seconds",
     "SHEETFLOW_JWKS_REFRESH_SECONDS": "jwks_refresh_seconds",
 }
+
+_COUNT_VARIABLES = {
+    "SHEETFLOW_DB_STATEMENT_CACHE_SIZE": "db_statement_cache_size",
+}
+"""Whole numbers for which 0 means "none" (the others must be positive)."""
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -122,6 +138,21 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         if number <= 0:
             raise SystemExit(f"{variable}={raw!r} must be positive")
         values[field] = number
+    for variable, field in _COUNT_VARIABLES.items():
+        raw = env.get(variable)
+        if raw is None or raw == "":
+            continue
+        try:
+            number = int(raw)
+        except ValueError:
+            raise SystemExit(f"{variable}={raw!r} is not a whole number") from None
+        if number < 0:
+            raise SystemExit(f"{variable}={raw!r} must be 0 or more")
+        values[field] = number
+    log_format = env.get("SHEETFLOW_LOG_FORMAT") or "text"
+    if log_format not in ("text", "json"):
+        raise SystemExit(f"SHEETFLOW_LOG_FORMAT={log_format!r} must be text or json")
+    values["log_format"] = log_format
     if values.get("jwt_secret") and values.get("jwks_url"):
         raise SystemExit("set SHEETFLOW_JWT_SECRET or SHEETFLOW_JWKS_URL, not both")
     return Settings(**values)  # type: ignore[arg-type]

@@ -12,14 +12,15 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, OpenAPI, Schema, SecurityScheme
 
-from service.api import batches, fields, health, projects, rows, users
+from service import logs, metrics
+from service.api import batches, fields, health, observability, projects, rows, users
 from service.api.auth import PUBLIC_PATHS, BearerAuthentication, KnownUsers, Verifier
 from service.api.deadlines import AnswerCancelled
 from service.api.problems import CLIENT_ERRORS, EXCEPTION_HANDLERS
 from service.db import create_pool
 from service.idempotency import KeysInFlight
 from service.ingestion import SpareWorker
-from service.settings import Settings
+from service.settings import Settings, load_settings
 from service.uploads import Uploads
 
 REQUEST_BODIES = ("ProjectCreate", "ProjectPatch", "BatchReview", "UploadForm")
@@ -39,6 +40,19 @@ def tighten_openapi(document: OpenAPI) -> None:
         files.min_items = 1
 
 
+def create_app_from_environment() -> Litestar:
+    """The app of one of `serve --workers N`'s processes: settings from the environment, where
+    the parent has put the database it chose in `DATABASE_URL`."""
+    import gc
+
+    settings = load_settings()
+    if settings.database_url is None:
+        raise SystemExit("DATABASE_URL must be set for a web worker process")
+    app = create_app(settings, settings.database_url)
+    gc.freeze()  # as `serve` does with one process (see there)
+    return app
+
+
 def create_app(settings: Settings, database_url: str) -> Litestar:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -52,9 +66,11 @@ def create_app(settings: Settings, database_url: str) -> Litestar:
         app.state.uploads = Uploads(
             app.state.pool, settings, app.state.keys_in_flight, app.state.spare_worker
         )
+        metrics.process_started()
         try:
             yield
         finally:
+            metrics.process_stopping()
             await app.state.spare_worker.close()
             await app.state.pool.close()
 
@@ -62,6 +78,7 @@ def create_app(settings: Settings, database_url: str) -> Litestar:
         route_handlers=[
             health.health,
             health.ready,
+            observability.metrics_text,
             Router(
                 path="/",
                 route_handlers=[
@@ -76,7 +93,9 @@ def create_app(settings: Settings, database_url: str) -> Litestar:
             ),
         ],
         lifespan=[lifespan],
+        before_send=[observability.before_send],
         middleware=[
+            observability.Observed,
             AnswerCancelled,
             DefineMiddleware(
                 BearerAuthentication, exclude=[f"^{path}" for path in sorted(PUBLIC_PATHS)]
@@ -88,6 +107,7 @@ def create_app(settings: Settings, database_url: str) -> Litestar:
             # A client's mistake is answered, not logged; server errors keep their traces.
             disable_stack_trace={*range(400, 500), UnicodeDecodeError, *CLIENT_ERRORS},
             configure_root_logger=False,
+            formatters=logs.litestar_formatters(settings.log_format),
         ),
         openapi_config=OpenAPIConfig(
             title="sheetflow",

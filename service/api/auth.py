@@ -22,6 +22,7 @@ import os
 import secrets
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,7 @@ from service.store import users
 
 LEEWAY_SECONDS = 30
 SECRET_FILE = "jwt-secret"
-PUBLIC_PATHS = {"/health", "/ready", "/schema"}
+PUBLIC_PATHS = {"/health", "/ready", "/metrics", "/schema"}
 
 
 class Claims(msgspec.Struct, frozen=True, kw_only=True):
@@ -137,24 +138,41 @@ class Verifier:
 
 class KnownUsers:
     """The users this process has already seen, by `sub`, with the email and name the row
-    has: a request whose token carries the same claims needs no query. Safe because a user
-    row only changes through these claims (any difference is a miss and an upsert, which
-    also replaces the entry) and users are never deleted. Least recently used entries go
-    first past `size`."""
+    has: a request whose token carries the same claims needs no query. Safe within one
+    process because a user row only changes through these claims (any difference is a miss
+    and an upsert, which also replaces the entry) and users are never deleted. Several
+    processes (`serve --workers N`, several hosts) each keep their own entries, and another
+    process may have written other claims since: so an entry is trusted for `ttl_seconds`
+    only, after which the next request with its claims writes them again if the row differs
+    (an upsert that changes nothing writes nothing). Least recently used entries go first past
+    `size`."""
 
-    def __init__(self, size: int = 10_000) -> None:
+    def __init__(
+        self,
+        size: int = 10_000,
+        *,
+        ttl_seconds: float = 60,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.size = size
-        self.users: OrderedDict[str, User] = OrderedDict()
+        self.ttl_seconds = ttl_seconds
+        self.clock = clock
+        self.users: OrderedDict[str, tuple[User, float]] = OrderedDict()
 
     async def resolve(self, pool: Any, claims: Claims) -> User:
-        user = self.users.get(claims.sub)
-        if user is not None and (user.email, user.name) == (claims.email, claims.name):
-            self.users.move_to_end(claims.sub)
-            return user
+        now = self.clock()
+        entry = self.users.get(claims.sub)
+        if entry is not None:
+            user, seen_at = entry
+            if (user.email, user.name) == (claims.email, claims.name) and (
+                now - seen_at < self.ttl_seconds
+            ):
+                self.users.move_to_end(claims.sub)
+                return user
         user = await users.upsert_by_external_id(
             pool, claims.sub, email=claims.email, name=claims.name
         )
-        self.users[claims.sub] = user
+        self.users[claims.sub] = (user, now)
         self.users.move_to_end(claims.sub)
         if len(self.users) > self.size:
             self.users.popitem(last=False)

@@ -21,7 +21,7 @@ from litestar.exceptions import HTTPException
 from litestar.openapi import ResponseSpec
 from litestar.types import Send
 
-from service import errors
+from service import errors, metrics
 from service.db import connection_lost
 
 MEDIA_TYPE = "application/problem+json"
@@ -142,6 +142,8 @@ def status_for(error: errors.SheetflowError) -> int:
 
 def domain_error(_: Request[Any, Any, Any], error: Exception) -> Response[Any]:
     assert isinstance(error, errors.SheetflowError)
+    if isinstance(error, errors.Unavailable):
+        metrics.record_database_error("unreachable")
     where: dict[str, Any] = {}
     if isinstance(error, errors.IngestError):
         where = {
@@ -198,8 +200,10 @@ replaced it, so it is a 503 too (still logged with its stack trace, as driver er
 
 def database_unavailable(request: Request[Any, Any, Any], error: Exception) -> Response[Any]:
     if isinstance(error, asyncpg.QueryCanceledError | TimeoutError):
+        metrics.record_database_error("timeout")
         return problem_response(503, "the database did not answer in time; try again shortly")
     if connection_lost(error) or isinstance(error, asyncpg.OperatorInterventionError):
+        metrics.record_database_error("connection_lost")
         return problem_response(503, "the connection to the database was lost; try again shortly")
     return unexpected_error(request, error)  # an `InterfaceError` of another kind: a bug
 

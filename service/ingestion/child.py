@@ -16,10 +16,12 @@ worker died before its first frame (see `sandbox.Worker.unexpected_end`).
 from __future__ import annotations
 
 import itertools
+import logging
 import operator
 import os
 import resource
 import sys
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,7 +29,7 @@ from typing import BinaryIO, TypeVar
 
 import msgspec
 
-from service import errors, ingest
+from service import errors, ingest, logs
 from service.entities import RowStatus, StatusCounts
 from service.ingestion.protocol import (
     DoneFrame,
@@ -37,6 +39,8 @@ from service.ingestion.protocol import (
     send,
 )
 from service.settings import Settings
+
+logger = logging.getLogger("sheetflow.ingestion.child")
 
 ROWS_PER_FRAME = 2_000
 _Item = TypeVar("_Item")
@@ -116,8 +120,15 @@ def main() -> None:
     if not data:
         return
     request = decode_request(data)
+    logs.configure_worker(request.settings.log_format, request.request_id)
     _limit_resources(request.settings)
+    started = time.monotonic()
     run(request, channel)
+    logger.info(
+        "parsing worker done: %d file(s) in %.3f s",
+        len(request.sources),
+        time.monotonic() - started,
+    )
 
 
 if __name__ == "__main__":

@@ -19,13 +19,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import tempfile
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from uuid import UUID
 
 import msgspec
 
-from service import errors
+from service import errors, logs, metrics
 from service.db import Connection, Pool
 from service.entities import Batch, BatchMode
 from service.ingest import Source
@@ -62,6 +63,7 @@ async def ingest(
     what it writes commits or rolls back with the batch, and what it raises aborts the upload.
     `spare`: take the worker from it, and have it start the next once this one is done.
     """
+    started = time.monotonic()
     deadline = asyncio.timeout(settings.ingest_timeout_seconds)
     # The worker's temporary files go here, and go with it however the worker ends.
     with tempfile.TemporaryDirectory(
@@ -88,9 +90,23 @@ async def ingest(
             await worker.close()
             if spare is not None:
                 spare.prepare()
+    _stored(batch, len(sources), time.monotonic() - started)
     if batch.row_count >= ANALYZE_AFTER_ROWS:
         _analyze_soon(pool)
     return batch
+
+
+def _stored(batch: Batch, files: int, seconds: float) -> None:
+    """One log line and the metrics of an upload stored (counts and ids only: no names, no
+    values)."""
+    metrics.record_ingestion(batch.row_count, seconds)
+    logger.info(
+        "stored batch %s: %d rows from %d file(s) in %.3f s",
+        batch.id,
+        batch.row_count,
+        files,
+        seconds,
+    )
 
 
 def _analyze_soon(pool: Pool) -> None:
@@ -121,4 +137,5 @@ def _request(
         # The worker needs the limits, not the secrets.
         settings=msgspec.structs.replace(settings, jwt_secret=None),
         scratch=scratch,
+        request_id=logs.REQUEST_ID.get(),
     )

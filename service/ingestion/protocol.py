@@ -40,6 +40,8 @@ class Request(msgspec.Struct, frozen=True, kw_only=True):
     scratch: str | None = None
     """A directory for temporary files that the parent removes once the worker has ended,
     however it ended."""
+    request_id: str | None = None
+    """The HTTP request's id (`service.logs`), for the worker's log lines."""
 
 
 class RowsFrame(msgspec.Struct, frozen=True, tag="rows"):

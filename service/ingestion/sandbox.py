@@ -15,7 +15,7 @@ import sys
 
 import msgspec
 
-from service import errors
+from service import errors, logs
 from service.ingestion import protocol
 
 logger = logging.getLogger("sheetflow.ingestion")
@@ -48,9 +48,13 @@ class Worker:
         return cls(process, request)
 
     async def _drain_stderr(self) -> None:
+        """Keep the tail of what the worker prints (a crash's last words), and pass its log
+        lines on to the service's log (`logs.WorkerLines`)."""
         assert self.process.stderr is not None
+        relay = logs.WorkerLines()
         while chunk := await self.process.stderr.read(65536):
-            self._stderr = (self._stderr + chunk)[-STDERR_TAIL_BYTES:]
+            self._stderr = (self._stderr + relay.feed(chunk))[-STDERR_TAIL_BYTES:]
+        self._stderr = (self._stderr + relay.rest())[-STDERR_TAIL_BYTES:]
 
     async def frame(self) -> protocol.Frame:
         """The next frame; a worker that dies or breaks the protocol is reported as an

@@ -231,3 +231,22 @@ async def test_known_users_are_resolved_without_a_query_and_evicted_lru(pool):
     await known.resolve(pool, Claims(sub="bia"))
     with pytest.raises(AttributeError):
         await known.resolve(None, ana)
+
+
+async def test_known_users_of_two_processes_catch_up_with_each_other_within_their_ttl(pool):
+    """Two processes (`serve --workers 2`): one writes claims that the other has cached as
+    different. The other trusts its entry for `ttl_seconds` only, then puts its claims back."""
+    from service.api.auth import Claims, KnownUsers
+
+    now = [0.0]
+    first, second = (KnownUsers(ttl_seconds=60, clock=lambda: now[0]) for _ in range(2))
+    old = Claims(sub="ana", email="old@x.io")
+    await first.resolve(pool, old)
+    await second.resolve(pool, Claims(sub="ana", email="new@x.io"))
+    email = "SELECT email FROM users WHERE external_id = 'ana'"
+    assert await pool.fetchval(email) == "new@x.io"
+    now[0] = 59.0
+    assert (await first.resolve(None, old)).email == "old@x.io"  # still trusted, no query
+    now[0] = 60.0
+    assert (await first.resolve(pool, old)).email == "old@x.io"
+    assert await pool.fetchval(email) == "old@x.io"

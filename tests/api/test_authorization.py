@@ -13,7 +13,7 @@ import pytest
 from service.store import users
 from tests.factories import make_batch, make_project
 
-PUBLIC = {"/health", "/ready"}
+PUBLIC = {"/health", "/ready", "/metrics"}  # /metrics: no tenant data (README, Deployment)
 # Routes that name no resource of anybody else: they act on the caller's own data.
 OWN = {("GET", "/users/me"), ("GET", "/projects"), ("POST", "/projects")}
 
