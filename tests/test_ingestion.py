@@ -11,7 +11,6 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 import zipfile
@@ -25,7 +24,7 @@ from service import errors, ingestion
 from service.entities import BatchMode, RowStatus, StatusCounts
 from service.ingest import Source, parts
 from service.ingest.plans import CHUNK_ROWS
-from service.ingestion import copying, pipeline, sandbox
+from service.ingestion import copying, pipeline, protocol, sandbox
 from service.settings import Settings
 from service.store import batches, rows
 from tests import terminator
@@ -264,13 +263,26 @@ def big_xlsx(tmp_path_factory):
     return Source(path=path, name="grande.xlsx")
 
 
-def worker_scratch():
-    return {path.name for path in Path(tempfile.gettempdir()).glob("sheetflow-worker-*")}
+def spy_on_scratch(monkeypatch):
+    """The worker scratch directories of the uploads that follow (not the whole of /tmp,
+    where other runs on the machine make their own)."""
+    scratches = []
+    request = pipeline._request
+
+    def spy(*args):
+        made = request(*args)
+        scratches.append(Path(made.scratch))
+        return made
+
+    monkeypatch.setattr(pipeline, "_request", spy)
+    return scratches
 
 
-async def test_a_sheet_cut_into_parts_by_the_worker_is_stored_whole_and_in_order(pool, big_xlsx):
+async def test_a_sheet_cut_into_parts_by_the_worker_is_stored_whole_and_in_order(
+    pool, big_xlsx, monkeypatch
+):
     _, project = await owner_and_project(pool)
-    before = worker_scratch()
+    scratches = spy_on_scratch(monkeypatch)
 
     batch = await run(pool, project, [big_xlsx])
 
@@ -288,22 +300,15 @@ async def test_a_sheet_cut_into_parts_by_the_worker_is_stored_whole_and_in_order
         batch.id,
     )
     assert in_place == BIG_ROWS
-    assert worker_scratch() <= before
+    assert scratches
+    assert not any(scratch.exists() for scratch in scratches)
 
 
 async def test_a_worker_killed_while_it_cuts_a_sheet_leaves_no_files(pool, big_xlsx, monkeypatch):
     if len(os.sched_getaffinity(0)) < 2:
         pytest.skip("sheets are cut into parts only with more than one CPU")
     _, project = await owner_and_project(pool)
-    scratches = []
-    request = pipeline._request
-
-    def spy(*args):
-        made = request(*args)
-        scratches.append(Path(made.scratch))
-        return made
-
-    monkeypatch.setattr(pipeline, "_request", spy)
+    scratches = spy_on_scratch(monkeypatch)
 
     def kill_once_parts_are_written():
         # The parts live only while the worker cuts and loads them: watch for the first.
@@ -581,3 +586,11 @@ def test_a_worker_whose_service_goes_away_before_its_request_exits_quietly():
         timeout=60,
     )
     assert (finished.returncode, finished.stdout, finished.stderr) == (0, b"", b"")
+
+
+def test_the_worker_is_handed_no_secret(tmp_path):
+    settings = Settings(jwt_secret="s" * 40, database_url="postgresql://u:hunter2@db/x")
+    request = pipeline._request([], BatchMode.LIST_MODE, None, settings, str(tmp_path))
+    assert request.settings.jwt_secret is None
+    assert request.settings.database_url is None
+    assert b"hunter2" not in protocol.encode_request(request)

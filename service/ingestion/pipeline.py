@@ -134,8 +134,8 @@ def _request(
         sources=[(str(Path(source.path).resolve()), source.name) for source in sources],
         mode=mode,
         sheet=sheet,
-        # The worker needs the limits, not the secrets.
-        settings=msgspec.structs.replace(settings, jwt_secret=None),
+        # The worker needs the limits, not the secrets (a DATABASE_URL may hold a password).
+        settings=msgspec.structs.replace(settings, jwt_secret=None, database_url=None),
         scratch=scratch,
         request_id=logs.REQUEST_ID.get(),
     )
