@@ -25,7 +25,7 @@ from uuid import UUID
 
 import msgspec
 
-from service import errors
+from service import errors, fields
 from service.db import Connection, Pool
 from service.entities import Batch, BatchMode
 from service.ingest import Source
@@ -90,6 +90,7 @@ async def ingest(
                 spare.prepare()
     if batch.row_count >= ANALYZE_AFTER_ROWS:
         _analyze_soon(pool)
+    fields.compute_soon(pool, batch.id, settings)
     return batch
 
 
