@@ -41,12 +41,14 @@ from service.api.auth import issue_token
 from service.entities import (
     BatchMode,
     ColumnMetadata,
+    CopyRecord,
     InferredType,
-    NewRow,
+    RowRecord,
     RowStatus,
     StatusCounts,
 )
 from service.ingest import Source
+from service.ingestion import pipeline
 from service.settings import Settings
 from service.store import batches, rows
 from service.store import fields as field_store
@@ -81,17 +83,19 @@ def record(index: int, columns: int) -> dict[str, Any]:
     return values
 
 
-def new_rows(batch_id: uuid.UUID, count: int, columns: int) -> Iterator[NewRow]:
+def new_rows(batch_id: uuid.UUID, count: int, columns: int) -> Iterator[CopyRecord]:
     for index in range(count):
-        yield NewRow(
-            batch_id=batch_id,
-            position=index,
-            data=record(index, columns),
-            status=RowStatus.VALID,
-            validation_messages=[],
-            source_file_name="bench.csv",
-            source_sheet_name="bench",
-            source_row_index=index + 2,
+        yield (
+            batch_id,
+            *RowRecord(
+                position=index,
+                data=record(index, columns),
+                status=RowStatus.VALID,
+                validation_messages=[],
+                source_file_name="bench.csv",
+                source_sheet_name="bench",
+                source_row_index=index + 2,
+            ),
         )
 
 
@@ -241,7 +245,7 @@ async def uploads(
                 timings[variant].append(answered - started)
             # The next upload starts on an idle database: statistics saved, ANALYZE done.
             await fields.settled(pool)
-            await asyncio.gather(*ingestion._background)
+            await asyncio.gather(*pipeline._background)
             if variant == "with":
                 saved_after.append(time.perf_counter() - answered)
             await pool.execute("DELETE FROM ingestion_rows")
