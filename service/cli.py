@@ -185,7 +185,7 @@ def ingest(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _ingest(settings: Settings, url: str, project_id: UUID, args: argparse.Namespace) -> int:
-    from service import ingestion
+    from service import fields, ingestion
     from service.ingest import Source
 
     pool = await db.create_pool(url, settings, max_size=2)
@@ -207,6 +207,7 @@ async def _ingest(settings: Settings, url: str, project_id: UUID, args: argparse
         if progress is not None:
             progress.finish(batch.row_count)
     finally:
+        await fields.stop(pool)  # the first GET …/fields computes them instead
         await pool.close()
     print(f"batch    {batch.id}")
     print(f"project  {project.id} ({project.name})")

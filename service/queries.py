@@ -120,12 +120,14 @@ async def many(db: Executor, name: str, *args: Any, into: type[T]) -> list[T]:
     return msgspec.convert([dict(record.items()) for record in records], list[into])  # type: ignore[valid-type]
 
 
-async def scalar(db: Executor, name: str, *args: Any) -> Any:
-    return await db.fetchval(_query(name, "scalar").sql, *args)
+async def scalar(db: Executor, name: str, *args: Any, guard_seconds: float | None = None) -> Any:
+    """One value; `guard_seconds` replaces the connection's client-side `command_timeout`."""
+    return await db.fetchval(_query(name, "scalar").sql, *args, timeout=guard_seconds)
 
 
-async def execute(db: Executor, name: str, *args: Any) -> str:
-    return str(await db.execute(_query(name, "exec").sql, *args))
+async def execute(db: Executor, name: str, *args: Any, guard_seconds: float | None = None) -> str:
+    """The status string; `guard_seconds` replaces the client-side `command_timeout`."""
+    return str(await db.execute(_query(name, "exec").sql, *args, timeout=guard_seconds))
 
 
 async def copy(

@@ -6,29 +6,43 @@
 -- The batch's per-key statistics if already computed (NULL otherwise).
 SELECT field_stats FROM ingestion_batches WHERE id = $1::uuid;
 
--- name: list_field_stats :many
--- For each key of a batch: how many rows have a value, how many are empty, how many distinct.
+-- name: lock_field_stats :exec
+-- Serialise the computation of a batch's statistics (held until the transaction ends).
+SELECT pg_advisory_xact_lock(hashtextextended('field_stats:' || $1::uuid::text, 0));
+
+-- name: save_field_stats :scalar
+-- Count, for each key of a batch's live rows, how many have a value, how many are empty and
+-- how many distinct values it takes, and keep that on the batch (its rows never change after
+-- ingestion); returns what was kept. A key no row fills sums nothing: 0, not NULL; a batch
+-- without live rows keeps an empty list, not NULL ("not computed yet").
 -- (Grouping by key and value first lets PostgreSQL hash instead of sorting for DISTINCT.)
-SELECT key,
-    sum(n) FILTER (WHERE value <> 'null'::jsonb)::bigint AS present_count,
-    coalesce(sum(n) FILTER (WHERE value = 'null'::jsonb), 0)::bigint AS empty_count,
-    count(*) FILTER (WHERE value <> 'null'::jsonb) AS distinct_count
-FROM (
+WITH per_value AS (
     SELECT e.key, e.value, count(*) AS n
     FROM ingestion_rows AS r
     CROSS JOIN LATERAL jsonb_each(r.data) AS e(key, value)
     WHERE r.batch_id = $1::uuid AND r.deleted_at IS NULL
     GROUP BY e.key, e.value
-) AS per_value
-GROUP BY key;
-
--- name: lock_field_stats :exec
--- Serialise the first computation of a batch's statistics (held until the transaction ends).
-SELECT pg_advisory_xact_lock(hashtextextended('field_stats:' || $1::uuid::text, 0));
-
--- name: save_field_stats :exec
--- Keep the batch's per-key statistics (its rows never change after ingestion).
-UPDATE ingestion_batches SET field_stats = $2::jsonb WHERE id = $1::uuid;
+),
+per_key AS (
+    SELECT key,
+        coalesce(sum(n) FILTER (WHERE value <> 'null'::jsonb), 0)::bigint AS present_count,
+        coalesce(sum(n) FILTER (WHERE value = 'null'::jsonb), 0)::bigint AS empty_count,
+        count(*) FILTER (WHERE value <> 'null'::jsonb) AS distinct_count
+    FROM per_value
+    GROUP BY key
+)
+UPDATE ingestion_batches
+SET field_stats = coalesce(
+    (SELECT jsonb_agg(jsonb_build_object(
+        'key', key,
+        'present_count', present_count,
+        'empty_count', empty_count,
+        'distinct_count', distinct_count
+    ) ORDER BY key) FROM per_key),
+    '[]'::jsonb
+)
+WHERE id = $1::uuid
+RETURNING field_stats;
 
 -- name: list_field_values :one
 -- A page of one key's distinct non-null values, most frequent first (the value breaks ties),

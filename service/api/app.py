@@ -12,8 +12,9 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, OpenAPI, Schema, SecurityScheme
 
-from service import logs, metrics
-from service.api import batches, fields, health, observability, projects, rows, users
+from service import fields, logs, metrics
+from service.api import batches, health, observability, projects, rows, users
+from service.api import fields as field_routes
 from service.api.auth import PUBLIC_PATHS, BearerAuthentication, KnownUsers, Verifier
 from service.api.deadlines import AnswerCancelled
 from service.api.problems import CLIENT_ERRORS, EXCEPTION_HANDLERS
@@ -72,6 +73,7 @@ def create_app(settings: Settings, database_url: str) -> Litestar:
         finally:
             metrics.process_stopping()
             await app.state.spare_worker.close()
+            await fields.stop(app.state.pool)
             await app.state.pool.close()
 
     return Litestar(
@@ -87,7 +89,7 @@ def create_app(settings: Settings, database_url: str) -> Litestar:
                     *batches.HANDLERS,
                     batches.upload_handler(settings),
                     *rows.HANDLERS,
-                    *fields.HANDLERS,
+                    *field_routes.HANDLERS,
                 ],
                 security=[{"bearer": []}],
             ),

@@ -9,13 +9,13 @@ from litestar import Request, get
 from litestar.datastructures import State
 from litestar.params import FromPath, QueryParameter
 
-from service import ownership
+from service import fields, ownership
 from service.api.auth import Claims
 from service.api.problems import AUTHENTICATED, documented
 from service.api.wire import DEFAULT_LIMIT, PageLimit, PageOffset, Wire
 from service.entities import InferredType, User, ValueCount
 from service.errors import NotFound
-from service.store import fields
+from service.store import fields as field_store
 
 AuthRequest = Request[User, Claims, State]
 FIELDS_PATH = "/projects/{project_id:str}/batches/{batch_id:str}/fields"
@@ -50,7 +50,7 @@ async def list_fields(
 ) -> FieldList:
     """One item per key in column order: its metadata and how it is filled over live rows."""
     batch = await ownership.batch(state.pool, request.user.id, project_id, batch_id)
-    stats = await fields.stats(state.pool, batch.id)
+    stats = await fields.stats(state.pool, batch.id, state.settings)
     items = []
     for column in batch.column_metadata:
         found = stats.get(column.normalized_key)
@@ -91,7 +91,7 @@ async def list_field_values(
     batch = await ownership.batch(state.pool, request.user.id, project_id, batch_id)
     if key not in {column.normalized_key for column in batch.column_metadata}:
         raise NotFound(f"batch {batch_id} has no field {key!r}")
-    page = await fields.values(
+    page = await field_store.values(
         state.pool, batch.id, key, search=search or None, limit=limit, offset=offset
     )
     return ValuePageOut(items=page.items, total=page.total, limit=limit, offset=offset)

@@ -36,6 +36,7 @@ async def ready(state: State) -> Response[Any]:
         return problem_response(503, f"database not reachable: {type(error).__name__}")
     if applied != expected:
         return problem_response(
-            503, f"database schema is at {applied}, this build needs {expected}"
+            503,
+            f"database schema is at {applied or 'no migration'}, this build needs {expected}",
         )
     return Response(Health(status="ready"))

@@ -8,11 +8,13 @@ client's file name must agree with it:
 | xlsx   | ZIP with `[Content_Types].xml` and `xl/workbook.xml`             | .xlsx .xlsm       |
 | xlsb   | ZIP with `[Content_Types].xml` and `xl/workbook.bin`             | .xlsb             |
 | xls    | OLE2 compound file (magic `D0 CF 11 E0 A1 B1 1A E1`)             | .xls              |
-| ods    | ZIP whose first member `mimetype` says OpenDocument spreadsheet  | .ods              |
+| ods    | ZIP whose `mimetype` member says OpenDocument spreadsheet (any   | .ods              |
+|        | position), or without one, whose `content.xml` is described by   |                   |
+|        | `META-INF/manifest.xml` as an OpenDocument spreadsheet           |                   |
 | csv    | text (below)                                                     | .csv .tsv .txt    |
 
 A ZIP holding `xl/workbook.xml` or `xl/workbook.bin` is an Excel workbook even when its
-first member claims OpenDocument: calamine, which is not told the format, reads such a
+`mimetype` member claims OpenDocument: calamine, which is not told the format, reads such a
 polyglot as Excel, so it must be pre-checked (`guards`) as Excel too.
 
 Text means: not one of the above, and, unless it starts with a UTF-16/UTF-32 byte order
@@ -31,6 +33,7 @@ unknown extension are `UnsupportedFormat` (415); an empty or unreadable containe
 from __future__ import annotations
 
 import enum
+import re
 import zipfile
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
@@ -45,7 +48,11 @@ SNIFF_BYTES = 64 * 1024
 
 _ZIP_MAGIC = b"PK\x03\x04"
 _OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-_ODS_MIMETYPE = b"application/vnd.oasis.opendocument.spreadsheet"
+ODS_MIMETYPE = b"application/vnd.oasis.opendocument.spreadsheet"
+_MANIFEST = "META-INF/manifest.xml"
+_MANIFEST_ENTRY = re.compile(rb"<(?:[\w.-]+:)?file-entry\b[^>]*>")
+_ROOT_PATH = re.compile(rb"""\bfull-path\s*=\s*["']/["']""")
+_MEDIA_TYPE = re.compile(rb"""\bmedia-type\s*=\s*["']([^"']*)["']""")
 _UNICODE_BOMS = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")
 _CONTROL_BYTES = frozenset(range(0x20)) - {0x09, 0x0A, 0x0C, 0x0D, 0x1A}
 _BINARY_SHARE = 0.01
@@ -138,10 +145,7 @@ def _zip_format(path: Path, name: str) -> FileFormat | None:
                 if "[Content_Types].xml" not in names:
                     return None
                 return FileFormat.XLSX if "xl/workbook.xml" in names else FileFormat.XLSB
-            if members and members[0].filename == "mimetype":
-                with archive.open(members[0]) as mimetype:
-                    if mimetype.read(len(_ODS_MIMETYPE) + 1).strip() == _ODS_MIMETYPE:
-                        return FileFormat.ODS
+            return _opendocument_format(archive, names)
     except (
         zipfile.BadZipFile,
         zipfile.LargeZipFile,
@@ -166,3 +170,23 @@ def open_source(source: Source, settings: Settings) -> FileFormat:
             file=source.name,
         )
     return detect_format(source.path, source.name)
+
+
+def _opendocument_format(archive: zipfile.ZipFile, names: set[str]) -> FileFormat | None:
+    """ODS if the archive says it is an OpenDocument spreadsheet: by its `mimetype` member,
+    wherever it sits (tools that re-zip a document do not always keep it first), or, without
+    one, by the media type its manifest gives the document itself. Only the first bytes of
+    either are inflated, so a bomb costs nothing here."""
+    if "mimetype" in names:
+        with archive.open("mimetype") as mimetype:
+            declared = mimetype.read(len(ODS_MIMETYPE) + 1).strip()
+        return FileFormat.ODS if declared == ODS_MIMETYPE else None
+    if "content.xml" not in names or _MANIFEST not in names:
+        return None
+    with archive.open(_MANIFEST) as manifest:
+        head = manifest.read(SNIFF_BYTES)
+    for entry in _MANIFEST_ENTRY.findall(head):
+        if _ROOT_PATH.search(entry):
+            found = _MEDIA_TYPE.search(entry)
+            return FileFormat.ODS if found and found[1] == ODS_MIMETYPE else None
+    return None

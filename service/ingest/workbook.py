@@ -32,7 +32,11 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
+import shutil
+import tempfile
 import threading
+import zipfile
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -43,6 +47,7 @@ from python_calamine import CalamineSheet, CalamineWorkbook, SheetTypeEnum, Shee
 
 from service import errors
 from service.ingest import parts
+from service.ingest.formats import ODS_MIMETYPE
 from service.ingest.keys import column_letter, split_address
 from service.ingest.plans import Source
 from service.settings import Settings
@@ -54,6 +59,16 @@ Cell = Any
 datetime, time or timedelta."""
 
 
+def _lacks_mimetype(path: Path) -> bool:
+    """Whether the file is an OpenDocument archive without its `mimetype` member."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+    except (zipfile.BadZipFile, OSError):
+        return False
+    return "mimetype" not in names and "content.xml" in names
+
+
 class Workbook:
     """An open workbook; use as a context manager."""
 
@@ -61,18 +76,24 @@ class Workbook:
         self.path = path
         self.file = file
         self._opened: CalamineWorkbook | None = None
+        self._copy: Path | None = None
 
     @property
     def _book(self) -> CalamineWorkbook:
         if self._opened is None:
             try:
-                self._opened = CalamineWorkbook.from_path(self.path)
+                self._opened = self._open()
             except python_calamine.PasswordError:
                 raise errors.CorruptFile(
                     f"{self.file!r} is password-protected; remove the password and upload it again",
                     file=self.file,
                 ) from None
-            except (python_calamine.CalamineError, ValueError, OSError) as error:
+            except (
+                python_calamine.CalamineError,
+                ValueError,
+                OSError,
+                zipfile.BadZipFile,
+            ) as error:
                 raise errors.CorruptFile(
                     f"{self.file!r} cannot be read ({error})", file=self.file
                 ) from None
@@ -81,6 +102,23 @@ class Workbook:
                     raise
                 raise errors.CorruptFile(f"{self.file!r} cannot be read", file=self.file) from None
         return self._opened
+
+    def _open(self) -> CalamineWorkbook:
+        try:
+            return CalamineWorkbook.from_path(self.path)
+        except python_calamine.CalamineError:
+            if not _lacks_mimetype(self.path):
+                raise
+        # An OpenDocument spreadsheet without its `mimetype` member, which `formats` knows by
+        # its manifest and LibreOffice reads, but calamine insists on: it reads a copy with
+        # that member appended (the other members are copied as they are, not inflated).
+        handle, copy = tempfile.mkstemp(prefix="mimetype-", suffix=".ods")
+        os.close(handle)
+        self._copy = Path(copy)
+        shutil.copyfile(self.path, self._copy)
+        with zipfile.ZipFile(self._copy, "a") as archive:
+            archive.writestr("mimetype", ODS_MIMETYPE, compress_type=zipfile.ZIP_STORED)
+        return CalamineWorkbook.from_path(self._copy)
 
     def __enter__(self) -> Workbook:
         return self
@@ -96,6 +134,8 @@ class Workbook:
     def close(self) -> None:
         if self._opened is not None:
             self._opened.close()
+        if self._copy is not None:
+            self._copy.unlink(missing_ok=True)
 
     def select(self, sheet: str | None, *, first_only: bool) -> list[str]:
         """Names of the sheets to read: the named one, else the visible worksheets (only

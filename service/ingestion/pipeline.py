@@ -26,7 +26,7 @@ from uuid import UUID
 
 import msgspec
 
-from service import errors, logs, metrics
+from service import errors, fields, logs, metrics
 from service.db import Connection, Pool
 from service.entities import Batch, BatchMode
 from service.ingest import Source
@@ -93,6 +93,7 @@ async def ingest(
     _stored(batch, len(sources), time.monotonic() - started)
     if batch.row_count >= ANALYZE_AFTER_ROWS:
         _analyze_soon(pool)
+    fields.compute_soon(pool, batch.id, settings)
     return batch
 
 

@@ -7,26 +7,38 @@ from uuid import UUID
 import msgspec
 
 from service import queries
-from service.db import Executor, Pool, transaction
+from service.db import CLIENT_GRACE_SECONDS, Executor, Pool, transaction
 from service.entities import FieldStats, ValuePage
+from service.store import rows
 
 
-async def stats(pool: Pool, batch_id: UUID) -> dict[str, FieldStats]:
+async def saved_stats(db: Executor, batch_id: UUID) -> list[FieldStats] | None:
+    """The batch's per-key statistics if they have been computed, else None."""
+    saved = await queries.scalar(db, "get_saved_field_stats", batch_id)
+    return None if saved is None else msgspec.convert(saved, list[FieldStats])
+
+
+async def stats(pool: Pool, batch_id: UUID, *, seconds: float) -> list[FieldStats]:
     """Per key of the batch's live rows: present, empty and distinct counts.
 
-    Computed once and saved on the batch (its rows never change after ingestion). The first
-    computation takes seconds on a large batch, so concurrent first requests queue on a lock
-    and read what the first one saved, instead of all computing at once."""
-    saved = await queries.scalar(pool, "get_saved_field_stats", batch_id)
-    if saved is None:
-        async with transaction(pool) as conn:
-            await queries.execute(conn, "lock_field_stats", batch_id)
-            saved = await queries.scalar(conn, "get_saved_field_stats", batch_id)
-            if saved is None:
-                found = await queries.many(conn, "list_field_stats", batch_id, into=FieldStats)
-                await queries.execute(conn, "save_field_stats", batch_id, found)
-                return {item.key: item for item in found}
-    return {item.key: item for item in msgspec.convert(saved, list[FieldStats])}
+    Computed once and saved on the batch (its rows never change after ingestion). The
+    computation takes seconds on a large batch (a minute for a million rows), so it runs with
+    a statement limit of its own, `seconds` (the ingestion's, not a request's), and under a
+    lock: whoever comes while it runs (the computation started after the upload, concurrent
+    first requests) waits for it and reads what it saved, instead of computing again."""
+    saved = await saved_stats(pool, batch_id)
+    if saved is not None:
+        return saved
+    guard = seconds + CLIENT_GRACE_SECONDS
+    async with transaction(pool) as conn:
+        await rows.allow_long_copy(conn, seconds)
+        await queries.execute(conn, "lock_field_stats", batch_id, guard_seconds=guard)
+        saved = await saved_stats(conn, batch_id)
+        if saved is None:
+            kept = await queries.scalar(conn, "save_field_stats", batch_id, guard_seconds=guard)
+            # None: the batch is gone (deleted for good), so there is nothing to describe.
+            saved = [] if kept is None else msgspec.convert(kept, list[FieldStats])
+    return saved
 
 
 async def values(

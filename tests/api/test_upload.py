@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import gc
 import io
+import zipfile
+from pathlib import Path
 
 import pytest
 import xlsxwriter
@@ -225,3 +227,48 @@ async def test_a_pooled_connection_killed_a_moment_before_is_503_never_500(
                 )
                 assert retried.status_code == 201, retried.text
     assert set(answers) <= {201, 503}, answers
+
+
+TABLIB = Path(__file__).parent.parent / "data" / "tablib"
+
+
+async def test_opendocument_files_of_tablib_are_read_not_refused_as_another_format(
+    client, auth, project
+):
+    """Their `mimetype` member is not the first of the archive (issue 13: 415 before).
+    book.ods's sheets hold a header each and no row; unknown_value_type.ods holds one cell
+    of a value type calamine does not know (LibreOffice shows it as text): no data, or a
+    header alone."""
+    book = await upload(
+        client, auth, project, [("book.ods", (TABLIB / "book.ods").read_bytes(), "x")]
+    )
+    assert book.status_code == 201, book.text
+    assert book.json()["rowCount"] == 0
+    headers = [column["originalHeader"] for column in book.json()["columnMetadata"]]
+    assert headers[2:] == ["124", "16:45:00", "09:55:33", "This", "is", "a", "second", "sheet"]
+
+    unknown = await upload(
+        client,
+        auth,
+        project,
+        [("unknown_value_type.ods", (TABLIB / "unknown_value_type.ods").read_bytes(), "x")],
+    )
+    if unknown.status_code != 201:
+        assert unknown.status_code == 422, unknown.text
+        assert "no data" in unknown.json()["detail"]
+
+
+async def test_an_ods_without_its_mimetype_member_is_read(client, auth, project):
+    with zipfile.ZipFile(TABLIB / "book.ods") as original, io.BytesIO() as buffer:
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as copy:
+            for member in reversed(original.infolist()):
+                if member.filename != "mimetype":
+                    copy.writestr(member.filename, original.read(member))
+        data = buffer.getvalue()
+    with_mimetype = await upload(
+        client, auth, project, [("book.ods", (TABLIB / "book.ods").read_bytes(), "x")]
+    )
+    without = await upload(client, auth, project, [("bare.ods", data, "x")])
+    assert without.status_code == 201, without.text
+    assert without.json()["rowCount"] == with_mimetype.json()["rowCount"]
+    assert without.json()["columnMetadata"] == with_mimetype.json()["columnMetadata"]

@@ -10,7 +10,17 @@ import pytest
 
 from service import errors
 from service.ingest.formats import FileFormat, detect_format
-from tests.ingest.uploads import csv_source, ingest, ods_source, table_xlsx, write_bytes, zip_source
+from service.ingest.plans import Source
+from tests.ingest.uploads import (
+    ODS_MANIFEST,
+    csv_source,
+    ingest,
+    ods_source,
+    read,
+    table_xlsx,
+    write_bytes,
+    zip_source,
+)
 
 OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 504
 
@@ -129,3 +139,63 @@ def test_text_with_an_archive_appended_is_not_text(tmp_path: Path) -> None:
         detect_format(source.path, source.name)
     long_text = write_bytes(tmp_path, "long.csv", text + b"3,4\n" * 20_000)
     assert detect_format(long_text.path, long_text.name) is FileFormat.CSV
+
+
+def _reordered(tmp_path: Path, source_path: Path, name: str, order: str) -> Path:
+    """The members of an ods archive again, in another order, or without `mimetype`."""
+    with zipfile.ZipFile(source_path) as original:
+        members = [(info, original.read(info)) for info in original.infolist()]
+    mimetype = [member for member in members if member[0].filename == "mimetype"]
+    others = [member for member in members if member[0].filename != "mimetype"]
+    arranged = {
+        "first": mimetype + others,
+        "last": others + mimetype,
+        "middle": others[:1] + mimetype + others[1:],
+        "reversed": list(reversed(members)),
+        "missing": others,
+        "missing-reversed": list(reversed(others)),
+    }[order]
+    path = tmp_path / name
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for info, data in arranged:
+            archive.writestr(info.filename, data)
+    return path
+
+
+@pytest.mark.parametrize(
+    "order", ["first", "last", "middle", "reversed", "missing", "missing-reversed"]
+)
+def test_an_ods_is_known_by_its_content_whatever_the_order_of_its_members(
+    tmp_path: Path, order: str
+) -> None:
+    written = ods_source(tmp_path, "a.ods", {"Pessoas": [["nome", "idade"], ["Ana", 30]]})
+    path = _reordered(tmp_path, written.path, f"{order}.ods", order)
+    assert detect_format(path, f"{order}.ods") is FileFormat.ODS
+    rows = read([Source(path, f"{order}.ods")])
+    assert [row.data for row in rows] == [{"nome": "Ana", "idade": 30}]
+
+
+@pytest.mark.parametrize(
+    ("members", "why"),
+    [
+        ({"mimetype": b"application/vnd.oasis.opendocument.text", "content.xml": b"<x/>"}, "odt"),
+        (
+            {
+                "content.xml": b"<x/>",
+                "META-INF/manifest.xml": ODS_MANIFEST.replace(
+                    b"opendocument.spreadsheet", b"opendocument.text"
+                ),
+            },
+            "manifest of a text",
+        ),
+        ({"content.xml": b"<x/>", "META-INF/manifest.xml": b"<manifest/>"}, "no root entry"),
+        ({"content.xml": b"<x/>"}, "no manifest"),
+        ({"META-INF/manifest.xml": ODS_MANIFEST}, "no content"),
+    ],
+)
+def test_other_opendocument_files_are_not_spreadsheets(
+    tmp_path: Path, members: dict[str, bytes], why: str
+) -> None:
+    source = zip_source(tmp_path, "doc.ods", members)
+    with pytest.raises(errors.UnsupportedFormat, match="not a spreadsheet"):
+        detect_format(source.path, source.name)

@@ -27,8 +27,8 @@ async def test_stats_count_present_empty_and_distinct(pool):
             {"cidade": "São Paulo", "idade": None},
         ],
     )
-    stats = await fields.stats(pool, batch.id)
-    assert {k: (s.present_count, s.empty_count, s.distinct_count) for k, s in stats.items()} == {
+    stats = await fields.stats(pool, batch.id, seconds=30)
+    assert {s.key: (s.present_count, s.empty_count, s.distinct_count) for s in stats} == {
         "cidade": (3, 1, 2),
         "idade": (3, 1, 2),
     }
@@ -61,7 +61,7 @@ async def test_stats_are_computed_once_and_saved_on_the_batch(pool):
     batch = await _batch_with(pool, [{"k": 1}, {"k": None}])
     assert await pool.fetchval("SELECT field_stats FROM ingestion_batches") is None
 
-    first = await fields.stats(pool, batch.id)
+    first = await fields.stats(pool, batch.id, seconds=30)
     saved = await pool.fetchval("SELECT field_stats FROM ingestion_batches")
     assert saved == [{"key": "k", "present_count": 1, "empty_count": 1, "distinct_count": 1}]
     # The saved answer is what later requests get (rows never change after ingestion).
@@ -69,5 +69,25 @@ async def test_stats_are_computed_once_and_saved_on_the_batch(pool):
         "UPDATE ingestion_batches"
         " SET field_stats = jsonb_set(field_stats, '{0,distinct_count}', '7')"
     )
-    assert (await fields.stats(pool, batch.id))["k"].distinct_count == 7
-    assert first["k"].present_count == 1
+    assert (await fields.stats(pool, batch.id, seconds=30))[0].distinct_count == 7
+    assert first[0].present_count == 1
+
+
+async def test_a_key_no_row_fills_counts_zero_not_null(pool):
+    batch = await _batch_with(pool, [{"k": 1, "vazio": None}, {"k": 2, "vazio": None}])
+    stats = await fields.stats(pool, batch.id, seconds=30)
+    assert {s.key: (s.present_count, s.empty_count, s.distinct_count) for s in stats} == {
+        "k": (2, 0, 2),
+        "vazio": (0, 2, 0),
+    }
+    page = await fields.values(pool, batch.id, "vazio", search=None, limit=10, offset=0)
+    assert (page.total, page.items) == (0, [])
+
+
+async def test_a_batch_without_live_rows_keeps_an_empty_list_not_null(pool):
+    """jsonb_agg over no key at all is NULL, which would read as "not computed yet" and be
+    computed again on every request."""
+    batch = await _batch_with(pool, [{"k": 1}])
+    await pool.execute("UPDATE ingestion_rows SET deleted_at = now()")
+    assert await fields.stats(pool, batch.id, seconds=30) == []
+    assert await pool.fetchval("SELECT field_stats FROM ingestion_batches") == []
