@@ -18,6 +18,7 @@ from litestar.params import BodyKwarg, FromPath, JSONBody
 from service import ownership
 from service.api.auth import Claims
 from service.api.deadlines import BodyArrival
+from service.api.forms import FieldLimit
 from service.api.idempotency_key import REPLAYED_RESPONSE_HEADERS, IdempotencyKey, created
 from service.api.problems import AUTHENTICATED, documented
 from service.api.wire import DEFAULT_LIMIT, PageLimit, PageOffset, Wire, to_wire
@@ -199,7 +200,8 @@ def upload_handler(settings: Settings) -> HTTPRouteHandler:
     """The upload route, with a body limit that fits the configured file limits (a larger
     Content-Length is refused before the body is read; a body that outgrows it is cut off),
     a deadline for receiving the body (408 past it), and no error logged when the client goes
-    away before the end of its body (`deadlines.BodyArrival`)."""
+    away before the end of its body (`deadlines.BodyArrival`); a form field that is not a file
+    is refused (413) as soon as it outgrows its limit (`forms.FieldLimit`)."""
     return post(
         "/projects/{project_id:str}/batches",
         status_code=201,
@@ -208,7 +210,8 @@ def upload_handler(settings: Settings) -> HTTPRouteHandler:
         response_headers=REPLAYED_RESPONSE_HEADERS,
         request_max_body_size=settings.max_files * settings.max_file_bytes + (1 << 20),
         middleware=[
-            DefineMiddleware(BodyArrival, timeout_seconds=settings.upload_body_timeout_seconds)
+            DefineMiddleware(FieldLimit, max_field_bytes=settings.max_field_bytes),
+            DefineMiddleware(BodyArrival, timeout_seconds=settings.upload_body_timeout_seconds),
         ],
     )(upload_batch)
 
