@@ -16,6 +16,8 @@ from litestar.openapi.spec import Example
 from litestar.params import BodyKwarg, FromPath, JSONBody
 
 from service import ownership
+from service.api import admission
+from service.api.admission import Admission
 from service.api.auth import Claims
 from service.api.deadlines import BodyArrival
 from service.api.forms import FieldLimit
@@ -187,7 +189,13 @@ async def upload_batch(
             raise InvalidInput("every `files` part must be a file upload (a part with a filename)")
         uploads: Uploads = state.uploads
         batch, replayed = await uploads.create(
-            request.user.id, project_id, parts, data.mode, data.sheet or None, idempotency_key
+            request.user.id,
+            project_id,
+            parts,
+            data.mode,
+            data.sheet or None,
+            idempotency_key,
+            conn=admission.connection(request),  # holds the upload's slots
         )
     finally:
         for part in parts:
@@ -206,10 +214,11 @@ def upload_handler(settings: Settings) -> HTTPRouteHandler:
         "/projects/{project_id:str}/batches",
         status_code=201,
         tags=["batches"],
-        responses=documented(*AUTHENTICATED, 404, 408, 409, 413, 415, 422),
+        responses=documented(*AUTHENTICATED, 404, 408, 409, 413, 415, 422, 429),
         response_headers=REPLAYED_RESPONSE_HEADERS,
         request_max_body_size=settings.max_files * settings.max_file_bytes + (1 << 20),
         middleware=[
+            Admission,
             DefineMiddleware(FieldLimit, max_field_bytes=settings.max_field_bytes),
             DefineMiddleware(BodyArrival, timeout_seconds=settings.upload_body_timeout_seconds),
         ],
