@@ -19,7 +19,7 @@ from service import ownership
 from service.api import admission
 from service.api.admission import Admission
 from service.api.auth import Claims
-from service.api.deadlines import BodyArrival
+from service.api.deadlines import BodyArrival, ClientPresence
 from service.api.forms import FieldLimit
 from service.api.idempotency_key import REPLAYED_RESPONSE_HEADERS, IdempotencyKey, created
 from service.api.problems import AUTHENTICATED, documented
@@ -208,7 +208,8 @@ def upload_handler(settings: Settings) -> HTTPRouteHandler:
     """The upload route, with a body limit that fits the configured file limits (a larger
     Content-Length is refused before the body is read; a body that outgrows it is cut off),
     a deadline for receiving the body (408 past it), and no error logged when the client goes
-    away before the end of its body (`deadlines.BodyArrival`); a form field that is not a file
+    away before the end of its body (`deadlines.BodyArrival`), nor anything stored when it goes
+    away after (`deadlines.ClientPresence`); a form field that is not a file
     is refused (413) as soon as it outgrows its limit (`forms.FieldLimit`)."""
     return post(
         "/projects/{project_id:str}/batches",
@@ -219,6 +220,7 @@ def upload_handler(settings: Settings) -> HTTPRouteHandler:
         request_max_body_size=settings.max_files * settings.max_file_bytes + (1 << 20),
         middleware=[
             Admission,
+            ClientPresence,
             DefineMiddleware(FieldLimit, max_field_bytes=settings.max_field_bytes),
             DefineMiddleware(BodyArrival, timeout_seconds=settings.upload_body_timeout_seconds),
         ],
