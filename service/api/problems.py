@@ -191,7 +191,7 @@ DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
     asyncpg.OperatorInterventionError,  # class 57: statement timeout, shutting down, starting up
     asyncpg.InterfaceError,  # only a closed connection or pool (any other use is a bug)
     asyncpg.InternalClientError,  # asyncpg lost track of a connection it then aborts
-    TimeoutError,  # no answer within the client-side guard, no free connection in time
+    TimeoutError,  # no answer within the client-side guard (no free connection: `Unavailable`)
 )
 """Driver failures that mean "the database cannot answer now", whichever query hit them
 (a failed connection attempt is already `errors.Unavailable`, see `service.db`). Which of them
