@@ -49,6 +49,7 @@ import tempfile
 import time
 import urllib.parse
 from collections import Counter, defaultdict
+from collections.abc import Awaitable
 from pathlib import Path
 from uuid import uuid4
 
@@ -306,16 +307,9 @@ class Run:
         client, request = self.flood
         loop = asyncio.get_running_loop()
         while (sent := loop.time()) < self.started + self.options.duration:
-            status = 0
-            try:
-                async with asyncio.timeout(self.options.flood_timeout):
-                    status = await client.send(request, expect_continue=True)
-                outcome = "" if 200 <= status < 300 else str(status)
-                latency = (loop.time() - sent) * 1000
-            except TimeoutError:
-                outcome, latency = "timeout", math.inf
-            except (OSError, EOFError, ValueError) as error:
-                outcome, latency = type(error).__name__, math.inf
+            status, outcome, latency = await timed(
+                client.send(request, expect_continue=True), sent, self.options.flood_timeout
+            )
             # A refused upload's connection expects a body it never got: never reuse it.
             client.close()
             self.record(FLOOD, sent - self.started, latency, outcome)
@@ -328,14 +322,9 @@ class Run:
         self.late_ms.append((loop.time() - scheduled) * 1000)
         request = self.upload if path == UPLOAD else self.client.request("GET", path)
         try:
-            async with asyncio.timeout(self.options.timeout):
-                status = await self.client.send(request)
-            outcome = "" if 200 <= status < 300 else str(status)
-            latency = (loop.time() - scheduled) * 1000
-        except TimeoutError:
-            outcome, latency = "timeout", math.inf
-        except (OSError, EOFError, ValueError) as error:
-            outcome, latency = type(error).__name__, math.inf
+            _, outcome, latency = await timed(
+                self.client.send(request), scheduled, self.options.timeout
+            )
         finally:
             self.in_flight -= 1
         self.record(label, due, latency, outcome)
@@ -359,6 +348,20 @@ def summary(options: argparse.Namespace, run: Run, others: float) -> str:
         + " ".join(f"| {percentile(latencies, q):,.1f}" for q in (0.5, 0.99, 0.999))
         + f" | {errors:,} | {others:.2f} |"
     )
+
+
+async def timed(sending: Awaitable[int], since: float, seconds: float) -> tuple[int, str, float]:
+    """The answer's status (0 if none), what went wrong ("" for a 2xx, else the status or the
+    error), and the latency in ms from `since` (inf if not answered within `seconds`)."""
+    loop = asyncio.get_running_loop()
+    try:
+        async with asyncio.timeout(seconds):
+            status = await sending
+    except TimeoutError:
+        return 0, "timeout", math.inf
+    except (OSError, EOFError, ValueError) as error:
+        return 0, type(error).__name__, math.inf
+    return status, "" if 200 <= status < 300 else str(status), (loop.time() - since) * 1000
 
 
 def report(options: argparse.Namespace, run: Run, figures: list[str]) -> None:

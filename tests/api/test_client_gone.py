@@ -18,6 +18,8 @@ import asyncpg
 import httpx
 import pytest
 
+from tests.api.conftest import http_scope
+
 CSV = b"nome;idade\r\nAna;30\r\nBia;41\r\n"
 
 
@@ -26,24 +28,7 @@ def upload_request(url: str, headers: dict[str, str]) -> tuple[dict, bytes]:
         "POST", url, data={"mode": "list_mode"}, files={"files": ("a.csv", CSV, "text/csv")}
     )
     body = form.read()
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": url,
-        "raw_path": url.encode(),
-        "root_path": "",
-        "query_string": b"",
-        "headers": [
-            (name.lower().encode(), value.encode())
-            for name, value in {**headers, **form.headers}.items()
-            if name.lower() != "transfer-encoding"
-        ],
-        "client": ("127.0.0.1", 50000),
-        "server": ("sheetflow.test", 80),
-    }
+    scope = http_scope("POST", url, {**headers, **form.headers})
     return scope, body
 
 
