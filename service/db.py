@@ -249,7 +249,13 @@ async def create_pool(
     return pool
 
 
-_CLOSED = re.compile(r"\b(connection|pool) is clos(ed|ing)\b")
+_CLOSED = re.compile(
+    r"\b(connection|pool) is clos(ed|ing)\b|\bconnection has been released back to the pool\b"
+)
+"""What asyncpg says when a connection, or the pool, is closed. It also hands a connection
+that closed under its user back to the pool, and says so to whoever uses it next: an upload
+holds its connection while its body arrives (`service.admission`), and PostgreSQL may go
+away meanwhile."""
 
 
 def connection_lost(error: BaseException | None) -> bool:

@@ -20,7 +20,7 @@ from contextlib import AsyncExitStack
 import asyncpg
 import pytest
 
-from service import ingestion
+from service import db, ingestion
 from service.api.app import create_app
 from service.api.auth import issue_token
 from service.db import create_pool
@@ -244,3 +244,16 @@ def test_the_pool_must_hold_the_uploads_and_the_reserve():
         load_settings({"SHEETFLOW_MAX_INGESTIONS": "8"})
     sized = load_settings({"SHEETFLOW_MAX_INGESTIONS": "8", "SHEETFLOW_POOL_SIZE": "12"})
     assert (sized.max_ingestions, sized.pool_reserve, sized.pool_size) == (8, 4, 12)
+
+
+async def test_an_upload_whose_connection_closed_while_its_body_arrived_is_a_lost_connection():
+    """An upload holds its connection while its body arrives; when PostgreSQL goes away
+    meanwhile, asyncpg takes the closed connection back into the pool and says so to its next
+    use. That is a lost connection (503, retry), not a bug (500): `tests/faults/test_faults.py`
+    shows it end to end (`pg_restart`, round 0 of seed 5, answered 500 before)."""
+    released = asyncpg.InterfaceError(
+        "cannot call Connection.fetchrow(): connection has been released back to the pool"
+    )
+    assert db.connection_lost(released)
+    assert not db.connection_lost(asyncpg.InterfaceError("cannot perform operation: another"))
+    assert not db.connection_lost(TimeoutError())  # no free connection, or no answer in time
