@@ -21,6 +21,12 @@ most `max_ingestions` of them for uploads; the other `pool_size - max_ingestions
 before the body is read, so the excess upload is refused before anything of it is spooled;
 its client is told to retry (`Retry-After`).
 
+Session locks need a session: behind a pooler in transaction mode (PgBouncer's
+`pool_mode = transaction`) the statements of one connection may reach different server
+sessions, and a slot would stay taken where it was locked. Such a pooler must give the
+service session pooling, or the caps a lease table instead (docs/scaling.md); a release that
+finds its lock missing is logged as an error.
+
 Slots are tried in order with `pg_try_advisory_lock`, never waited for. Two users whose ids
 hash alike (`hashtext`, 32 bits) would share their per-user slots: one chance in billions,
 and the worst it does is a 429 to retry.
@@ -60,21 +66,22 @@ class Slots:
         anyway, so the excess is refused without taking a connection from the pool."""
 
     @contextlib.asynccontextmanager
-    async def hold(self, user_id: UUID) -> AsyncIterator[Connection]:
-        """A slot of the user's and one of the service's, held on the connection yielded,
-        which the upload uses for its own work; raises `Busy` when either is full."""
+    async def hold(self, user_id: UUID) -> AsyncIterator[Hold]:
+        """A slot of the user's and one of the service's, held on a connection that the
+        upload uses for its own work, until `Hold.release` or the end of the block; raises
+        `Busy` when either is full."""
         if self.held >= self.max_ingestions:
             raise _service_busy(self.max_ingestions)
-        self.held += 1
-        try:
+        async with contextlib.AsyncExitStack() as stack:
+            self.held += 1
+            stack.callback(self._let_go)
             conn = await self.pool.acquire()
-            try:
-                async with self._slots(conn, user_id):
-                    yield conn
-            finally:
-                await _give_back(self.pool, conn)
-        finally:
-            self.held -= 1
+            stack.push_async_callback(_give_back, self.pool, conn)
+            await stack.enter_async_context(self._slots(conn, user_id))
+            yield Hold(conn, stack)
+
+    def _let_go(self) -> None:
+        self.held -= 1
 
     @contextlib.asynccontextmanager
     async def _slots(self, conn: Connection, user_id: UUID) -> AsyncIterator[None]:
@@ -105,6 +112,20 @@ class Slots:
             await _release(conn, slots.release_user_slot(conn, user_id, user_slot))
 
 
+class Hold:
+    """An upload's slots and its connection (`conn`)."""
+
+    def __init__(self, conn: Connection, stack: contextlib.AsyncExitStack) -> None:
+        self.conn = conn
+        self._stack = stack
+
+    async def release(self) -> None:
+        """Give the slots and the connection back now (once; the end of `Slots.hold` does it
+        otherwise): before the upload's answer goes out, so that a client that sends its next
+        upload as soon as it has the answer finds its slot free."""
+        await self._stack.aclose()
+
+
 async def _first_free(count: int, take: Callable[[int], Awaitable[bool]]) -> int | None:
     """The first of slots 0 … count-1 that `take` could take, or None when all are held."""
     for slot in range(count):
@@ -113,12 +134,19 @@ async def _first_free(count: int, take: Callable[[int], Awaitable[bool]]) -> int
     return None
 
 
-async def _release(conn: Connection, releasing: Awaitable[None]) -> None:
+async def _release(conn: Connection, releasing: Awaitable[bool]) -> None:
     """Release one slot. A connection that cannot do it (lost, or left unusable by the upload
     it served) is closed: its session, and every lock it held, end with it."""
     try:
         async with asyncio.timeout(RELEASE_TIMEOUT_SECONDS):
-            await releasing
+            if not await releasing:
+                # Not this session's lock: a pooler in transaction mode (PgBouncer's
+                # `pool_mode = transaction`) ran the statements on other server connections,
+                # and the slot stays taken there. The caps need session pooling.
+                logger.error(
+                    "an upload slot was not held by the upload's own database session: the "
+                    "upload caps need a session (not a transaction-mode pooler) for uploads"
+                )
     except BaseException as error:
         # Never back into the pool with a slot held (a cancellation included).
         _close(conn)

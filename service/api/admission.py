@@ -4,7 +4,9 @@ its body is read, or is answered 429 with `Retry-After` at once.
 `Admission` is ASGI middleware on the upload route, inside the authentication (it needs the
 user) and outside the body's readers, so that a refused upload spools nothing. It holds the
 slots, and the connection they live on, until the handler is done; the handler runs its
-queries and the ingestion's transaction on that connection (`connection`).
+queries and the ingestion's transaction on that connection (`connection`). They are given back
+just before the answer starts, so that a client's next upload, sent as soon as it has the
+answer, finds them free.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request
-from litestar.types import ASGIApp, Receive, Scope, Send
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.admission import Slots
 from service.db import Connection
@@ -28,10 +30,16 @@ class Admission:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         slots: Slots = scope["litestar_app"].state.slots
         user: User = scope["user"]
-        async with slots.hold(user.id) as conn:
-            scope.setdefault("state", {})[CONNECTION_KEY] = conn
+        async with slots.hold(user.id) as held:
+
+            async def send_released(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    await held.release()  # the handler is done with it: free before the answer
+                await send(message)
+
+            scope.setdefault("state", {})[CONNECTION_KEY] = held.conn
             try:
-                await self.app(scope, receive, send)
+                await self.app(scope, receive, send_released)
             finally:
                 del scope["state"][CONNECTION_KEY]
 

@@ -20,9 +20,11 @@ async def take_service_slot(conn: Connection, slot: int) -> bool:
     return bool(await queries.scalar(conn, "take_service_slot", slot))
 
 
-async def release_user_slot(conn: Connection, user_id: UUID, slot: int) -> None:
-    await queries.scalar(conn, "release_user_slot", user_id, slot)
+async def release_user_slot(conn: Connection, user_id: UUID, slot: int) -> bool:
+    """Release a slot this session holds; False if it held none (the lock is elsewhere)."""
+    return bool(await queries.scalar(conn, "release_user_slot", user_id, slot))
 
 
-async def release_service_slot(conn: Connection, slot: int) -> None:
-    await queries.scalar(conn, "release_service_slot", slot)
+async def release_service_slot(conn: Connection, slot: int) -> bool:
+    """Release a slot this session holds; False if it held none (the lock is elsewhere)."""
+    return bool(await queries.scalar(conn, "release_service_slot", slot))
