@@ -183,6 +183,10 @@ class Service:
             "DATABASE_URL": f"{self.database_url}&application_name={self.application_name}",
             "SHEETFLOW_JWT_SECRET": SECRET,
             "SHEETFLOW_POOL_SIZE": str(POOL_SIZE),
+            # Two uploads at once (a retry made while the first still runs) and a reserve:
+            # what fits in the small pool.
+            "SHEETFLOW_MAX_INGESTIONS": "2",
+            "SHEETFLOW_POOL_RESERVE": "2",
             "SHEETFLOW_STATEMENT_TIMEOUT_SECONDS": str(STATEMENT_TIMEOUT_SECONDS),
             "SHEETFLOW_SHUTDOWN_GRACE_SECONDS": str(GRACE_SECONDS),
             "TMPDIR": str(self.scratch),
@@ -695,6 +699,8 @@ class Harness:
         left = await self.batches(project)
         made_by_first = left.complete - (outcome.early == "201")
         outcome.fate = "partial" if left.partial else "committed" if made_by_first else "absent"
+        if outcome.fault == "disconnect_after_body" and outcome.fate == "committed":
+            outcome.problems.append("a batch was stored for a client that went away after its body")
         outcome.problems.extend(left.partial)
         outcome.leaked = await self.leaked_connections()
         retried = await bounded(self.retry(project, key), "the retry")
@@ -797,6 +803,22 @@ async def disconnect_ingest(
     first.cancel()
 
 
+async def disconnect_after_body(
+    h: Harness, first: asyncio.Task[Any], progress: Progress, o: Outcome, rng: random.Random
+) -> None:
+    """The client goes away once it has sent its whole body, early in the ingestion (within
+    the first `AFTER_BODY_SHARE` of it): the upload must be cancelled and leave nothing
+    (spec 4.6; `_check` reports a batch stored all the same)."""
+    await until(first, progress.body_sent)
+    await asyncio.sleep(o.fraction * AFTER_BODY_SHARE * (h.timings.total - h.timings.body))
+    first.cancel()
+
+
+AFTER_BODY_SHARE = 0.3
+"""`disconnect_after_body` strikes this early in the ingestion, well before its COMMIT: a
+disconnect noticed only once the COMMIT has answered leaves the batch, rightly."""
+
+
 async def sigterm(
     h: Harness, first: asyncio.Task[Any], progress: Progress, o: Outcome, rng: random.Random
 ) -> None:
@@ -851,6 +873,7 @@ INJECTORS: dict[str, Injector] = {
     "pg_restart": pg_restart,
     "disconnect_body": disconnect_body,
     "disconnect_ingest": disconnect_ingest,
+    "disconnect_after_body": disconnect_after_body,
     "sigterm": sigterm,
     "worker_kill": worker_kill,
     "statement_timeout": statement_timeout,
@@ -859,7 +882,9 @@ INJECTORS: dict[str, Injector] = {
 
 FAULTS = tuple(INJECTORS)
 """Every fault the harness injects, in the order the bench cycles through them."""
-CLIENT_FAULTS = frozenset({"disconnect_body", "disconnect_ingest", "worker_kill"})
+CLIENT_FAULTS = frozenset(
+    {"disconnect_body", "disconnect_ingest", "disconnect_after_body", "worker_kill"}
+)
 """Faults that are no failure of the service or its database (a client that goes away, a
 hostile file that kills its parsing worker): the service answers them without logging an
 error. The others are logged with their stack trace, as failures of the service's own."""

@@ -12,7 +12,13 @@ ingestion benchmark's 12 columns) and has its field statistics computed, then ru
 - reads at `--rate` per second, evenly spaced: 80 % `GET …/rows?limit=100&offset=<a random
   page of the batch>`, 10 % `GET …/batches/{id}` and 10 % `GET …/fields` (people reviewing
   batches open one, look at its fields, then page through its rows);
-- one `POST …/batches` of a `--upload-rows`-row CSV every `--upload-every` seconds.
+- one `POST …/batches` of a `--upload-rows`-row CSV every `--upload-every` seconds;
+- with `--flood N`, a second user sends N uploads of that CSV at once, each sent again as soon
+  as it is answered (after `--flood-retry` seconds when refused with 429), for the whole run:
+  the reads are then the other user's, and show what one user flooding uploads costs
+  everyone else (issue 14: target no 5xx and p99 <= 100 ms):
+
+      uv run python bench/load.py --flood 12 --upload-every 0 --upload-rows 50000 --duration 60
 
 Open loop: every request is sent at its scheduled time whatever became of the earlier ones, and
 its latency runs from that scheduled time to the last byte of the answer, so a stalled service
@@ -43,6 +49,7 @@ import tempfile
 import time
 import urllib.parse
 from collections import Counter, defaultdict
+from collections.abc import Awaitable
 from pathlib import Path
 from uuid import uuid4
 
@@ -58,6 +65,7 @@ FIELDS = "GET …/fields"
 READ_MIX = ((ROWS, 0.8), (BATCH, 0.1), (FIELDS, 0.1))
 READS = {label for label, _ in READ_MIX}
 UPLOAD = "upload"
+FLOOD = "POST …/batches by the flooding user"
 KEEP_ALIVE_SECONDS = 4
 """Connections idle longer are not reused: uvicorn closes them after 5 s."""
 TICK = os.sysconf("SC_CLK_TCK")
@@ -196,12 +204,24 @@ class Client:
             head += f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n"
         return head.encode() + b"\r\n" + body
 
-    async def send(self, request: bytes) -> int:
-        """The answer's status (its body is read and dropped)."""
+    async def send(self, request: bytes, *, expect_continue: bool = False) -> int:
+        """The answer's status (its body is read and dropped). With `expect_continue`, the
+        body is sent only once the service has said `100 Continue` (as curl does for bodies
+        over 1 MiB): an upload refused before its body is read then sends none of it."""
         reader, writer = await self.connection()
         try:
-            writer.write(request)
-            lines = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+            if expect_continue:
+                head, _, body = request.partition(b"\r\n\r\n")
+                writer.write(head + b"\r\nExpect: 100-continue\r\n\r\n")
+                interim = await reader.readuntil(b"\r\n\r\n")
+                if interim.startswith(b"HTTP/1.1 100"):
+                    writer.write(body)
+                    interim = b""
+            else:
+                writer.write(request)
+                interim = b""
+            answer = interim or await reader.readuntil(b"\r\n\r\n")
+            lines = answer.decode("latin-1").split("\r\n")
             fields = {
                 name.strip().lower(): value.strip()
                 for name, _, value in (line.partition(":") for line in lines[1:])
@@ -230,6 +250,7 @@ class Client:
     def close(self) -> None:
         for _, _, writer in self.idle:
             writer.close()
+        self.idle.clear()
 
 
 def multipart(csv: bytes) -> tuple[bytes, str]:
@@ -258,11 +279,14 @@ class Run:
         self.reads: list[tuple[float, float]] = []
         self.in_flight = 0
         self.started = 0.0
+        self.flood: tuple[Client, bytes] | None = None
+        """With `--flood`: the flooding user's client and upload request."""
 
     async def drive(self, plan: list[tuple[float, str, str]]) -> None:
         loop = asyncio.get_running_loop()
         tasks = set()
         self.started = loop.time()
+        floods = [asyncio.create_task(self.flood_loop()) for _ in range(self.options.flood)]
         for due, label, path in plan:
             delay = self.started + due - loop.time()
             if delay > 0:
@@ -274,7 +298,23 @@ class Run:
             task = asyncio.create_task(self.send(label, path, due))
             tasks.add(task)
             task.add_done_callback(tasks.discard)
-        await asyncio.gather(*tasks)
+        await asyncio.gather(*tasks, *floods)
+
+    async def flood_loop(self) -> None:
+        """One of the flooding user's uploads, sent again and again until the schedule ends;
+        after a 429, again `--flood-retry` seconds later."""
+        assert self.flood is not None
+        client, request = self.flood
+        loop = asyncio.get_running_loop()
+        while (sent := loop.time()) < self.started + self.options.duration:
+            status, outcome, latency = await timed(
+                client.send(request, expect_continue=True), sent, self.options.flood_timeout
+            )
+            # A refused upload's connection expects a body it never got: never reuse it.
+            client.close()
+            self.record(FLOOD, sent - self.started, latency, outcome)
+            if status == 429:
+                await asyncio.sleep(self.options.flood_retry)
 
     async def send(self, label: str, path: str, due: float) -> None:
         loop = asyncio.get_running_loop()
@@ -282,14 +322,9 @@ class Run:
         self.late_ms.append((loop.time() - scheduled) * 1000)
         request = self.upload if path == UPLOAD else self.client.request("GET", path)
         try:
-            async with asyncio.timeout(self.options.timeout):
-                status = await self.client.send(request)
-            outcome = "" if 200 <= status < 300 else str(status)
-            latency = (loop.time() - scheduled) * 1000
-        except TimeoutError:
-            outcome, latency = "timeout", math.inf
-        except (OSError, EOFError, ValueError) as error:
-            outcome, latency = type(error).__name__, math.inf
+            _, outcome, latency = await timed(
+                self.client.send(request), scheduled, self.options.timeout
+            )
         finally:
             self.in_flight -= 1
         self.record(label, due, latency, outcome)
@@ -313,6 +348,20 @@ def summary(options: argparse.Namespace, run: Run, others: float) -> str:
         + " ".join(f"| {percentile(latencies, q):,.1f}" for q in (0.5, 0.99, 0.999))
         + f" | {errors:,} | {others:.2f} |"
     )
+
+
+async def timed(sending: Awaitable[int], since: float, seconds: float) -> tuple[int, str, float]:
+    """The answer's status (0 if none), what went wrong ("" for a 2xx, else the status or the
+    error), and the latency in ms from `since` (inf if not answered within `seconds`)."""
+    loop = asyncio.get_running_loop()
+    try:
+        async with asyncio.timeout(seconds):
+            status = await sending
+    except TimeoutError:
+        return 0, "timeout", math.inf
+    except (OSError, EOFError, ValueError) as error:
+        return 0, type(error).__name__, math.inf
+    return status, "" if 200 <= status < 300 else str(status), (loop.time() - since) * 1000
 
 
 def report(options: argparse.Namespace, run: Run, figures: list[str]) -> None:
@@ -361,6 +410,24 @@ def report(options: argparse.Namespace, run: Run, figures: list[str]) -> None:
                     f"| {start:.2f} to {end:.2f} s | {len(latencies):,} "
                     f"| {percentile(latencies, 0.5):,.1f} | {percentile(latencies, 0.99):,.1f} |"
                 )
+    if options.flood:
+
+        def fives(labels: list[str]) -> int:
+            return sum(
+                count
+                for label in labels
+                for outcome, count in run.errors[label].items()
+                if outcome.startswith("5")
+            )
+
+        reads_5xx, floods_5xx = fives([label for label, _ in READ_MIX]), fives([FLOOD])
+        print()
+        print(
+            f"{options.flood} uploads at once from one user, answered 201: "
+            f"{len(run.latencies[FLOOD]) - sum(run.errors[FLOOD].values())}, 429: "
+            f"{run.errors[FLOOD]['429']}; 5xx answers: the other user's reads {reads_5xx}, "
+            f"the flooding uploads {floods_5xx}"
+        )
     print()
     for line in figures:
         print(line)
@@ -411,6 +478,21 @@ async def run(
         fast = Client(base, headers)
         upload = fast.request("POST", f"/projects/{project}/batches", body, content_type)
         load = Run(fast, options, upload)
+        if options.flood:
+            flood_headers = (
+                {"Authorization": f"Bearer {options.flood_token}"}
+                if options.url
+                else loopback.bearer("flood")
+            )
+            flooding = Client(base, flood_headers)
+            made = await client.post(
+                "/projects", json={"name": f"flood {uuid4()}"}, headers=flood_headers
+            )
+            flood_project = made.raise_for_status().json()["id"]
+            load.flood = (
+                flooding,
+                flooding.request("POST", f"/projects/{flood_project}/batches", body, content_type),
+            )
         sampler = asyncio.create_task(watch.sample_workers())
         rss_before = watch.status_kib("VmRSS")
         waited_before = watch.run_queue_seconds()
@@ -459,6 +541,10 @@ if __name__ == "__main__":
     parser.add_argument("--read-rows", type=int, default=10_000, help="rows of the read batch")
     parser.add_argument("--max-in-flight", type=int, default=64)
     parser.add_argument("--timeout", type=float, default=10, help="seconds per request")
+    parser.add_argument("--flood", type=int, default=0, help="uploads at once by a 2nd user")
+    parser.add_argument("--flood-retry", type=float, default=1, help="seconds after a 429")
+    parser.add_argument("--flood-timeout", type=float, default=300, help="seconds per upload")
+    parser.add_argument("--flood-token", help="with --url and --flood: the 2nd user's token")
     parser.add_argument("--url", help="use this running service instead of starting one")
     parser.add_argument("--token", help="with --url: a bearer token it accepts")
     parser.add_argument("--pid", type=int, help="with --url: the service's process id")
@@ -471,4 +557,6 @@ if __name__ == "__main__":
     options = parser.parse_args()
     if options.url and not options.token:
         parser.error("--url needs --token")
+    if options.url and options.flood and not options.flood_token:
+        parser.error("--url with --flood needs --flood-token")
     asyncio.run(main(options))

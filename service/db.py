@@ -188,7 +188,8 @@ async def _keep_session(conn: Connection) -> None:
 
 class _Pool(asyncpg.Pool):  # type: ignore[misc]
     """asyncpg's pool, whose every `acquire` (its own `fetch…`/`execute` included) waits at
-    most `acquire_timeout` for a connection; asyncpg's default is to wait forever."""
+    most `acquire_timeout` for a connection (asyncpg's default is to wait forever), then
+    raises `Unavailable` saying that no connection was free."""
 
     def __init__(self, *args: Any, acquire_timeout: float, **kwargs: Any) -> None:
         self.acquire_timeout = acquire_timeout
@@ -196,6 +197,17 @@ class _Pool(asyncpg.Pool):  # type: ignore[misc]
 
     def acquire(self, *, timeout: float | None = None) -> Any:
         return super().acquire(timeout=self.acquire_timeout if timeout is None else timeout)
+
+    async def _acquire(self, timeout: float | None) -> Any:  # noqa: ASYNC109 (asyncpg's)
+        """asyncpg's own acquire, with its timeout reported as what it is: every connection was
+        busy (a bare `TimeoutError` is an `OSError`, which reads as a lost connection)."""
+        try:
+            return await super()._acquire(timeout)
+        except TimeoutError as error:
+            raise Unavailable(
+                f"no database connection became free within {timeout:g} s: the service is "
+                "busy; try again shortly"
+            ) from error
 
 
 async def create_pool(
@@ -237,7 +249,13 @@ async def create_pool(
     return pool
 
 
-_CLOSED = re.compile(r"\b(connection|pool) is clos(ed|ing)\b")
+_CLOSED = re.compile(
+    r"\b(connection|pool) is clos(ed|ing)\b|\bconnection has been released back to the pool\b"
+)
+"""What asyncpg says when a connection, or the pool, is closed. It also hands a connection
+that closed under its user back to the pool, and says so to whoever uses it next: an upload
+holds its connection while its body arrives (`service.admission`), and PostgreSQL may go
+away meanwhile."""
 
 
 def connection_lost(error: BaseException | None) -> bool:
@@ -252,6 +270,8 @@ def connection_lost(error: BaseException | None) -> bool:
     COMMIT included; asyncpg aborts the connection then, and the pool replaces it. So that
     error is a lost connection too: its transaction went with it (the COMMIT was never sent)."""
     while error is not None:
+        if isinstance(error, TimeoutError):
+            return False  # an OSError too, but the connection is still there: no answer in time
         if isinstance(
             error,
             asyncpg.PostgresConnectionError

@@ -8,6 +8,7 @@
     ├── InvalidInput                the request itself is malformed (400)
     ├── KeyReused                   an Idempotency-Key sent again with a different request (422)
     ├── Unavailable                 the database cannot be reached now; try again (503)
+    ├── Busy                        too many uploads running now; try again later (429)
     └── IngestError                 an uploaded file cannot be ingested; names file/sheet/row
         ├── UnsupportedFormat       not a spreadsheet we read, or not what its extension says (415)
         ├── CorruptFile             the file cannot be parsed (422)
@@ -57,6 +58,15 @@ class KeyReused(SheetflowError):
 
 class Unavailable(SheetflowError):
     pass
+
+
+class Busy(SheetflowError):
+    """`limit` names the setting that is full (e.g. `max_ingestions`), `value` is its value."""
+
+    def __init__(self, detail: str, *, limit: str, value: int) -> None:
+        super().__init__(detail)
+        self.limit = limit
+        self.value = value
 
 
 class IngestError(SheetflowError):

@@ -34,6 +34,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     (its default, 100). 0 turns the cache off, as a pooler in transaction mode (PgBouncer's
     `pool_mode = transaction`) needs: there the next transaction may run on another server
     connection, where a statement prepared on the first does not exist."""
+    pool_reserve: int = 4
+    """`SHEETFLOW_POOL_RESERVE`: pooled connections that uploads can never take, kept for the
+    other requests; `max_ingestions + pool_reserve` must fit in `pool_size`."""
+    max_ingestions: int = 4
+    """`SHEETFLOW_MAX_INGESTIONS`: uploads being received or ingested at once, across every
+    process on the database (each holds one pooled connection); the next one is answered 429."""
+    max_ingestions_per_user: int = 2
+    """`SHEETFLOW_MAX_INGESTIONS_PER_USER`: the same, for one user."""
 
     statement_timeout_seconds: float = 30
     """`SHEETFLOW_STATEMENT_TIMEOUT_SECONDS`: PostgreSQL cancels any statement running longer
@@ -62,6 +70,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """`SHEETFLOW_JWT_AUDIENCE`: when set, tokens must carry this `aud`."""
 
     max_file_bytes: int = 50 * MiB
+    max_field_bytes: int = 4096
+    """`SHEETFLOW_MAX_FIELD_BYTES`: largest form field of an upload that is not a file (a part
+    without a filename: `mode`, `sheet`, or any other name); refused (413) as it streams."""
     max_files: int = 50
     max_rows: int = 1_000_000
     max_columns: int = 1_000
@@ -94,12 +105,16 @@ _INT_VARIABLES = {
     "PORT": "port",
     "WEB_CONCURRENCY": "web_concurrency",
     "SHEETFLOW_POOL_SIZE": "pool_size",
+    "SHEETFLOW_POOL_RESERVE": "pool_reserve",
+    "SHEETFLOW_MAX_INGESTIONS": "max_ingestions",
+    "SHEETFLOW_MAX_INGESTIONS_PER_USER": "max_ingestions_per_user",
     "SHEETFLOW_STATEMENT_TIMEOUT_SECONDS": "statement_timeout_seconds",
     "SHEETFLOW_DB_CONNECT_TIMEOUT_SECONDS": "db_connect_timeout_seconds",
     "SHEETFLOW_UPLOAD_BODY_TIMEOUT_SECONDS": "upload_body_timeout_seconds",
     "SHEETFLOW_SHUTDOWN_GRACE_SECONDS": "shutdown_grace_seconds",
     "SHEETFLOW_MAX_FILE_BYTES": "max_file_bytes",
     "SHEETFLOW_MAX_FILES": "max_files",
+    "SHEETFLOW_MAX_FIELD_BYTES": "max_field_bytes",
     "SHEETFLOW_MAX_ROWS": "max_rows",
     "SHEETFLOW_MAX_COLUMNS": "max_columns",
     "SHEETFLOW_MAX_CELL_CHARS": "max_cell_chars",
@@ -155,4 +170,22 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     values["log_format"] = log_format
     if values.get("jwt_secret") and values.get("jwks_url"):
         raise SystemExit("set SHEETFLOW_JWT_SECRET or SHEETFLOW_JWKS_URL, not both")
-    return Settings(**values)  # type: ignore[arg-type]
+    settings = Settings(**values)  # type: ignore[arg-type]
+    if problem := pool_problem(settings):
+        raise SystemExit(problem)
+    return settings
+
+
+def pool_problem(settings: Settings) -> str | None:
+    """Why the pool cannot hold every upload's connection and the reserve, or None if it can.
+    Each upload running holds one pooled connection (`service.admission`), and up to
+    `max_ingestions` of them may run in this one process."""
+    needed = settings.max_ingestions + settings.pool_reserve
+    if needed <= settings.pool_size:
+        return None
+    return (
+        f"SHEETFLOW_POOL_SIZE={settings.pool_size} is too small: SHEETFLOW_MAX_INGESTIONS="
+        f"{settings.max_ingestions} uploads each hold a connection, and SHEETFLOW_POOL_RESERVE="
+        f"{settings.pool_reserve} more are kept for other requests; raise SHEETFLOW_POOL_SIZE "
+        f"to at least {needed} (and PostgreSQL's max_connections with it) or lower the others"
+    )

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, BinaryIO, NamedTuple, Protocol
 from uuid import UUID
 
 from service import idempotency, ingestion, ownership
-from service.db import Pool
+from service.db import Connection, Pool
 from service.entities import Batch, BatchMode
 from service.errors import InvalidInput, LimitExceeded
 from service.idempotency import Fingerprint, KeysInFlight
@@ -64,16 +64,21 @@ class Uploads:
         mode: BatchMode,
         sheet: str | None,
         key: str | None,
+        *,
+        conn: Connection | None = None,
     ) -> Created:
         """Store `parts` as one new batch of `project_id` (or the batch that `key` created
-        for this same request), or store nothing and raise."""
+        for this same request), or store nothing and raise. `conn`: the upload's own
+        connection (it holds the upload's slots, see `service.admission`), for all its
+        queries and its transaction; else they use the pool."""
+        db = self.pool if conn is None else conn
         for part in parts:
             if "\x00" in (part.filename or ""):
                 # It would be the rows' sourceFileName, and PostgreSQL cannot store a NUL.
                 raise InvalidInput(
                     f"the file name {part.filename!r} contains a NUL character; rename the file"
                 )
-        await ownership.project(self.pool, user_id, project_id)
+        await ownership.project(db, user_id, project_id)
         operation = ("create_batch", str(project_id), mode, sheet)
         try:
             with (
@@ -86,9 +91,10 @@ class Uploads:
                     for index, part in enumerate(parts)
                 ]
                 if claim is not None:
-                    await claim.check(self.pool)  # a replay needs no parsing
+                    await claim.check(db)  # a replay needs no parsing
                 batch = await ingestion.ingest(
                     self.pool,
+                    conn=conn,
                     project_id=project_id,
                     user_id=user_id,
                     sources=sources,
@@ -99,7 +105,7 @@ class Uploads:
                     spare=self.spare,
                 )
         except idempotency.Replayed as replay:
-            found = await batches.get_for_owner(self.pool, user_id, project_id, replay.resource_id)
+            found = await batches.get_for_owner(db, user_id, project_id, replay.resource_id)
             if found is None:
                 raise replay.gone("batch") from None
             return Created(found, replayed=True)

@@ -1,5 +1,5 @@
-"""The Litestar application factory. The app's lifespan owns the asyncpg pool and the spare
-parsing worker."""
+"""The Litestar application factory. The app's lifespan owns the asyncpg pool, the upload
+slots on it and the spare parsing worker."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, OpenAPI, Schema, SecurityScheme
 
 from service import fields, logs, metrics
+from service.admission import Slots
 from service.api import batches, health, observability, projects, rows, users
 from service.api import fields as field_routes
 from service.api.auth import PUBLIC_PATHS, BearerAuthentication, KnownUsers, Verifier
@@ -63,6 +64,7 @@ def create_app(settings: Settings, database_url: str) -> Litestar:
         app.state.known_users = KnownUsers()
         app.state.keys_in_flight = KeysInFlight(settings.idempotency_ttl_seconds)
         app.state.pool = await create_pool(database_url, settings)
+        app.state.slots = Slots(app.state.pool, settings)
         app.state.spare_worker = SpareWorker()
         app.state.uploads = Uploads(
             app.state.pool, settings, app.state.keys_in_flight, app.state.spare_worker

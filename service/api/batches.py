@@ -16,8 +16,11 @@ from litestar.openapi.spec import Example
 from litestar.params import BodyKwarg, FromPath, JSONBody
 
 from service import ownership
+from service.api import admission
+from service.api.admission import Admission
 from service.api.auth import Claims
-from service.api.deadlines import BodyArrival
+from service.api.deadlines import BodyArrival, ClientPresence
+from service.api.forms import FieldLimit
 from service.api.idempotency_key import REPLAYED_RESPONSE_HEADERS, IdempotencyKey, created
 from service.api.problems import AUTHENTICATED, documented
 from service.api.wire import DEFAULT_LIMIT, PageLimit, PageOffset, Wire, to_wire
@@ -186,7 +189,13 @@ async def upload_batch(
             raise InvalidInput("every `files` part must be a file upload (a part with a filename)")
         uploads: Uploads = state.uploads
         batch, replayed = await uploads.create(
-            request.user.id, project_id, parts, data.mode, data.sheet or None, idempotency_key
+            request.user.id,
+            project_id,
+            parts,
+            data.mode,
+            data.sheet or None,
+            idempotency_key,
+            conn=admission.connection(request),  # holds the upload's slots
         )
     finally:
         for part in parts:
@@ -199,16 +208,21 @@ def upload_handler(settings: Settings) -> HTTPRouteHandler:
     """The upload route, with a body limit that fits the configured file limits (a larger
     Content-Length is refused before the body is read; a body that outgrows it is cut off),
     a deadline for receiving the body (408 past it), and no error logged when the client goes
-    away before the end of its body (`deadlines.BodyArrival`)."""
+    away before the end of its body (`deadlines.BodyArrival`), nor anything stored when it goes
+    away after (`deadlines.ClientPresence`); a form field that is not a file
+    is refused (413) as soon as it outgrows its limit (`forms.FieldLimit`)."""
     return post(
         "/projects/{project_id:str}/batches",
         status_code=201,
         tags=["batches"],
-        responses=documented(*AUTHENTICATED, 404, 408, 409, 413, 415, 422),
+        responses=documented(*AUTHENTICATED, 404, 408, 409, 413, 415, 422, 429),
         response_headers=REPLAYED_RESPONSE_HEADERS,
         request_max_body_size=settings.max_files * settings.max_file_bytes + (1 << 20),
         middleware=[
-            DefineMiddleware(BodyArrival, timeout_seconds=settings.upload_body_timeout_seconds)
+            Admission,
+            ClientPresence,
+            DefineMiddleware(FieldLimit, max_field_bytes=settings.max_field_bytes),
+            DefineMiddleware(BodyArrival, timeout_seconds=settings.upload_body_timeout_seconds),
         ],
     )(upload_batch)
 

@@ -11,6 +11,11 @@ time or whole, and a request still running when the shutdown grace period ends.
   In both cases the body is ended rather than failed, so Litestar's form parser finds it cut
   short and closes every part it has spooled so far; the handler never runs, so nothing is
   stored.
+- `ClientPresence` (the upload route): a client that goes away after the end of its body,
+  while its upload is being spooled, parsed or stored, cancels it: the ingestion rolls back
+  and nothing is stored (spec 4.6), as if the body had never ended; the service logs one
+  line at info level. Only a disconnect noticed once the COMMIT has answered leaves the batch
+  in place (an Idempotency-Key retry then gets it, replayed).
 - `AnswerCancelled` (every route): on SIGTERM uvicorn stops accepting, waits
   `SHEETFLOW_SHUTDOWN_GRACE_SECONDS` for the requests in flight, then cancels their tasks. A
   cancelled request has rolled back whatever it was doing; its client gets a 503 problem
@@ -75,6 +80,65 @@ class BodyArrival:
                 )
 
         await self.app(scope, receive_in_time, send_unless_ended)
+
+
+class ClientPresence:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        whole = asyncio.Event()
+        gone: asyncio.Future[ReceiveMessage] = asyncio.get_running_loop().create_future()
+        started = False
+
+        async def receive_watched() -> ReceiveMessage:
+            if whole.is_set():  # only a disconnect comes after the body
+                return await asyncio.shield(gone)
+            message = await receive()
+            if message["type"] == "http.request" and not message.get("more_body", False):
+                whole.set()
+            return message
+
+        async def send_tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        async def watch() -> None:
+            await whole.wait()
+            while (message := await receive())["type"] != "http.disconnect":
+                pass
+            gone.set_result(message)
+
+        async def handle() -> None:
+            await self.app(scope, receive_watched, send_tracked)
+
+        handling = asyncio.create_task(handle())
+        watcher = asyncio.create_task(watch())
+        try:
+            await asyncio.wait({handling, watcher}, return_when=asyncio.FIRST_COMPLETED)
+            if gone.done() and not handling.done() and not started:
+                # The client left before its answer began: stop the work done for it.
+                handling.cancel()
+                await asyncio.wait({handling})
+                if handling.cancelled():
+                    logger.info(
+                        "%s %s: the client went away after sending its body; the upload was "
+                        "cancelled and nothing was stored",
+                        scope.get("method"),
+                        scope["path"],
+                    )
+                    return
+            await handling
+        except asyncio.CancelledError:
+            # This request's own cancellation (shutdown): the handler's goes with it.
+            handling.cancel()
+            await asyncio.wait({handling})
+            raise
+        finally:
+            watcher.cancel()
+            if watcher.done() and not watcher.cancelled():
+                watcher.exception()  # a failed receive: retrieved, nothing to do with it
 
 
 class AnswerCancelled:

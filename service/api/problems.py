@@ -54,6 +54,7 @@ STATUS_BY_ERROR: dict[type[errors.SheetflowError], int] = {
     errors.InvalidInput: 400,
     errors.KeyReused: 422,
     errors.Unavailable: 503,
+    errors.Busy: 429,
     errors.UnsupportedFormat: 415,
     errors.IngestError: 422,
 }
@@ -77,7 +78,7 @@ AUTHENTICATED = (400, 401, 503)
 database (to know the user), so it answers 503 while the database cannot be reached."""
 
 RETRY_AFTER_SECONDS = 5
-"""What a 503 tells the client to wait before trying again."""
+"""What a 503 (or a 429) tells the client to wait before trying again."""
 
 
 def problem_response(
@@ -99,15 +100,15 @@ def problem_response(
         headers = {**(headers or {}), "WWW-Authenticate": 'Bearer realm="sheetflow"'}
     if status == 408:  # RFC 9110: the server has given up waiting on this connection
         headers = {**(headers or {}), "Connection": "close"}
-    if status == 503:
+    if status in (429, 503):
         headers = {**(headers or {}), "Retry-After": str(RETRY_AFTER_SECONDS)}
     return Response(content=body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
 
-async def send_problem(send: Send, status: int, detail: str) -> None:
+async def send_problem(send: Send, status: int, detail: str, **extensions: Any) -> None:
     """Answer with a problem straight through ASGI, for middleware that answers in place of
     the application."""
-    response = problem_response(status, detail)
+    response = problem_response(status, detail, **extensions)
     body = msgspec.json.encode(response.content)
     headers = [
         (b"content-type", MEDIA_TYPE.encode()),
@@ -152,7 +153,7 @@ def domain_error(_: Request[Any, Any, Any], error: Exception) -> Response[Any]:
             "row": error.row,
             "column": error.column,
         }
-    if isinstance(error, errors.LimitExceeded):
+    if isinstance(error, errors.LimitExceeded | errors.Busy):
         where |= {"limit": error.limit, "limit_value": error.value}
     return problem_response(status_for(error), error.detail, **where)
 
@@ -190,7 +191,7 @@ DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
     asyncpg.OperatorInterventionError,  # class 57: statement timeout, shutting down, starting up
     asyncpg.InterfaceError,  # only a closed connection or pool (any other use is a bug)
     asyncpg.InternalClientError,  # asyncpg lost track of a connection it then aborts
-    TimeoutError,  # no answer within the client-side guard, no free connection in time
+    TimeoutError,  # no answer within the client-side guard (no free connection: `Unavailable`)
 )
 """Driver failures that mean "the database cannot answer now", whichever query hit them
 (a failed connection attempt is already `errors.Unavailable`, see `service.db`). Which of them

@@ -33,6 +33,7 @@ READ_AHEAD_FRAMES = 8
 
 async def store(
     pool: Pool,
+    own: Connection | None,
     worker: Worker,
     project_id: UUID,
     user_id: UUID,
@@ -49,7 +50,7 @@ async def store(
     committed: Batch | None = None
     feed = ReadAhead(worker)
     try:
-        async with pool.acquire() as conn:
+        async with pool.acquire() if own is None else contextlib.nullcontext(own) as conn:
             async with Watchdog(conn, patience) as watchdog, conn.transaction():
                 await rows.allow_long_copy(conn, settings.ingest_timeout_seconds)
                 batch = await batches.create(

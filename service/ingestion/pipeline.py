@@ -54,6 +54,7 @@ async def ingest(
     on_rows: Callable[[int, int], None] | None = None,
     on_created: Callable[[Connection, Batch], Awaitable[None]] | None = None,
     spare: SpareWorker | None = None,
+    conn: Connection | None = None,
 ) -> Batch:
     """Parse `sources` and store them as one new batch, or store nothing and raise.
 
@@ -62,6 +63,8 @@ async def ingest(
     runs in the batch's transaction right after the batch row is written (before its rows):
     what it writes commits or rolls back with the batch, and what it raises aborts the upload.
     `spare`: take the worker from it, and have it start the next once this one is done.
+    `conn`: run the transaction on this connection (the upload's own, which holds its slots,
+    see `service.admission`) rather than on one taken from `pool`.
     """
     started = time.monotonic()
     deadline = asyncio.timeout(settings.ingest_timeout_seconds)
@@ -73,7 +76,7 @@ async def ingest(
         try:
             async with deadline:
                 batch = await copying.store(
-                    pool, worker, project_id, user_id, mode, settings, on_rows, on_created
+                    pool, conn, worker, project_id, user_id, mode, settings, on_rows, on_created
                 )
         except TimeoutError:
             if not deadline.expired():

@@ -56,6 +56,29 @@ async def running(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
             yield c
 
 
+def http_scope(method: str, path: str, headers: dict[str, str]) -> dict[str, object]:
+    """The ASGI scope of a request as uvicorn builds it, for tests that call the app
+    themselves (to hang up at a moment of their choosing, which httpx cannot)."""
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": [
+            (name.lower().encode(), value.encode())
+            for name, value in headers.items()
+            if name.lower() != "transfer-encoding"
+        ],
+        "client": ("127.0.0.1", 50000),
+        "server": ("sheetflow.test", 80),
+    }
+
+
 async def counts(pool: Pool) -> tuple[int, int]:
     """How many batches and rows the database holds: an upload refused leaves both as they were."""
     return (

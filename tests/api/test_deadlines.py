@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from service.settings import Settings
-from tests.api.conftest import SECRET
+from tests.api.conftest import SECRET, http_scope
 
 
 @pytest.fixture
@@ -106,24 +106,7 @@ async def test_a_client_gone_before_the_end_of_its_body_is_no_error_and_stores_n
     async def send(message):
         sent.append(message)
 
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": url,
-        "raw_path": url.encode(),
-        "root_path": "",
-        "query_string": b"",
-        "headers": [
-            (name.lower().encode(), value.encode())
-            for name, value in {**headers, **form.headers}.items()
-            if name.lower() != "transfer-encoding"
-        ],
-        "client": ("127.0.0.1", 50000),
-        "server": ("sheetflow.test", 80),
-    }
+    scope = http_scope("POST", url, {**headers, **form.headers})
     with caplog.at_level(logging.INFO):
         await app(scope, receive, send)
 
