@@ -18,8 +18,6 @@ created on first sight and updated when the token's `email`/`name` change.
 from __future__ import annotations
 
 import asyncio
-import os
-import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -32,6 +30,7 @@ from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 
+from service import local_secrets
 from service.entities import User
 from service.settings import Settings
 from service.store import users
@@ -49,15 +48,7 @@ class Claims(msgspec.Struct, frozen=True, kw_only=True):
 
 def local_secret(data_dir: Path) -> str:
     """The data directory's signing secret, created (0600) on first use."""
-    path = data_dir / SECRET_FILE
-    data_dir.mkdir(parents=True, exist_ok=True)
-    try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text().strip()
-    with os.fdopen(descriptor, "w") as handle:
-        handle.write(secrets.token_urlsafe(48))
-    return path.read_text().strip()
+    return local_secrets.read_or_create(data_dir / SECRET_FILE)
 
 
 def signing_secret(settings: Settings) -> str:
