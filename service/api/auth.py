@@ -18,11 +18,12 @@ created on first sight and updated when the token's `email`/`name` change.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import jwt
 import msgspec
@@ -31,8 +32,9 @@ from litestar.exceptions import NotAuthorizedException
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 
 from service import local_secrets
+from service.api.wire import Text
 from service.entities import User
-from service.settings import Settings
+from service.settings import MIN_JWT_SECRET_BYTES, Settings
 from service.store import users
 
 LEEWAY_SECONDS = 30
@@ -41,14 +43,23 @@ PUBLIC_PATHS = {"/health", "/ready", "/metrics", "/schema"}
 
 
 class Claims(msgspec.Struct, frozen=True, kw_only=True):
-    sub: str
-    email: str | None = None
-    name: str | None = None
+    sub: Annotated[Text, msgspec.Meta(min_length=1, max_length=255)]
+    """Who: never empty (an empty `sub` would be one user shared by every such token); at
+    most 255 characters, as OpenID Connect allows."""
+    email: Text | None = None
+    name: Text | None = None
 
 
 def local_secret(data_dir: Path) -> str:
     """The data directory's signing secret, created (0600) on first use."""
-    return local_secrets.read_or_create(data_dir / SECRET_FILE)
+    path = data_dir / SECRET_FILE
+    secret = local_secrets.read_or_create(path)
+    if len(secret.encode()) < MIN_JWT_SECRET_BYTES:
+        raise SystemExit(
+            f"{path} holds a secret of {len(secret.encode())} bytes; HS256 needs at least "
+            f"{MIN_JWT_SECRET_BYTES}: delete the file to have a new one generated"
+        )
+    return secret
 
 
 def signing_secret(settings: Settings) -> str:
@@ -68,6 +79,14 @@ def issue_token(
     from the identity provider that owns the keys)."""
     if settings.jwks_url:
         raise ValueError("tokens come from the identity provider when SHEETFLOW_JWKS_URL is set")
+    if not subject:
+        raise ValueError("the subject must not be empty")
+    longest = settings.jwt_max_lifetime_seconds
+    if longest and ttl_seconds > longest:
+        raise ValueError(
+            f"--ttl {ttl_seconds:g}: a token may live at most {longest} seconds "
+            "(SHEETFLOW_JWT_MAX_LIFETIME_SECONDS)"
+        )
     now = int(time.time())
     claims: dict[str, Any] = {"sub": subject, "iat": now, "exp": now + int(ttl_seconds)}
     if email is not None:
@@ -99,6 +118,31 @@ class Verifier:
             self.secret = signing_secret(settings)
             self.algorithms = ["HS256"]
 
+    @property
+    def required(self) -> list[str]:
+        if self.settings.jwt_max_lifetime_seconds:
+            return ["exp", "iat", "sub"]
+        return ["exp", "sub"]
+
+    def check_times(self, payload: dict[str, Any]) -> None:
+        """What PyJWT leaves open: it reads `exp`, `iat` and `nbf` with `int()`, so a string
+        of digits passes, and any `exp` is accepted however far away. They must be JSON
+        numbers here, and a token may live at most `jwt_max_lifetime_seconds` after its
+        `iat` (which PyJWT has already refused in the future)."""
+        for claim in ("exp", "iat", "nbf"):
+            value = payload.get(claim)
+            if claim in payload and not (
+                isinstance(value, int | float)
+                and not isinstance(value, bool)
+                and math.isfinite(value)
+            ):
+                raise NotAuthorizedException(f"invalid token: `{claim}` must be a number")
+        longest = self.settings.jwt_max_lifetime_seconds
+        if longest and payload["exp"] - payload["iat"] > longest:
+            raise NotAuthorizedException(
+                f"invalid token: it lives longer than the {longest} seconds allowed (exp - iat)"
+            )
+
     async def verify(self, token: str) -> Claims:
         try:
             key: Any
@@ -114,10 +158,11 @@ class Verifier:
                 issuer=self.settings.jwt_issuer,
                 audience=self.settings.jwt_audience,
                 options={
-                    "require": ["exp", "sub"],
+                    "require": self.required,
                     "verify_aud": self.settings.jwt_audience is not None,
                 },
             )
+            self.check_times(payload)
             return msgspec.convert(payload, Claims)
         except jwt.PyJWKClientError as error:
             raise NotAuthorizedException("the token's signing key could not be found") from error
