@@ -66,6 +66,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     jwks_refresh_seconds: float = 30
     """`SHEETFLOW_JWKS_REFRESH_SECONDS`: a token with an unknown `kid` fetches the key set again
     at most this often (a flood of made-up kids must not become a flood of fetches)."""
+    jwks_timeout_seconds: float = 5
+    """`SHEETFLOW_JWKS_TIMEOUT_SECONDS`: longest a key-set fetch may keep requests waiting
+    (one fetch runs at a time; every request that needs it waits for that one)."""
     jwt_issuer: str | None = None
     """`SHEETFLOW_JWT_ISSUER`: when set, tokens must carry this `iss`."""
     jwt_audience: str | None = None
@@ -128,6 +131,7 @@ _INT_VARIABLES = {
     "SHEETFLOW_INGEST_TIMEOUT_SECONDS": "ingest_timeout_seconds",
     "SHEETFLOW_IDEMPOTENCY_TTL_SECONDS": "idempotency_ttl_seconds",
     "SHEETFLOW_JWKS_REFRESH_SECONDS": "jwks_refresh_seconds",
+    "SHEETFLOW_JWKS_TIMEOUT_SECONDS": "jwks_timeout_seconds",
     "SHEETFLOW_JWT_MAX_LIFETIME_SECONDS": "jwt_max_lifetime_seconds",
 }
 _ZERO_TURNS_OFF = {"SHEETFLOW_JWT_MAX_LIFETIME_SECONDS"}

@@ -2,22 +2,23 @@
 
 Three ways to verify, chosen by configuration:
 
-- `SHEETFLOW_JWKS_URL`: RS256/ES256 tokens against that key set. Keys are cached and the set
-  is fetched again when a token names an unknown `kid` (PyJWT's `PyJWKClient`; the fetch is
-  blocking, so it runs in a thread).
+- `SHEETFLOW_JWKS_URL`: RS256/ES256 tokens against that key set. Keys are kept and the set
+  is fetched again when a token names an unknown `kid`, one fetch at a time and at most once
+  per cooldown, failed fetches included (`service/api/jwks.py`).
 - `SHEETFLOW_JWT_SECRET`: HS256 with that shared secret.
 - neither (local use): HS256 with a random secret generated once into the data directory
   (`jwt-secret`, mode 0600); `sheetflow token` signs with the same one.
 
 Only the algorithms of the chosen way are accepted, so `alg: none` and HS/RS confusion (an
-HS256 token "signed" with the public key) are refused. `exp` and `sub` are required; `iss` and
-`aud` are checked when configured; clocks may disagree by 30 seconds. The user behind `sub` is
+HS256 token "signed" with the public key) are refused. `exp` and a non-empty `sub` are
+required, and `iat` too while a maximum lifetime is in force (`exp - iat` at most
+`SHEETFLOW_JWT_MAX_LIFETIME_SECONDS`); times must be JSON numbers; `iss` and `aud` are
+checked when configured; clocks may disagree by 30 seconds. The user behind `sub` is
 created on first sight and updated when the token's `email`/`name` change.
 """
 
 from __future__ import annotations
 
-import asyncio
 import math
 import time
 from collections import OrderedDict
@@ -32,6 +33,7 @@ from litestar.exceptions import NotAuthorizedException
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 
 from service import local_secrets
+from service.api.jwks import KeyNotFound, KeySet
 from service.api.wire import Text
 from service.entities import User
 from service.settings import MIN_JWT_SECRET_BYTES, Settings
@@ -105,13 +107,12 @@ class Verifier:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.jwks: jwt.PyJWKClient | None = None
+        self.jwks: KeySet | None = None
         if settings.jwks_url:
-            self.jwks = jwt.PyJWKClient(
+            self.jwks = KeySet(
                 settings.jwks_url,
-                cache_keys=True,
-                timeout=5,
-                cooldown_duration=settings.jwks_refresh_seconds,
+                refresh_seconds=settings.jwks_refresh_seconds,
+                timeout_seconds=settings.jwks_timeout_seconds,
             )
             self.algorithms = ["RS256", "ES256"]
         else:
@@ -147,7 +148,7 @@ class Verifier:
         try:
             key: Any
             if self.jwks is not None:
-                key = (await asyncio.to_thread(self.jwks.get_signing_key_from_jwt, token)).key
+                key = (await self.jwks.key(jwt.get_unverified_header(token).get("kid"))).key
             else:
                 key = self.secret
             payload = jwt.decode(
@@ -164,7 +165,7 @@ class Verifier:
             )
             self.check_times(payload)
             return msgspec.convert(payload, Claims)
-        except jwt.PyJWKClientError as error:
+        except KeyNotFound as error:
             raise NotAuthorizedException("the token's signing key could not be found") from error
         except jwt.PyJWTError as error:
             raise NotAuthorizedException(f"invalid token: {error}") from error
