@@ -34,7 +34,7 @@ from litestar.middleware import AbstractAuthenticationMiddleware, Authentication
 
 from service import local_secrets
 from service.api.jwks import KeyNotFound, KeySet
-from service.api.wire import Text
+from service.api.wire import Text, in_words
 from service.entities import User
 from service.settings import MIN_JWT_SECRET_BYTES, Settings
 from service.store import users
@@ -170,7 +170,7 @@ class Verifier:
         except jwt.PyJWTError as error:
             raise NotAuthorizedException(f"invalid token: {error}") from error
         except msgspec.ValidationError as error:
-            raise NotAuthorizedException(f"invalid token claims: {error}") from error
+            raise NotAuthorizedException(f"invalid token claims: {in_words(str(error))}") from error
 
 
 class KnownUsers:

@@ -38,6 +38,18 @@ takes a parameter's constraints from its marker). `tests/hostile/test_nul.py` fi
 text input in the OpenAPI document and sends it a NUL."""
 
 
+def in_words(message: str) -> str:
+    """msgspec's message for a value that failed a text pattern above ("Expected `str`
+    matching regex '^[^\\x00…' - at `$.sub`"), in words; any other message as it is."""
+    refusal, at, where = message.partition(" - at ")
+    if "matching regex" not in refusal or "x00" not in refusal:
+        return message
+    words = "must be text without NUL (U+0000) or lone surrogates"
+    if "x20" in refusal:
+        words += ", with at least one visible character"
+    return f"{words}{at}{where}"
+
+
 class Wire(msgspec.Struct, frozen=True, kw_only=True, rename="camel", forbid_unknown_fields=True):
     pass
 

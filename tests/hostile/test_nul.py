@@ -180,6 +180,9 @@ async def test_nul_in_a_text_input_is_a_400_naming_it(
     assert response.headers["content-type"] == "application/problem+json"
     named = "file name" if name.endswith("filename") else name
     assert named.lower() in response.text.lower(), response.text
+    # It says what is wrong: NUL, or what the input must be instead (the Idempotency-Key
+    # header has a stricter rule of its own: printable ASCII).
+    assert "NUL" in response.text or "printable ASCII" in response.text, response.text
     assert await written(service) == before
 
 
@@ -192,5 +195,6 @@ async def test_nul_in_a_token_claim_is_a_401(service: Service, claim: str) -> No
     client = await service.client()
     response = await client.get("/users/me", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 401, response.text
-    assert claim in response.text
+    assert f"`$.{claim}`" in response.json()["detail"]
+    assert "NUL" in response.json()["detail"]
     assert await service.pool.fetchval("SELECT count(*) FROM users") == before
