@@ -32,6 +32,7 @@ import stat
 import subprocess
 import tempfile
 import time
+import urllib.parse
 import warnings
 from pathlib import Path
 from typing import Any
@@ -78,7 +79,8 @@ class EmbeddedServer(PostgresServer):
     def get_uri(self, database: str | None = None) -> str:
         """The server's URL, with the password."""
         uri = str(super().get_uri(database))
-        return uri.replace(f"://{SUPERUSER}:@", f"://{SUPERUSER}:{self.password}@", 1)
+        password = urllib.parse.quote(self.password, safe="")
+        return uri.replace(f"://{SUPERUSER}:@", f"://{SUPERUSER}:{password}@", 1)
 
     def ensure_pgdata_inited(self) -> None:
         if self.system_user is not None:
