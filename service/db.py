@@ -120,11 +120,11 @@ def dbmate(
     """
     env = dict(os.environ)
     env["PATH"] = f"{postgres_bin_dir()}{os.pathsep}{env.get('PATH', '')}"
-    env.pop("DATABASE_URL", None)
+    # The URL (and its password) goes in the environment, which only this user can read;
+    # any local user can read a command line.
+    env["DATABASE_URL"] = dbmate_url(url)
     command = [
         dbmate_executable(),
-        "--url",
-        dbmate_url(url),
         "--migrations-dir",
         str(MIGRATIONS_DIR),
         "--schema-file",

@@ -199,3 +199,17 @@ def test_a_data_directory_made_by_an_older_version_is_upgraded_in_place(base):
         assert set(methods) == {"scram-sha-256"}
     finally:
         stop(data_dir)
+
+
+def test_dbmate_gets_the_password_in_its_environment_not_on_its_command_line(tmp_path, monkeypatch):
+    """Any local user can read a process's command line (`ps`, /proc/*/cmdline), only its
+    own user its environment."""
+    seen = tmp_path / "seen"
+    fake = tmp_path / "dbmate"
+    fake.write_text(f'#!/bin/sh\necho "$*" > {seen}\necho "$DATABASE_URL" >> {seen}\n')
+    fake.chmod(0o700)
+    monkeypatch.setattr(db, "dbmate_executable", lambda: str(fake))
+    db.dbmate("postgresql://postgres:s3cret-password@/sheetflow?host=/somewhere", "status")
+    command_line, environment = seen.read_text().splitlines()
+    assert "s3cret-password" not in command_line
+    assert environment == "postgres://postgres:s3cret-password@/sheetflow?host=/somewhere"
