@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import atexit
 import gc
+import math
 import os
 import shutil
 import signal
@@ -118,7 +119,7 @@ def token(settings: Settings, args: argparse.Namespace) -> int:
     """Print only the token, on one line, so that scripts can capture it."""
     from service.api.auth import issue_token
 
-    if args.ttl <= 0:
+    if not math.isfinite(args.ttl) or args.ttl <= 0:
         print("sheetflow token: --ttl must be a positive number of seconds", file=sys.stderr)
         return 2
     if settings.jwks_url:
@@ -127,9 +128,14 @@ def token(settings: Settings, args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    print(
-        issue_token(settings, args.subject, email=args.email, name=args.name, ttl_seconds=args.ttl)
-    )
+    try:
+        token = issue_token(
+            settings, args.subject, email=args.email, name=args.name, ttl_seconds=args.ttl
+        )
+    except ValueError as error:
+        print(f"sheetflow token: {error}", file=sys.stderr)
+        return 2
+    print(token)
     return 0
 
 
@@ -249,7 +255,12 @@ def build_parser() -> argparse.ArgumentParser:
     token_parser.add_argument("subject", help="the token's `sub`: who you are")
     token_parser.add_argument("--email")
     token_parser.add_argument("--name")
-    token_parser.add_argument("--ttl", type=float, default=3600, help="seconds (default 3600)")
+    token_parser.add_argument(
+        "--ttl",
+        type=float,
+        default=3600,
+        help="seconds (default 3600; at most SHEETFLOW_JWT_MAX_LIFETIME_SECONDS, 86400 by default)",
+    )
     token_parser.set_defaults(run=token)
 
     ingest_parser = commands.add_parser(

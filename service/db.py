@@ -67,26 +67,28 @@ def embedded_postgres() -> Any:
 
 
 def start_embedded(data_dir: Path) -> str:
-    """Start (or reuse) the embedded server under `data_dir/postgres`; return its URL.
+    """Start (or reuse) the embedded server under `data_dir/postgres`; return its URL, which
+    carries the server's password (`service/embedded.py` says how it is kept private).
 
     The server is stopped at interpreter exit by the last process that used it.
     """
-    pgdata = (data_dir / "postgres").resolve()
-    pgdata.parent.mkdir(parents=True, exist_ok=True)
-    server = embedded_postgres().get_server(pgdata, cleanup_mode="stop")
-    return str(server.get_uri(EMBEDDED_DATABASE))
+    from service import embedded
+
+    return embedded.get_server(data_dir, cleanup_mode="stop").get_uri(EMBEDDED_DATABASE)
 
 
 @contextmanager
 def throwaway_server() -> Iterator[Any]:
-    """A throwaway embedded PostgreSQL (an `embedded_postgres` server), deleted after: for the
-    tests and the benchmarks.
+    """A throwaway embedded PostgreSQL (`service.embedded`, as the service runs it: password
+    in the URL, private socket), deleted after: for the tests and the benchmarks.
 
     Its directory is made here rather than by pytest's tmp_path_factory, which deletes all
     but the newest few base directories when another pytest run starts, and would pull the
     data directory from under a running server."""
     data_dir = Path(tempfile.mkdtemp(prefix="sheetflow-test-pg-"))
-    server = embedded_postgres().get_server(data_dir / "postgres", cleanup_mode="delete")
+    from service import embedded
+
+    server = embedded.get_server(data_dir, cleanup_mode="delete")
     try:
         yield server
     finally:
@@ -118,11 +120,11 @@ def dbmate(
     """
     env = dict(os.environ)
     env["PATH"] = f"{postgres_bin_dir()}{os.pathsep}{env.get('PATH', '')}"
-    env.pop("DATABASE_URL", None)
+    # The URL (and its password) goes in the environment, which only this user can read;
+    # any local user can read a command line.
+    env["DATABASE_URL"] = dbmate_url(url)
     command = [
         dbmate_executable(),
-        "--url",
-        dbmate_url(url),
         "--migrations-dir",
         str(MIGRATIONS_DIR),
         "--schema-file",

@@ -13,6 +13,8 @@ from pathlib import Path
 import msgspec
 
 MiB = 1024 * 1024
+MIN_JWT_SECRET_BYTES = 32
+"""HS256's key should be at least as long as its hash (RFC 7518 §3.2): 32 bytes."""
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
@@ -64,10 +66,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     jwks_refresh_seconds: float = 30
     """`SHEETFLOW_JWKS_REFRESH_SECONDS`: a token with an unknown `kid` fetches the key set again
     at most this often (a flood of made-up kids must not become a flood of fetches)."""
+    jwks_timeout_seconds: float = 5
+    """`SHEETFLOW_JWKS_TIMEOUT_SECONDS`: longest a key-set fetch may keep requests waiting
+    (one fetch runs at a time; every request that needs it waits for that one)."""
     jwt_issuer: str | None = None
     """`SHEETFLOW_JWT_ISSUER`: when set, tokens must carry this `iss`."""
     jwt_audience: str | None = None
     """`SHEETFLOW_JWT_AUDIENCE`: when set, tokens must carry this `aud`."""
+    jwt_max_lifetime_seconds: int = 24 * 3600
+    """`SHEETFLOW_JWT_MAX_LIFETIME_SECONDS`: longest a token may live (`exp - iat`); tokens
+    must then carry `iat`. 0 turns the check off (`iat` optional, any `exp`)."""
 
     max_file_bytes: int = 50 * MiB
     max_field_bytes: int = 4096
@@ -123,7 +131,10 @@ _INT_VARIABLES = {
     "SHEETFLOW_INGEST_TIMEOUT_SECONDS": "ingest_timeout_seconds",
     "SHEETFLOW_IDEMPOTENCY_TTL_SECONDS": "idempotency_ttl_seconds",
     "SHEETFLOW_JWKS_REFRESH_SECONDS": "jwks_refresh_seconds",
+    "SHEETFLOW_JWKS_TIMEOUT_SECONDS": "jwks_timeout_seconds",
+    "SHEETFLOW_JWT_MAX_LIFETIME_SECONDS": "jwt_max_lifetime_seconds",
 }
+_ZERO_TURNS_OFF = {"SHEETFLOW_JWT_MAX_LIFETIME_SECONDS"}
 
 _COUNT_VARIABLES = {
     "SHEETFLOW_DB_STATEMENT_CACHE_SIZE": "db_statement_cache_size",
@@ -150,7 +161,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             number = int(raw)
         except ValueError:
             raise SystemExit(f"{variable}={raw!r} is not a whole number") from None
-        if number <= 0:
+        if number < 0 or (number == 0 and variable not in _ZERO_TURNS_OFF):
             raise SystemExit(f"{variable}={raw!r} must be positive")
         values[field] = number
     for variable, field in _COUNT_VARIABLES.items():
@@ -170,6 +181,13 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     values["log_format"] = log_format
     if values.get("jwt_secret") and values.get("jwks_url"):
         raise SystemExit("set SHEETFLOW_JWT_SECRET or SHEETFLOW_JWKS_URL, not both")
+    secret = str(values.get("jwt_secret") or "")
+    if secret and len(secret.encode()) < MIN_JWT_SECRET_BYTES:
+        raise SystemExit(
+            f"SHEETFLOW_JWT_SECRET is {len(secret.encode())} bytes long; HS256 needs at least "
+            f"{MIN_JWT_SECRET_BYTES} (for example: python -c "
+            "'import secrets; print(secrets.token_urlsafe(48))')"
+        )
     settings = Settings(**values)  # type: ignore[arg-type]
     if problem := pool_problem(settings):
         raise SystemExit(problem)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -39,19 +42,29 @@ def server_running(data_dir: Path) -> bool:
     return True
 
 
-def test_migrate_twice_reuses_the_embedded_data_directory(tmp_path):
-    first = sheetflow("migrate", data_dir=tmp_path)
+@pytest.fixture
+def data_dir() -> Iterator[Path]:
+    """A data directory of its own in the temporary directory. Not pytest's `tmp_path`: run
+    as root, its base (0700) is closed to the embedded server's system user, and the service
+    refuses such a data directory rather than open what is above it."""
+    path = Path(tempfile.mkdtemp(prefix="sheetflow-cli-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_migrate_twice_reuses_the_embedded_data_directory(data_dir):
+    first = sheetflow("migrate", data_dir=data_dir)
     out, _ = first.communicate(timeout=120)
     assert first.returncode == 0, out
     assert "Applying: 20261124200100_create_users.sql" in out
-    assert (tmp_path / "postgres" / "PG_VERSION").exists()
-    assert not server_running(tmp_path), "the embedded server must stop when migrate exits"
+    assert (data_dir / "postgres" / "PG_VERSION").exists()
+    assert not server_running(data_dir), "the embedded server must stop when migrate exits"
 
-    second = sheetflow("migrate", data_dir=tmp_path)
+    second = sheetflow("migrate", data_dir=data_dir)
     out, _ = second.communicate(timeout=120)
     assert second.returncode == 0, out
     assert "Applying" not in out, "a second run must find the first run's database"
-    assert not server_running(tmp_path)
+    assert not server_running(data_dir)
 
 
 def free_port() -> int:
@@ -60,9 +73,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def test_serve_answers_health_and_ready_then_stops_cleanly(tmp_path):
+def test_serve_answers_health_and_ready_then_stops_cleanly(data_dir):
     port = free_port()
-    process = sheetflow("serve", "--port", str(port), data_dir=tmp_path)
+    process = sheetflow("serve", "--port", str(port), data_dir=data_dir)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -82,4 +95,4 @@ def test_serve_answers_health_and_ready_then_stops_cleanly(tmp_path):
         process.send_signal(signal.SIGTERM)
         out, _ = process.communicate(timeout=60)
     assert process.returncode == 0, out
-    assert not server_running(tmp_path), "the embedded server must stop with serve"
+    assert not server_running(data_dir), "the embedded server must stop with serve"

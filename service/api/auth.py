@@ -2,29 +2,29 @@
 
 Three ways to verify, chosen by configuration:
 
-- `SHEETFLOW_JWKS_URL`: RS256/ES256 tokens against that key set. Keys are cached and the set
-  is fetched again when a token names an unknown `kid` (PyJWT's `PyJWKClient`; the fetch is
-  blocking, so it runs in a thread).
+- `SHEETFLOW_JWKS_URL`: RS256/ES256 tokens against that key set. Keys are kept and the set
+  is fetched again when a token names an unknown `kid`, one fetch at a time and at most once
+  per cooldown, failed fetches included (`service/api/jwks.py`).
 - `SHEETFLOW_JWT_SECRET`: HS256 with that shared secret.
 - neither (local use): HS256 with a random secret generated once into the data directory
   (`jwt-secret`, mode 0600); `sheetflow token` signs with the same one.
 
 Only the algorithms of the chosen way are accepted, so `alg: none` and HS/RS confusion (an
-HS256 token "signed" with the public key) are refused. `exp` and `sub` are required; `iss` and
-`aud` are checked when configured; clocks may disagree by 30 seconds. The user behind `sub` is
+HS256 token "signed" with the public key) are refused. `exp` and a non-empty `sub` are
+required, and `iat` too while a maximum lifetime is in force (`exp - iat` at most
+`SHEETFLOW_JWT_MAX_LIFETIME_SECONDS`); times must be JSON numbers; `iss` and `aud` are
+checked when configured; clocks may disagree by 30 seconds. The user behind `sub` is
 created on first sight and updated when the token's `email`/`name` change.
 """
 
 from __future__ import annotations
 
-import asyncio
-import os
-import secrets
+import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import jwt
 import msgspec
@@ -32,8 +32,11 @@ from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 
+from service import local_secrets
+from service.api.jwks import KeyNotFound, KeySet
+from service.api.wire import Text, in_words
 from service.entities import User
-from service.settings import Settings
+from service.settings import MIN_JWT_SECRET_BYTES, Settings
 from service.store import users
 
 LEEWAY_SECONDS = 30
@@ -42,22 +45,23 @@ PUBLIC_PATHS = {"/health", "/ready", "/metrics", "/schema"}
 
 
 class Claims(msgspec.Struct, frozen=True, kw_only=True):
-    sub: str
-    email: str | None = None
-    name: str | None = None
+    sub: Annotated[Text, msgspec.Meta(min_length=1, max_length=255)]
+    """Who: never empty (an empty `sub` would be one user shared by every such token); at
+    most 255 characters, as OpenID Connect allows."""
+    email: Text | None = None
+    name: Text | None = None
 
 
 def local_secret(data_dir: Path) -> str:
     """The data directory's signing secret, created (0600) on first use."""
     path = data_dir / SECRET_FILE
-    data_dir.mkdir(parents=True, exist_ok=True)
-    try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text().strip()
-    with os.fdopen(descriptor, "w") as handle:
-        handle.write(secrets.token_urlsafe(48))
-    return path.read_text().strip()
+    secret = local_secrets.read_or_create(path)
+    if len(secret.encode()) < MIN_JWT_SECRET_BYTES:
+        raise SystemExit(
+            f"{path} holds a secret of {len(secret.encode())} bytes; HS256 needs at least "
+            f"{MIN_JWT_SECRET_BYTES}: delete the file to have a new one generated"
+        )
+    return secret
 
 
 def signing_secret(settings: Settings) -> str:
@@ -77,6 +81,14 @@ def issue_token(
     from the identity provider that owns the keys)."""
     if settings.jwks_url:
         raise ValueError("tokens come from the identity provider when SHEETFLOW_JWKS_URL is set")
+    if not subject:
+        raise ValueError("the subject must not be empty")
+    longest = settings.jwt_max_lifetime_seconds
+    if longest and ttl_seconds > longest:
+        raise ValueError(
+            f"--ttl {ttl_seconds:g}: a token may live at most {longest} seconds "
+            "(SHEETFLOW_JWT_MAX_LIFETIME_SECONDS)"
+        )
     now = int(time.time())
     claims: dict[str, Any] = {"sub": subject, "iat": now, "exp": now + int(ttl_seconds)}
     if email is not None:
@@ -95,24 +107,48 @@ class Verifier:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.jwks: jwt.PyJWKClient | None = None
+        self.jwks: KeySet | None = None
         if settings.jwks_url:
-            self.jwks = jwt.PyJWKClient(
+            self.jwks = KeySet(
                 settings.jwks_url,
-                cache_keys=True,
-                timeout=5,
-                cooldown_duration=settings.jwks_refresh_seconds,
+                refresh_seconds=settings.jwks_refresh_seconds,
+                timeout_seconds=settings.jwks_timeout_seconds,
             )
             self.algorithms = ["RS256", "ES256"]
         else:
             self.secret = signing_secret(settings)
             self.algorithms = ["HS256"]
 
+    @property
+    def required(self) -> list[str]:
+        if self.settings.jwt_max_lifetime_seconds:
+            return ["exp", "iat", "sub"]
+        return ["exp", "sub"]
+
+    def check_times(self, payload: dict[str, Any]) -> None:
+        """What PyJWT leaves open: it reads `exp`, `iat` and `nbf` with `int()`, so a string
+        of digits passes, and any `exp` is accepted however far away. They must be JSON
+        numbers here, and a token may live at most `jwt_max_lifetime_seconds` after its
+        `iat` (which PyJWT has already refused in the future)."""
+        for claim in ("exp", "iat", "nbf"):
+            value = payload.get(claim)
+            if claim in payload and not (
+                isinstance(value, int | float)
+                and not isinstance(value, bool)
+                and math.isfinite(value)
+            ):
+                raise NotAuthorizedException(f"invalid token: `{claim}` must be a number")
+        longest = self.settings.jwt_max_lifetime_seconds
+        if longest and payload["exp"] - payload["iat"] > longest:
+            raise NotAuthorizedException(
+                f"invalid token: it lives longer than the {longest} seconds allowed (exp - iat)"
+            )
+
     async def verify(self, token: str) -> Claims:
         try:
             key: Any
             if self.jwks is not None:
-                key = (await asyncio.to_thread(self.jwks.get_signing_key_from_jwt, token)).key
+                key = (await self.jwks.key(jwt.get_unverified_header(token).get("kid"))).key
             else:
                 key = self.secret
             payload = jwt.decode(
@@ -123,17 +159,18 @@ class Verifier:
                 issuer=self.settings.jwt_issuer,
                 audience=self.settings.jwt_audience,
                 options={
-                    "require": ["exp", "sub"],
+                    "require": self.required,
                     "verify_aud": self.settings.jwt_audience is not None,
                 },
             )
+            self.check_times(payload)
             return msgspec.convert(payload, Claims)
-        except jwt.PyJWKClientError as error:
+        except KeyNotFound as error:
             raise NotAuthorizedException("the token's signing key could not be found") from error
         except jwt.PyJWTError as error:
             raise NotAuthorizedException(f"invalid token: {error}") from error
         except msgspec.ValidationError as error:
-            raise NotAuthorizedException(f"invalid token claims: {error}") from error
+            raise NotAuthorizedException(f"invalid token claims: {in_words(str(error))}") from error
 
 
 class KnownUsers:

@@ -23,7 +23,7 @@ from service.api.deadlines import BodyArrival, ClientPresence
 from service.api.forms import FieldLimit
 from service.api.idempotency_key import REPLAYED_RESPONSE_HEADERS, IdempotencyKey, created
 from service.api.problems import AUTHENTICATED, documented
-from service.api.wire import DEFAULT_LIMIT, PageLimit, PageOffset, Wire, to_wire
+from service.api.wire import DEFAULT_LIMIT, PageLimit, PageOffset, Text, Wire, to_wire
 from service.entities import (
     BatchMode,
     BatchStatus,
@@ -141,7 +141,7 @@ class UploadForm:
 
     mode: BatchMode
     files: list[UploadFile]
-    sheet: str | None = None
+    sheet: Text | None = None
 
 
 UploadBody = Annotated[

@@ -7,12 +7,12 @@ from uuid import UUID
 
 from litestar import Request, get
 from litestar.datastructures import State
-from litestar.params import FromPath, QueryParameter
+from litestar.params import FromPath, PathParameter, QueryParameter
 
 from service import fields, ownership
 from service.api.auth import Claims
 from service.api.problems import AUTHENTICATED, documented
-from service.api.wire import DEFAULT_LIMIT, PageLimit, PageOffset, Wire
+from service.api.wire import DEFAULT_LIMIT, TEXT_PATTERN, PageLimit, PageOffset, Wire
 from service.entities import InferredType, User, ValueCount
 from service.errors import NotFound
 from service.store import fields as field_store
@@ -79,10 +79,13 @@ async def list_field_values(
     state: State,
     project_id: FromPath[UUID],
     batch_id: FromPath[UUID],
-    key: FromPath[str],
+    key: Annotated[str, PathParameter(pattern=TEXT_PATTERN)],
     search: Annotated[
         str | None,
-        QueryParameter(description="keep values containing this, ignoring case and accents"),
+        QueryParameter(
+            pattern=TEXT_PATTERN,
+            description="keep values containing this, ignoring case and accents",
+        ),
     ] = None,
     limit: PageLimit = DEFAULT_LIMIT,
     offset: PageOffset = 0,

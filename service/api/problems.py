@@ -22,6 +22,7 @@ from litestar.openapi import ResponseSpec
 from litestar.types import Send
 
 from service import errors, metrics
+from service.api.wire import in_words
 from service.db import connection_lost
 
 MEDIA_TYPE = "application/problem+json"
@@ -164,7 +165,9 @@ def http_error(_: Request[Any, Any, Any], error: Exception) -> Response[Any]:
     extra = error.extra if isinstance(error.extra, list) else None
     if extra:
         problems = [
-            FieldProblem(field=str(item.get("key", "")), message=str(item.get("message", "")))
+            FieldProblem(
+                field=str(item.get("key", "")), message=in_words(str(item.get("message", "")))
+            )
             for item in extra
             if isinstance(item, dict)
         ]

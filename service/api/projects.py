@@ -15,14 +15,21 @@ from service import idempotency, ownership
 from service.api.auth import Claims
 from service.api.idempotency_key import REPLAYED_RESPONSE_HEADERS, IdempotencyKey, created
 from service.api.problems import AUTHENTICATED, documented
-from service.api.wire import DEFAULT_LIMIT, PageLimit, PageOffset, Wire, to_wire
+from service.api.wire import (
+    DEFAULT_LIMIT,
+    VISIBLE_TEXT_PATTERN,
+    PageLimit,
+    PageOffset,
+    Text,
+    Wire,
+    to_wire,
+)
 from service.entities import ProjectStatus, User
 from service.store import projects
 
-# At least one visible character; written with \x escapes so that Python and the ECMA
-# regex of JSON Schema agree on it (they disagree on what \s means).
-Name = Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=r"[^\x00-\x20]")]
-Description = Annotated[str, msgspec.Meta(max_length=2000)]
+# Storable text (wire.Text) with at least one visible character.
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=VISIBLE_TEXT_PATTERN)]
+Description = Annotated[Text, msgspec.Meta(max_length=2000)]
 AuthRequest = Request[User, Claims, State]
 
 

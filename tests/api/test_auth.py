@@ -28,7 +28,11 @@ NOW = int(time.time())
 
 
 def hs256(claims, secret=SECRET, headers=None):
-    return jwt.encode(claims, secret, algorithm="HS256", headers=headers)
+    """Signed claims, issued now (`iat`) unless they say when: a token needs `iat` while
+    SHEETFLOW_JWT_MAX_LIFETIME_SECONDS is in force, as it is by default."""
+    return jwt.encode(
+        {"iat": int(time.time()), **claims}, secret, algorithm="HS256", headers=headers
+    )
 
 
 def b64(data: bytes) -> str:
@@ -142,7 +146,7 @@ async def test_jwks_rs256_and_es256_with_refresh_on_unknown_kid(tmp_path, databa
     jwks = tmp_path / "jwks.json"
     jwks.write_text(json.dumps({"keys": [jwk(rsa_key.public_key(), "r1", "RS256")]}))
     settings = Settings(data_dir=tmp_path, jwks_url=jwks_url, jwks_refresh_seconds=0)
-    claims = {"sub": "a", "exp": NOW + 600}
+    claims = {"sub": "a", "iat": NOW, "exp": NOW + 600}
 
     async with running(create_app(settings, database_url)) as client:
         rs = jwt.encode(claims, rsa_key, algorithm="RS256", headers={"kid": "r1"})
