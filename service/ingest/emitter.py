@@ -17,6 +17,7 @@ from service import errors
 from service.entities import InferredType, RowRecord, RowStatus, ValidationMessage
 from service.ingest import delimited, keys, limits, plans, validation, workbook
 from service.ingest.amendments import Tracker
+from service.ingest.budget import CharBudget
 from service.ingest.formats import FileFormat
 from service.ingest.inference import FITTING_KINDS, cell_kind, classify_text, text_misfits
 from service.ingest.keys import jsonb_order
@@ -63,6 +64,7 @@ class Emitter:
         self.stored_keys = [self.keys[index] for index in self.stored_order]
         self.template: dict[str, Any] = dict.fromkeys(self.stored_keys)
         self.position = 0
+        self.budget = CharBudget(settings, sum(map(len, self.keys)))
 
     def list_file(self, source: Source, plan: FilePlan) -> Iterator[list[ParsedRow]]:
         if plan.format is FileFormat.CSV:
@@ -197,6 +199,7 @@ class Emitter:
             kind = classify_text(value) if type(raw) is str else cell_kind(raw)
             if kind not in FITTING_KINDS[type_]:
                 messages.append(validation.type_mismatch(key, type_))
+        self.budget.take_row(list(data.values()), source.name, sheet.name, 1)
         row: ParsedRow = RowRecord(
             self.position,
             data,
@@ -314,6 +317,7 @@ class _Block:
                 for index, message in errors_of_column.items():
                     messages.setdefault(index, []).append(message)
                     failed.add(index)
+        self.emitter.budget.take(value_columns, numbers, self.file, self.plan.name)
         for index, message in extra.items():
             messages.setdefault(index, []).append(message)
         if tracker is not None:
