@@ -12,7 +12,8 @@ where one of them could be over the limit."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from operator import itemgetter
 from typing import Any
 
 from service import errors
@@ -23,7 +24,25 @@ _is_text = str.__instancecheck__
 
 def text_chars(values: Sequence[Any]) -> int:
     """Characters of the text values among `values`."""
-    return sum(map(len, filter(_is_text, values)))
+    try:
+        # Most columns hold text and nulls only: joined, their length is one memcpy away.
+        return len("".join(filter(None, values)))
+    except TypeError:  # numbers, booleans (or dates as text) among them
+        return sum(map(len, filter(_is_text, values)))
+
+
+def no_text(raw: Sequence[Any], type_counts: Mapping[type, int]) -> int | None:
+    """0 for a chunk of workbook cells that can give no text (floats and booleans, which
+    stay JSON numbers and booleans, and blank cells), else None: count the values."""
+    blanks = type_counts.get(str, 0)
+    if type_counts.keys() - {str} <= _NOT_TEXT and (not blanks or raw.count("") == blanks):
+        return 0
+    return None
+
+
+_NOT_TEXT = frozenset({float, bool})
+"""Workbook cell types whose values are never text (an int may be: past 2^53 it is kept as
+text; dates are ISO text)."""
 
 
 class CharBudget:
@@ -37,24 +56,30 @@ class CharBudget:
         self.used = 0
 
     def take(
-        self, columns: Sequence[Sequence[Any]], numbers: Sequence[int], file: str, sheet: str
+        self,
+        columns: Sequence[Sequence[Any]],
+        numbers: Sequence[int],
+        file: str,
+        sheet: str,
+        known: Sequence[int | None] | None = None,
     ) -> None:
         """Count a chunk of rows, given as its columns' values (`numbers`: their row numbers
-        in the sheet); raise `LimitExceeded` for the first row over a limit."""
+        in the sheet); raise `LimitExceeded` for the first row over a limit. `known`: per
+        column, its characters where the caller knows them already (else None)."""
         count = len(numbers)
-        totals = [text_chars(values) for values in columns]
+        if known is None:
+            totals = [text_chars(values) for values in columns]
+        else:
+            totals = [
+                text_chars(values) if chars is None else chars
+                for chars, values in zip(known, columns, strict=True)
+            ]
         text = sum(totals)
-        chunk = text + self.key_chars * count
-        # No row of the chunk can hold more than its keys plus the longest value of each column.
-        if (
-            self.key_chars + text > self.max_row
-            and self.key_chars
-            + sum(max(map(len, filter(_is_text, values)), default=0) for values in columns)
-            > self.max_row
-        ):
+        if self.key_chars + text > self.max_row and self._may_hold_a_long_row(columns, totals):
             for index, chars in enumerate(self._per_row(columns, count)):
                 if chars > self.max_row:
                     raise self._row_too_long(file, sheet, numbers[index], chars)
+        chunk = text + self.key_chars * count
         if self.used + chunk > self.max_batch:
             used = self.used
             for index, chars in enumerate(self._per_row(columns, count)):
@@ -62,6 +87,19 @@ class CharBudget:
                 if used > self.max_batch:
                     raise self._batch_too_big(file, sheet, numbers[index])
         self.used += chunk
+
+    def _may_hold_a_long_row(self, columns: Sequence[Sequence[Any]], totals: list[int]) -> bool:
+        """Whether the chunk may hold a row over `max_row`: no row holds more than its keys
+        plus the longest value of each column. The columns' totals bound that too, so the
+        longest values are looked for in the fullest columns first, only until it is clear."""
+        bound = self.key_chars + sum(totals)
+        for total, values in sorted(
+            zip(totals, columns, strict=True), key=itemgetter(0), reverse=True
+        ):
+            bound -= total - max(map(len, filter(_is_text, values)), default=0)
+            if bound <= self.max_row:
+                return False
+        return True
 
     def take_row(self, values: Sequence[Any], file: str, sheet: str, row: int) -> None:
         """Count one row given as its values (a profile-mode row)."""

@@ -17,7 +17,7 @@ from service import errors
 from service.entities import InferredType, RowRecord, RowStatus, ValidationMessage
 from service.ingest import delimited, keys, limits, plans, validation, workbook
 from service.ingest.amendments import Tracker
-from service.ingest.budget import CharBudget
+from service.ingest.budget import CharBudget, no_text
 from service.ingest.formats import FileFormat
 from service.ingest.inference import FITTING_KINDS, cell_kind, classify_text, text_misfits
 from service.ingest.keys import jsonb_order
@@ -274,6 +274,7 @@ class _Block:
         failed: set[int] = set()
         errors_here = self._errors_in_block(numbers) if self.errors_by_row else {}
         value_columns: list[list[Any]] = []
+        text_chars: list[int | None] = []  # per column, where the text chunk tells it for free
         raw_columns = list(zip(*cells, strict=True))
         tracker = self.tracker
         for index_in_sheet, column in enumerate(self.columns):
@@ -282,6 +283,7 @@ class _Block:
             try:
                 if self.text:
                     chunk = prepare_text(raw, self.max_chars, surrogates=self.surrogates)
+                    text_chars.append(len(chunk.block) - count + 1)  # less the newlines
                     values: list[Any] = [value or None for value in chunk.values]
                     repaired = chunk.repaired
                     misfits = text_misfits(chunk, checked_type)
@@ -293,6 +295,7 @@ class _Block:
                     if tracker is not None:
                         tracker.cells(index_in_sheet, raw, type_counts)
                     values, repaired, misfits = _workbook_values(raw, checked_type, type_counts)
+                    text_chars.append(no_text(raw, type_counts))
                     has_empty = None in values
             except CellTooLong as error:
                 raise limits.too_long(
@@ -317,7 +320,7 @@ class _Block:
                 for index, message in errors_of_column.items():
                     messages.setdefault(index, []).append(message)
                     failed.add(index)
-        self.emitter.budget.take(value_columns, numbers, self.file, self.plan.name)
+        self.emitter.budget.take(value_columns, numbers, self.file, self.plan.name, text_chars)
         for index, message in extra.items():
             messages.setdefault(index, []).append(message)
         if tracker is not None:
