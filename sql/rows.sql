@@ -61,34 +61,43 @@ CROSS JOIN LATERAL (
 CROSS JOIN LATERAL (
     SELECT json_agg(sized.item ORDER BY sized.position) AS items, count(*) AS kept
     FROM (
-        SELECT r.position, r.item,
-            row_number() OVER (ORDER BY r.position) AS ordinal,
-            sum(octet_length(r.item::text)) OVER (ORDER BY r.position) AS bytes
+        SELECT built.position, built.item,
+            row_number() OVER (ORDER BY built.position) AS ordinal,
+            sum(pg_column_size(built.item)) OVER (ORDER BY built.position) AS bytes
         FROM (
-            SELECT position, json_build_object(
-                'id', id,
-                'batchId', batch_id,
-                'data', data,
-                'status', status,
-                'validationMessages', validation_messages,
-                'sourceFileName', source_file_name,
-                'sourceSheetName', source_sheet_name,
-                'sourceRowIndex', source_row_index,
-                'createdAt', to_char(created_at AT TIME ZONE 'UTC',
-                    CASE WHEN extract(microseconds FROM created_at)::integer % 1000000 = 0
+            -- Each row's JSON is built once, here (OFFSET 0 keeps the planner from building
+            -- it again for the running sum), and only for the rows of the page: in `r`, a
+            -- status filter's OFFSET reads the rows before the page too.
+            SELECT r.position, json_build_object(
+                'id', r.id,
+                'batchId', r.batch_id,
+                'data', r.data,
+                'status', r.status,
+                'validationMessages', r.validation_messages,
+                'sourceFileName', r.source_file_name,
+                'sourceSheetName', r.source_sheet_name,
+                'sourceRowIndex', r.source_row_index,
+                'createdAt', to_char(r.created_at AT TIME ZONE 'UTC',
+                    CASE WHEN extract(microseconds FROM r.created_at)::integer % 1000000 = 0
                     THEN 'YYYY-MM-DD"T"HH24:MI:SS"Z"' ELSE 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"' END),
-                'updatedAt', to_char(updated_at AT TIME ZONE 'UTC',
-                    CASE WHEN extract(microseconds FROM updated_at)::integer % 1000000 = 0
+                'updatedAt', to_char(r.updated_at AT TIME ZONE 'UTC',
+                    CASE WHEN extract(microseconds FROM r.updated_at)::integer % 1000000 = 0
                     THEN 'YYYY-MM-DD"T"HH24:MI:SS"Z"' ELSE 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"' END)
             ) AS item
-            FROM ingestion_rows
-            WHERE batch_id = b.id AND deleted_at IS NULL
-                AND position >= CASE WHEN $6::row_status IS NULL THEN $5::integer ELSE 0 END
-                AND ($6::row_status IS NULL OR status = $6::row_status)
-            ORDER BY position
-            LIMIT $4::integer
-            OFFSET CASE WHEN $6::row_status IS NULL THEN 0 ELSE $5::integer END
-        ) AS r
+            FROM (
+                SELECT id, batch_id, position, data, status, validation_messages,
+                    source_file_name, source_sheet_name, source_row_index, created_at,
+                    updated_at
+                FROM ingestion_rows
+                WHERE batch_id = b.id AND deleted_at IS NULL
+                    AND position >= CASE WHEN $6::row_status IS NULL THEN $5::integer ELSE 0 END
+                    AND ($6::row_status IS NULL OR status = $6::row_status)
+                ORDER BY position
+                LIMIT $4::integer
+                OFFSET CASE WHEN $6::row_status IS NULL THEN 0 ELSE $5::integer END
+            ) AS r
+            OFFSET 0
+        ) AS built
     ) AS sized
     WHERE sized.ordinal = 1 OR sized.bytes <= $7::bigint
 ) AS page
