@@ -8,7 +8,8 @@ drawn from `random.Random(f"{seed}:{fault}:{round}")`, so a run is reproducible 
 fault and round (`--faults backend_kill --first-round 7 --runs 1` repeats round 7 of that fault
 alone; round 0 with seed 5 is what `tests/faults/` injects). Prints one line per fault: how the
 uploads ended (committed, absent, partial: must be 0, hung), leaked connections (must be 0),
-duplicate batches after the retry with the same Idempotency-Key (must be 0), 500 answers, and
+duplicate batches after the retry with the same Idempotency-Key (must be 0), live batches
+left under a deleted project (`project_delete_mid_upload`; must be 0), 500 answers, and
 for the PostgreSQL restart the time from its return to the service answering (target ≤ 5 s);
 then the first answers seen and every problem with the runs that showed it. The service's log
 during a run with a problem (a 500's traceback, say) is printed after that run's line.
@@ -71,9 +72,9 @@ async def main(options: argparse.Namespace) -> None:
 def report(faults: list[str], outcomes: list[tuple[int, Outcome]]) -> None:
     print(
         "| fault | runs | committed | absent | partial | hung | leaked connections "
-        "| duplicate batches | 500 answers | recovery s (p50 / max) |"
+        "| duplicate batches | orphaned batches | 500 answers | recovery s (p50 / max) |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     answers: dict[str, Counter[str]] = defaultdict(Counter)
     problems: dict[str, list[str]] = defaultdict(list)
     for fault in faults:
@@ -88,7 +89,8 @@ def report(faults: list[str], outcomes: list[tuple[int, Outcome]]) -> None:
             f"| {fault} | {len(mine)} | {fates['committed']} | {fates['absent']} "
             f"| {fates['partial']} | {sum(bool(outcome.hung) for outcome in mine)} "
             f"| {sum(outcome.leaked for outcome in mine)} "
-            f"| {sum(outcome.duplicates for outcome in mine)} | {fives} | {recovery} |"
+            f"| {sum(outcome.duplicates for outcome in mine)} "
+            f"| {sum(outcome.orphaned for outcome in mine)} | {fives} | {recovery} |"
         )
     for round_, outcome in outcomes:
         early = f", retried at once: {outcome.early}" if outcome.early else ""

@@ -358,6 +358,8 @@ class Outcome:
 
     fault: str
     fraction: float
+    project: str = ""
+    """The project uploaded into."""
     first: str = ""
     """The first attempt's answer: a status code, `disconnected` (the client cut it off) or
     `connection lost`."""
@@ -370,6 +372,8 @@ class Outcome:
     """What the service did not do within `BOUND_SECONDS` (it was then killed), if anything."""
     leaked: int = 0
     duplicates: int = 0
+    orphaned: int = 0
+    """Live batches left under the project once it was deleted (must be 0)."""
     retry: str = ""
     recovery: float | None = None
     """For `pg_restart`: seconds from PostgreSQL accepting connections again to the service
@@ -526,6 +530,15 @@ class Harness:
 
         await poll(settled, "the service to finish the upload")
 
+    async def orphaned(self, project: str) -> int:
+        """Live batches of `project` if it has been deleted (a delete cascades to them)."""
+        found: int = await (await self.sql()).fetchval(
+            "SELECT count(*) FROM ingestion_batches AS b JOIN projects AS p ON p.id = b.project_id"
+            " WHERE p.id = $1::uuid AND p.deleted_at IS NOT NULL AND b.deleted_at IS NULL",
+            project,
+        )
+        return found
+
     async def leaked_connections(self) -> int:
         """Once idle: backends left in a transaction or busy, and any beyond the pool size."""
         total, busy, _ = await self.backends()
@@ -627,8 +640,8 @@ class Harness:
         A hang of the service (no answer, no end of the upload, no exit within
         `BOUND_SECONDS`) is recorded, the service killed and started again, and the checks
         still made: what a hung service leaves behind matters too."""
-        outcome = Outcome(fault=fault, fraction=rng.random())
         project, key = await self.new_project(), str(uuid.uuid4())
+        outcome = Outcome(fault=fault, fraction=rng.random(), project=project)
         log_offset = self.service.log_size()
         if fault == "statement_timeout":
             await self.block_writes(True)
@@ -702,6 +715,10 @@ class Harness:
         if outcome.fault == "disconnect_after_body" and outcome.fate == "committed":
             outcome.problems.append("a batch was stored for a client that went away after its body")
         outcome.problems.extend(left.partial)
+        if outcome.fault == "project_delete_mid_upload" and (outcome.first == "201") != (
+            outcome.fate == "committed"
+        ):
+            outcome.problems.append(f"answered {outcome.first}, but the batch is {outcome.fate}")
         outcome.leaked = await self.leaked_connections()
         retried = await bounded(self.retry(project, key), "the retry")
         outcome.retry = "connection lost" if retried is None else str(retried.status_code)
@@ -709,6 +726,12 @@ class Harness:
         after = await self.batches(project)
         outcome.duplicates = max(0, after.complete - 1)
         outcome.problems.extend(after.partial)
+        outcome.orphaned = await self.orphaned(project)
+        if outcome.orphaned:
+            outcome.problems.append(f"{outcome.orphaned} live batches under a deleted project")
+        expected = EXPECTED_RETRY.get(outcome.fault, "201")
+        if outcome.retry != expected:
+            outcome.problems.append(f"the retry got {outcome.retry}, not {expected}")
         outcome.leaked += await self.leaked_connections()
 
 
@@ -868,6 +891,18 @@ async def statement_timeout(
         await conn.close()  # which releases the lock
 
 
+async def project_delete_mid_upload(
+    h: Harness, first: asyncio.Task[Any], progress: Progress, o: Outcome, rng: random.Random
+) -> None:
+    """`DELETE /projects/{id}` of the upload's project a random time into the upload (a little
+    past its end too). The delete is a 204, the upload a 201 whose batch the delete then hid,
+    or a 404 that stored nothing: never a live batch under the deleted project."""
+    await asyncio.sleep(o.fraction * 1.1 * h.timings.total)
+    deleted = await h.client.delete(f"/projects/{o.project}")
+    if deleted.status_code != 204:
+        o.problems.append(f"{deleted.status_code} to the DELETE of the project")
+
+
 INJECTORS: dict[str, Injector] = {
     "backend_kill": backend_kill,
     "pg_restart": pg_restart,
@@ -878,10 +913,13 @@ INJECTORS: dict[str, Injector] = {
     "worker_kill": worker_kill,
     "statement_timeout": statement_timeout,
     "commit_kill": commit_kill,
+    "project_delete_mid_upload": project_delete_mid_upload,
 }
 
 FAULTS = tuple(INJECTORS)
 """Every fault the harness injects, in the order the bench cycles through them."""
+EXPECTED_RETRY = {"project_delete_mid_upload": "404"}
+"""The retry's answer where it is not a 201: the project is gone."""
 CLIENT_FAULTS = frozenset(
     {"disconnect_body", "disconnect_ingest", "disconnect_after_body", "worker_kill"}
 )

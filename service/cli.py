@@ -22,7 +22,7 @@ from typing import Any, TextIO
 from uuid import UUID
 
 from service import db, errors
-from service.entities import BatchMode
+from service.entities import BatchMode, ProjectStatus
 from service.settings import Settings, load_settings
 from service.store import projects
 
@@ -199,6 +199,8 @@ async def _ingest(settings: Settings, url: str, project_id: UUID, args: argparse
         project = await projects.get_any_owner(pool, project_id)
         if project is None:
             raise errors.NotFound(f"no live project {project_id}")
+        if project.status is ProjectStatus.ARCHIVED:
+            raise projects.archived(project_id)
         progress = ProgressBar(sys.stderr) if sys.stderr.isatty() else None
         batch = await ingestion.ingest(
             pool,

@@ -4,7 +4,8 @@
     ├── NotFound                    the resource does not exist, or is not yours (404)
     ├── Conflict                    the request clashes with current state (409)
     │   ├── InvalidTransition       a review step not allowed from the batch's status
-    │   └── RequestInFlight         a request with the same Idempotency-Key is still running
+    │   ├── RequestInFlight         a request with the same Idempotency-Key is still running
+    │   └── ProjectArchived         an upload into an archived project
     ├── InvalidInput                the request itself is malformed (400)
     ├── KeyReused                   an Idempotency-Key sent again with a different request (422)
     ├── Unavailable                 the database cannot be reached now; try again (503)
@@ -45,6 +46,10 @@ class InvalidTransition(Conflict):
 
 
 class RequestInFlight(Conflict):
+    pass
+
+
+class ProjectArchived(Conflict):
     pass
 
 

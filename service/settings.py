@@ -85,6 +85,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     max_rows: int = 1_000_000
     max_columns: int = 1_000
     max_cell_chars: int = 32_767
+    max_row_chars: int = 256 * 1024
+    """`SHEETFLOW_MAX_ROW_CHARS`: characters of one row's keys and text values (eight full
+    cells of `max_cell_chars` and their keys fit)."""
+    max_batch_chars: int = 512 * MiB
+    """`SHEETFLOW_MAX_BATCH_CHARS`: characters of all the rows of a batch, counted the same way
+    (a small file can otherwise become huge rows: one long text repeated in many cells)."""
+    max_page_bytes: int = 8 * MiB
+    """`SHEETFLOW_MAX_PAGE_BYTES`: a page of rows stops before the row that would take its
+    items past this many bytes of JSON (it always holds at least one row)."""
 
     worker_memory_bytes: int = 4096 * MiB
     """Address-space limit (RLIMIT_AS) of the parsing worker process."""
@@ -126,6 +135,9 @@ _INT_VARIABLES = {
     "SHEETFLOW_MAX_ROWS": "max_rows",
     "SHEETFLOW_MAX_COLUMNS": "max_columns",
     "SHEETFLOW_MAX_CELL_CHARS": "max_cell_chars",
+    "SHEETFLOW_MAX_ROW_CHARS": "max_row_chars",
+    "SHEETFLOW_MAX_BATCH_CHARS": "max_batch_chars",
+    "SHEETFLOW_MAX_PAGE_BYTES": "max_page_bytes",
     "SHEETFLOW_WORKER_MEMORY_BYTES": "worker_memory_bytes",
     "SHEETFLOW_WORKER_CPU_SECONDS": "worker_cpu_seconds",
     "SHEETFLOW_INGEST_TIMEOUT_SECONDS": "ingest_timeout_seconds",

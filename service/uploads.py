@@ -18,12 +18,12 @@ from uuid import UUID
 
 from service import idempotency, ingestion, ownership
 from service.db import Connection, Pool
-from service.entities import Batch, BatchMode
+from service.entities import Batch, BatchMode, ProjectStatus
 from service.errors import InvalidInput, LimitExceeded
 from service.idempotency import Fingerprint, KeysInFlight
 from service.ingest import Source
 from service.settings import Settings
-from service.store import batches
+from service.store import batches, projects
 
 if TYPE_CHECKING:
     from service.ingestion.sandbox import SpareWorker
@@ -78,7 +78,10 @@ class Uploads:
                 raise InvalidInput(
                     f"the file name {part.filename!r} contains a NUL character; rename the file"
                 )
-        await ownership.project(db, user_id, project_id)
+        project = await ownership.project(db, user_id, project_id)
+        if project.status is ProjectStatus.ARCHIVED:
+            # Checked again at the end: `projects.hold_open_for_upload`.
+            raise projects.archived(project_id)
         operation = ("create_batch", str(project_id), mode, sheet)
         try:
             with (

@@ -47,3 +47,8 @@ RETURNING id;
 SELECT id, user_id, name, description, status, created_at, updated_at
 FROM projects
 WHERE id = $1::uuid AND deleted_at IS NULL;
+
+-- name: lock_project_for_upload :scalar
+-- The status of a live project, locked against deletion and change until the end of this
+-- transaction (an upload's, just before it commits); NULL when it is not live (any more).
+SELECT status FROM projects WHERE id = $1::uuid AND deleted_at IS NULL FOR SHARE;

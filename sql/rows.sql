@@ -37,47 +37,70 @@ LIMIT $2::integer OFFSET $3::integer;
 -- encoded again by the service. Without a status filter the page is a range of positions
 -- (0 to row_count - 1: rows are never deleted one by one), found through the
 -- (batch_id, position) index however deep; with one, the matching rows are counted off.
+-- The page stops before the row that would take its items past $7 bytes of JSON (a running
+-- sum; the first row always comes), and `next` is $8 followed by the offset of the first row
+-- left out, or null when no matching row follows the page.
 -- Timestamps are written as msgspec writes them elsewhere (UTC, `Z`, microseconds if any).
 SELECT json_build_object(
-    'items', coalesce((
-        SELECT json_agg(json_build_object(
-            'id', r.id,
-            'batchId', r.batch_id,
-            'data', r.data,
-            'status', r.status,
-            'validationMessages', r.validation_messages,
-            'sourceFileName', r.source_file_name,
-            'sourceSheetName', r.source_sheet_name,
-            'sourceRowIndex', r.source_row_index,
-            'createdAt', to_char(r.created_at AT TIME ZONE 'UTC',
-                CASE WHEN extract(microseconds FROM r.created_at)::integer % 1000000 = 0
-                THEN 'YYYY-MM-DD"T"HH24:MI:SS"Z"' ELSE 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"' END),
-            'updatedAt', to_char(r.updated_at AT TIME ZONE 'UTC',
-                CASE WHEN extract(microseconds FROM r.updated_at)::integer % 1000000 = 0
-                THEN 'YYYY-MM-DD"T"HH24:MI:SS"Z"' ELSE 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"' END)
-        ) ORDER BY r.position)
-        FROM (
-            SELECT id, batch_id, position, data, status, validation_messages,
-                source_file_name, source_sheet_name, source_row_index, created_at, updated_at
-            FROM ingestion_rows
-            WHERE batch_id = b.id AND deleted_at IS NULL
-                AND position >= CASE WHEN $6::row_status IS NULL THEN $5::integer ELSE 0 END
-                AND ($6::row_status IS NULL OR status = $6::row_status)
-            ORDER BY position
-            LIMIT $4::integer
-            OFFSET CASE WHEN $6::row_status IS NULL THEN 0 ELSE $5::integer END
-        ) AS r
-    ), '[]'::json),
-    'total', CASE $6::row_status
-        WHEN 'valid' THEN b.valid_count
-        WHEN 'warning' THEN b.warning_count
-        WHEN 'error' THEN b.error_count
-        ELSE b.row_count END,
+    'items', coalesce(page.items, '[]'::json),
+    'total', counted.total,
     'limit', $4::integer,
-    'offset', $5::integer
+    'offset', $5::integer,
+    'next', CASE WHEN $5::integer::bigint + page.kept < counted.total
+        THEN $8::text || ($5::integer::bigint + page.kept) END
 )
 FROM ingestion_batches AS b
 JOIN projects AS p ON p.id = b.project_id AND p.deleted_at IS NULL
+CROSS JOIN LATERAL (
+    SELECT CASE $6::row_status
+        WHEN 'valid' THEN b.valid_count
+        WHEN 'warning' THEN b.warning_count
+        WHEN 'error' THEN b.error_count
+        ELSE b.row_count END AS total
+) AS counted
+CROSS JOIN LATERAL (
+    SELECT json_agg(sized.item ORDER BY sized.position) AS items, count(*) AS kept
+    FROM (
+        SELECT built.position, built.item,
+            row_number() OVER (ORDER BY built.position) AS ordinal,
+            sum(pg_column_size(built.item)) OVER (ORDER BY built.position) AS bytes
+        FROM (
+            -- Each row's JSON is built once, here (OFFSET 0 keeps the planner from building
+            -- it again for the running sum), and only for the rows of the page: in `r`, a
+            -- status filter's OFFSET reads the rows before the page too.
+            SELECT r.position, json_build_object(
+                'id', r.id,
+                'batchId', r.batch_id,
+                'data', r.data,
+                'status', r.status,
+                'validationMessages', r.validation_messages,
+                'sourceFileName', r.source_file_name,
+                'sourceSheetName', r.source_sheet_name,
+                'sourceRowIndex', r.source_row_index,
+                'createdAt', to_char(r.created_at AT TIME ZONE 'UTC',
+                    CASE WHEN extract(microseconds FROM r.created_at)::integer % 1000000 = 0
+                    THEN 'YYYY-MM-DD"T"HH24:MI:SS"Z"' ELSE 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"' END),
+                'updatedAt', to_char(r.updated_at AT TIME ZONE 'UTC',
+                    CASE WHEN extract(microseconds FROM r.updated_at)::integer % 1000000 = 0
+                    THEN 'YYYY-MM-DD"T"HH24:MI:SS"Z"' ELSE 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"' END)
+            ) AS item
+            FROM (
+                SELECT id, batch_id, position, data, status, validation_messages,
+                    source_file_name, source_sheet_name, source_row_index, created_at,
+                    updated_at
+                FROM ingestion_rows
+                WHERE batch_id = b.id AND deleted_at IS NULL
+                    AND position >= CASE WHEN $6::row_status IS NULL THEN $5::integer ELSE 0 END
+                    AND ($6::row_status IS NULL OR status = $6::row_status)
+                ORDER BY position
+                LIMIT $4::integer
+                OFFSET CASE WHEN $6::row_status IS NULL THEN 0 ELSE $5::integer END
+            ) AS r
+            OFFSET 0
+        ) AS built
+    ) AS sized
+    WHERE sized.ordinal = 1 OR sized.bytes <= $7::bigint
+) AS page
 WHERE b.id = $1::uuid AND b.project_id = $2::uuid AND p.user_id = $3::uuid
     AND b.deleted_at IS NULL;
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any
+from urllib.parse import urlencode
 from uuid import UUID
 
 from litestar import MediaType, Request, Response, get
@@ -16,6 +17,7 @@ from service.api.problems import AUTHENTICATED, documented
 from service.api.wire import DEFAULT_LIMIT, PageLimit, PageOffset, Wire, to_wire
 from service.entities import RowStatus, User, ValidationMessage
 from service.errors import NotFound
+from service.settings import Settings
 from service.store import rows
 
 AuthRequest = Request[User, Claims, State]
@@ -40,6 +42,9 @@ class RowPage(Wire, frozen=True):
     total: int
     limit: int
     offset: int
+    next: str | None
+    """The rest of the rows: a ready URL (path and query) to the next page, when the page
+    stops before the last matching row (by `limit`, or by bytes); null on the last page."""
 
 
 @get(ROWS_PATH, tags=["rows"], responses=documented(*AUTHENTICATED, 404))
@@ -54,9 +59,13 @@ async def list_rows(
     limit: PageLimit = DEFAULT_LIMIT,
     offset: PageOffset = 0,
 ) -> Response[RowPage]:
-    """Rows in source order: files as uploaded, sheets in workbook order, rows top to bottom."""
+    """Rows in source order: files as uploaded, sheets in workbook order, rows top to bottom.
+    A page holds up to `limit` rows and stops sooner when its rows would pass
+    `SHEETFLOW_MAX_PAGE_BYTES` of JSON (one row always comes); follow `next` for the rest."""
     # The body is built by PostgreSQL in the shape of RowPage (tests/api/test_batches.py holds
     # it to the shape of a single row), in one query that also checks ownership.
+    settings: Settings = state.settings
+    query = urlencode({"status": status, "limit": limit} if status else {"limit": limit})
     page = await rows.page_json(
         state.pool,
         request.user.id,
@@ -65,6 +74,8 @@ async def list_rows(
         limit=limit,
         offset=offset,
         status=status,
+        max_bytes=settings.max_page_bytes,
+        next_url=f"/projects/{project_id}/batches/{batch_id}/rows?{query}&offset=",
     )
     if page is None:
         raise ownership.missing_batch(project_id, batch_id)

@@ -11,6 +11,7 @@ the batch's `Profile` (columns, inferred types, row count). Each module owns one
     emitter      pass 2 (and the one-pass read): validated rows, built in chunks
     amendments   one-pass reads: column facts, the per-cell record, late messages
     limits       the refusals for a limit a read runs into (rows, cell length)
+    budget       the characters of a batch's rows, per row and in all (amplification)
     formats      what a file is, by its content; the per-file size limit
     guards       pre-checks against hostile ZIP workbooks (bombs, far cells)
     biff         xls and xlsb records: their error cells, an xlsb sheet's extent

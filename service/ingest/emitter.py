@@ -17,6 +17,7 @@ from service import errors
 from service.entities import InferredType, RowRecord, RowStatus, ValidationMessage
 from service.ingest import delimited, keys, limits, plans, validation, workbook
 from service.ingest.amendments import Tracker
+from service.ingest.budget import CharBudget, no_text
 from service.ingest.formats import FileFormat
 from service.ingest.inference import FITTING_KINDS, cell_kind, classify_text, text_misfits
 from service.ingest.keys import jsonb_order
@@ -63,6 +64,7 @@ class Emitter:
         self.stored_keys = [self.keys[index] for index in self.stored_order]
         self.template: dict[str, Any] = dict.fromkeys(self.stored_keys)
         self.position = 0
+        self.budget = CharBudget(settings, sum(map(len, self.keys)))
 
     def list_file(self, source: Source, plan: FilePlan) -> Iterator[list[ParsedRow]]:
         if plan.format is FileFormat.CSV:
@@ -197,6 +199,7 @@ class Emitter:
             kind = classify_text(value) if type(raw) is str else cell_kind(raw)
             if kind not in FITTING_KINDS[type_]:
                 messages.append(validation.type_mismatch(key, type_))
+        self.budget.take_row(list(data.values()), source.name, sheet.name, 1)
         row: ParsedRow = RowRecord(
             self.position,
             data,
@@ -271,6 +274,7 @@ class _Block:
         failed: set[int] = set()
         errors_here = self._errors_in_block(numbers) if self.errors_by_row else {}
         value_columns: list[list[Any]] = []
+        text_chars: list[int | None] = []  # per column, where the text chunk tells it for free
         raw_columns = list(zip(*cells, strict=True))
         tracker = self.tracker
         for index_in_sheet, column in enumerate(self.columns):
@@ -279,6 +283,7 @@ class _Block:
             try:
                 if self.text:
                     chunk = prepare_text(raw, self.max_chars, surrogates=self.surrogates)
+                    text_chars.append(len(chunk.block) - count + 1)  # less the newlines
                     values: list[Any] = [value or None for value in chunk.values]
                     repaired = chunk.repaired
                     misfits = text_misfits(chunk, checked_type)
@@ -290,6 +295,7 @@ class _Block:
                     if tracker is not None:
                         tracker.cells(index_in_sheet, raw, type_counts)
                     values, repaired, misfits = _workbook_values(raw, checked_type, type_counts)
+                    text_chars.append(no_text(raw, type_counts))
                     has_empty = None in values
             except CellTooLong as error:
                 raise limits.too_long(
@@ -314,6 +320,7 @@ class _Block:
                 for index, message in errors_of_column.items():
                     messages.setdefault(index, []).append(message)
                     failed.add(index)
+        self.emitter.budget.take(value_columns, numbers, self.file, self.plan.name, text_chars)
         for index, message in extra.items():
             messages.setdefault(index, []).append(message)
         if tracker is not None:

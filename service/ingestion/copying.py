@@ -22,7 +22,7 @@ from service.entities import Batch, BatchMode, CopyRecord
 from service.ingestion import protocol
 from service.ingestion.sandbox import Worker
 from service.settings import Settings
-from service.store import batches, rows
+from service.store import batches, projects, rows
 
 logger = logging.getLogger("sheetflow.ingestion")
 _T = TypeVar("_T")
@@ -80,6 +80,7 @@ async def store(
                         f"{', '.join(worker.names)}: the file changed while it was being read",
                         file=", ".join(worker.names),
                     )
+                await projects.hold_open_for_upload(conn, project_id)
                 finished = await batches.finish(
                     conn,
                     batch.id,

@@ -7,7 +7,7 @@ from uuid import UUID
 
 import msgspec
 
-from service import queries
+from service import errors, queries
 from service.db import Executor, Pool, transaction
 from service.entities import Project, ProjectStatus
 from service.store import constraint_errors
@@ -74,3 +74,26 @@ async def get_any_owner(db: Executor, project_id: UUID) -> Project | None:
     """A live project whoever owns it. Only for operator tools run on the server (the
     `sheetflow ingest` command acts as the project's owner); HTTP handlers use `get`."""
     return await queries.one(db, "get_project_any_owner", project_id, into=Project)
+
+
+async def hold_open_for_upload(db: Executor, project_id: UUID) -> None:
+    """Inside an upload's transaction, right before it commits: lock the project `FOR SHARE`
+    until the COMMIT, and raise `NotFound` when it has been deleted meanwhile (or
+    `ProjectArchived` when archived), so that the upload rolls back.
+
+    Either the delete (or the archiving) commits first, and the upload finds it here and
+    stores nothing; or this lock comes first, and the delete waits only for the COMMIT,
+    then cascades to the new batch like to any other (its next statement sees it). The
+    batch's foreign key holds only a KEY SHARE lock, which a delete does not wait for, so
+    a delete never waits for a whole upload. See README, "Uploads and deleted projects"."""
+    status = await queries.scalar(db, "lock_project_for_upload", project_id)
+    if status is None:
+        raise errors.NotFound(f"project {project_id} not found (it was deleted during the upload)")
+    if status == ProjectStatus.ARCHIVED:
+        raise archived(project_id)
+
+
+def archived(project_id: UUID) -> errors.ProjectArchived:
+    return errors.ProjectArchived(
+        f"project {project_id} is archived and takes no uploads; set its status to active first"
+    )

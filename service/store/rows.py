@@ -75,13 +75,26 @@ async def page_json(
     limit: int,
     offset: int,
     status: RowStatus | None = None,
+    max_bytes: int,
+    next_url: str,
 ) -> bytes | None:
-    """The JSON of a page of rows (`{"items", "total", "limit", "offset"}`, the items in the
-    wire shape of a row), built by PostgreSQL in one query; None unless the batch is a live
-    batch of a live project of `owner_id`. For the HTTP list, where decoding every row's
-    jsonb into Python only to encode it again cost most of a request's CPU."""
+    """The JSON of a page of rows (`{"items", "total", "limit", "offset", "next"}`, the items
+    in the wire shape of a row), built by PostgreSQL in one query; None unless the batch is a
+    live batch of a live project of `owner_id`. The items stop before the row that would take
+    them past `max_bytes` of JSON (one row always comes); `next` is `next_url` followed by the
+    offset of the first row left out, or null when none is. For the HTTP list, where decoding
+    every row's jsonb into Python only to encode it again cost most of a request's CPU."""
     page: str | None = await queries.scalar(
-        db, "get_row_page_json", batch_id, project_id, owner_id, limit, offset, status
+        db,
+        "get_row_page_json",
+        batch_id,
+        project_id,
+        owner_id,
+        limit,
+        offset,
+        status,
+        max_bytes,
+        next_url,
     )
     return None if page is None else page.encode()
 

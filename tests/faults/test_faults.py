@@ -8,7 +8,7 @@ import random
 
 import pytest
 
-from bench.harness import FAULTS, Harness
+from bench.harness import EXPECTED_RETRY, FAULTS, Harness
 
 SEED = 5
 
@@ -21,6 +21,7 @@ async def test_an_upload_is_whole_or_absent_and_a_retry_makes_one_batch(
     assert not outcome.hung, outcome
     assert outcome.fate in {"committed", "absent"}, outcome
     assert outcome.leaked == 0, outcome
-    assert outcome.retry == "201", outcome
+    assert outcome.retry == EXPECTED_RETRY.get(fault, "201"), outcome
+    assert outcome.orphaned == 0, outcome
     assert outcome.duplicates == 0, outcome
     assert not outcome.problems, outcome
