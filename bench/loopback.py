@@ -31,11 +31,26 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_service(url: str, port: int) -> subprocess.Popen[bytes]:
+# `sheetflow serve`, with the upload's stage marks (`service.timeline`) written to a file.
+TRACED = """
+import logging, sys
+handler = logging.FileHandler(sys.argv[1])
+handler.setFormatter(logging.Formatter("%(message)s"))
+logger = logging.getLogger("sheetflow.timeline")
+logger.setLevel(logging.DEBUG)
+logger.addHandler(handler)
+logger.propagate = False
+from service.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def start_service(url: str, port: int, timeline: Path | None = None) -> subprocess.Popen[bytes]:
     env = {**os.environ, "DATABASE_URL": url, "SHEETFLOW_JWT_SECRET": SECRET}
     env["SHEETFLOW_MAX_FILE_BYTES"] = str(1 << 30)
+    command = ["-m", "service.cli"] if timeline is None else ["-c", TRACED, str(timeline)]
     return subprocess.Popen(
-        [sys.executable, "-m", "service.cli", "serve", "--port", str(port)],
+        [sys.executable, *command, "serve", "--port", str(port)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -57,15 +72,17 @@ async def wait_for(base: str, process: subprocess.Popen[bytes]) -> None:
 
 
 @asynccontextmanager
-async def serving(scratch: Path) -> AsyncIterator[tuple[str, str, subprocess.Popen[bytes]]]:
+async def serving(
+    scratch: Path, timeline: Path | None = None, port: int | None = None
+) -> AsyncIterator[tuple[str, str, subprocess.Popen[bytes]]]:
     """(database URL, service base URL, service process); the database lives in
-    `scratch/postgres`."""
+    `scratch/postgres`. `timeline`: where the service writes its upload stage marks."""
     url = db.start_embedded(scratch)
     try:
         db.migrate(url)
-        port = free_port()
+        port = port or free_port()
         base = f"http://127.0.0.1:{port}"
-        service = start_service(url, port)
+        service = start_service(url, port, timeline)
         try:
             await wait_for(base, service)
             yield url, base, service

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, NamedTuple, Protocol
 from uuid import UUID
 
-from service import idempotency, ingestion, ownership
+from service import idempotency, ingestion, ownership, timeline
 from service.db import Pool
 from service.entities import Batch, BatchMode
 from service.errors import InvalidInput, LimitExceeded
@@ -67,6 +67,7 @@ class Uploads:
     ) -> Created:
         """Store `parts` as one new batch of `project_id` (or the batch that `key` created
         for this same request), or store nothing and raise."""
+        timeline.mark("form parsed")
         for part in parts:
             if "\x00" in (part.filename or ""):
                 # It would be the rows' sourceFileName, and PostgreSQL cannot store a NUL.
@@ -85,6 +86,7 @@ class Uploads:
                     await spool(part, Path(scratch) / f"{index:04d}", self.settings, fingerprint)
                     for index, part in enumerate(parts)
                 ]
+                timeline.mark("spooled")
                 if claim is not None:
                     await claim.check(self.pool)  # a replay needs no parsing
                 batch = await ingestion.ingest(

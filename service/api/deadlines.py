@@ -24,6 +24,7 @@ import logging
 
 from litestar.types import ASGIApp, HTTPRequestEvent, Message, Receive, ReceiveMessage, Scope, Send
 
+from service import timeline
 from service.api.problems import send_problem
 
 logger = logging.getLogger("sheetflow.deadlines")
@@ -35,6 +36,7 @@ class BodyArrival:
         self.timeout_seconds = timeout_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        timeline.mark("headers received")
         deadline = asyncio.get_running_loop().time() + self.timeout_seconds
         expired = gone = whole = False
         end: HTTPRequestEvent = {"type": "http.request", "body": b"", "more_body": False}
@@ -59,6 +61,7 @@ class BodyArrival:
                 return end
             if message["type"] == "http.request" and not message.get("more_body", False):
                 whole = True
+                timeline.mark("body received")
             return message
 
         async def send_unless_ended(message: Message) -> None:
