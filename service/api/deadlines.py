@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any, cast
 
 from litestar.types import ASGIApp, HTTPRequestEvent, Message, Receive, ReceiveMessage, Scope, Send
 
@@ -28,6 +29,14 @@ from service import timeline
 from service.api.problems import send_problem
 
 logger = logging.getLogger("sheetflow.deadlines")
+
+CUT_SHORT = "sheetflow.body_cut_short"
+
+
+def body_cut_short(scope: Scope) -> bool:
+    """Whether `BodyArrival` ended this request's body early (deadline passed, client gone):
+    a reader of the raw body, unlike the form parser, cannot tell from the bytes."""
+    return bool(cast("dict[str, Any]", scope).get(CUT_SHORT))
 
 
 class BodyArrival:
@@ -48,10 +57,12 @@ class BodyArrival:
                     message = await receive()
             except TimeoutError:
                 expired = True
+                cast("dict[str, Any]", scope)[CUT_SHORT] = True
                 return end
             if message["type"] == "http.disconnect" and not whole:
                 if not gone:
                     gone = True
+                    cast("dict[str, Any]", scope)[CUT_SHORT] = True
                     logger.info(
                         "%s %s: the client went away before the end of its body; "
                         "nothing was stored",
