@@ -222,6 +222,7 @@ def upload_handler(settings: Settings) -> HTTPRouteHandler:
         responses=documented(*AUTHENTICATED, 404, 408, 409, 413, 415, 422),
         response_headers=REPLAYED_RESPONSE_HEADERS,
         before_request=upload_raw_body,
+        operation_class=raw_body.RawBodyOperation,
         request_max_body_size=settings.max_files * settings.max_file_bytes + (1 << 20),
         middleware=[
             DefineMiddleware(BodyArrival, timeout_seconds=settings.upload_body_timeout_seconds)

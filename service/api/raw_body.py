@@ -25,6 +25,14 @@ from uuid import UUID
 import msgspec
 from litestar import Request
 from litestar.exceptions import ValidationException
+from litestar.openapi.spec import (
+    OpenAPIMediaType,
+    OpenAPIType,
+    Operation,
+    Parameter,
+    RequestBody,
+    Schema,
+)
 
 from service.api.deadlines import body_cut_short
 from service.entities import BatchMode
@@ -89,6 +97,57 @@ class BodyPart:
                 f"{self._filename}: the request body ended before the whole file arrived "
                 f"({self._received:,} bytes received); nothing was stored"
             )
+
+
+RAW_BODY = "application/octet-stream"
+
+
+@dataclass
+class RawBodyOperation(Operation):
+    """The upload's OpenAPI operation: the form Litestar documents, plus the raw body (any
+    other Content-Type; `application/octet-stream` stands for them) and what goes with it."""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.request_body, RequestBody):
+            self.request_body.content[RAW_BODY] = OpenAPIMediaType(
+                schema=Schema(
+                    type=OpenAPIType.STRING,
+                    format="binary",  # type: ignore[arg-type]
+                    description=(
+                        "The raw-body upload: one file as the body (any Content-Type but "
+                        "multipart/form-data), `mode` and `sheet` in the query, its name in "
+                        "Content-Disposition."
+                    ),
+                )
+            )
+        self.parameters = [
+            *(self.parameters or []),
+            Parameter(
+                name="mode",
+                param_in="query",
+                required=False,
+                schema=Schema(type=OpenAPIType.STRING, enum=["list_mode", "profile_mode"]),
+                description="Raw-body upload only (required there): as the form's `mode`.",
+            ),
+            Parameter(
+                name="sheet",
+                param_in="query",
+                required=False,
+                schema=Schema(type=OpenAPIType.STRING),
+                description="Raw-body upload only: read only this sheet.",
+            ),
+            Parameter(
+                name="Content-Disposition",
+                param_in="header",
+                required=False,
+                schema=Schema(type=OpenAPIType.STRING),
+                description=(
+                    "Raw-body upload only (required there): "
+                    "`attachment; filename*=UTF-8''<percent-encoded name>` or "
+                    '`attachment; filename="<name>"`; the name is the rows\' sourceFileName.'
+                ),
+            ),
+        ]
 
 
 def read(request: Request[Any, Any, Any], settings: Settings) -> Upload | None:

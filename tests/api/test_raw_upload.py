@@ -241,3 +241,12 @@ async def test_a_client_gone_mid_body_stores_nothing(app, auth, project, pool):
     await app(scope, receive, send)
     assert sent == []  # nobody is there to read an answer
     assert await counts(pool) == (0, 0)
+
+
+async def test_the_openapi_documents_the_raw_body(client):
+    schema = (await client.get("/schema/openapi.json")).json()
+    operation = schema["paths"]["/projects/{project_id}/batches"]["post"]
+    content = operation["requestBody"]["content"]
+    assert {"multipart/form-data", "application/octet-stream"} <= set(content)
+    names = {(p["in"], p["name"]) for p in operation["parameters"]}
+    assert {("query", "mode"), ("query", "sheet"), ("header", "Content-Disposition")} <= names
