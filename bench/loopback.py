@@ -34,14 +34,29 @@ def free_port() -> int:
 STARTED = b"Application startup complete"
 """What uvicorn logs once a web process's app has started (once per process)."""
 
+# `sheetflow serve`, with the upload's stage marks (`service.timeline`) written to a file.
+TRACED = """
+import logging, sys
+handler = logging.FileHandler(sys.argv[1])
+handler.setFormatter(logging.Formatter("%(message)s"))
+logger = logging.getLogger("sheetflow.timeline")
+logger.setLevel(logging.DEBUG)
+logger.addHandler(handler)
+logger.propagate = False
+from service.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
 
-def start_service(url: str, port: int, log: Path, workers: int = 1) -> subprocess.Popen[bytes]:
+
+def start_service(
+    url: str, port: int, log: Path, workers: int = 1, timeline: Path | None = None
+) -> subprocess.Popen[bytes]:
     env = {**os.environ, "DATABASE_URL": url, "SHEETFLOW_JWT_SECRET": SECRET}
     env["SHEETFLOW_MAX_FILE_BYTES"] = str(1 << 30)
-    command = [sys.executable, "-m", "service.cli", "serve", "--port", str(port)]
+    command = ["-m", "service.cli"] if timeline is None else ["-c", TRACED, str(timeline)]
     with log.open("wb") as output:
         return subprocess.Popen(
-            [*command, "--workers", str(workers)],
+            [sys.executable, *command, "serve", "--port", str(port), "--workers", str(workers)],
             env=env,
             stdout=output,
             stderr=subprocess.STDOUT,
@@ -67,18 +82,19 @@ async def wait_for(base: str, process: subprocess.Popen[bytes], log: Path, worke
 
 @asynccontextmanager
 async def serving(
-    scratch: Path, workers: int = 1
+    scratch: Path, workers: int = 1, timeline: Path | None = None, port: int | None = None
 ) -> AsyncIterator[tuple[str, str, subprocess.Popen[bytes]]]:
     """(database URL, service base URL, service process); the database lives in
     `scratch/postgres`, the service's output in `scratch/service.log`. With `workers` > 1 the
-    process is the parent of that many web processes (`serve --workers`)."""
+    process is the parent of that many web processes (`serve --workers`). `timeline`: where
+    the service writes its upload stage marks."""
     url = db.start_embedded(scratch)
     try:
         db.migrate(url)
-        port = free_port()
+        port = port or free_port()
         base = f"http://127.0.0.1:{port}"
         log = scratch / "service.log"
-        service = start_service(url, port, log, workers)
+        service = start_service(url, port, log, workers, timeline)
         try:
             await wait_for(base, service, log, workers)
             yield url, base, service

@@ -107,7 +107,7 @@ CREATE TABLE public.ingestion_batches (
 --
 
 CREATE TABLE public.ingestion_rows (
-    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    id uuid DEFAULT uuidv7() NOT NULL,
     batch_id uuid NOT NULL,
     data jsonb NOT NULL,
     status public.row_status DEFAULT 'valid'::public.row_status NOT NULL,
@@ -353,4 +353,5 @@ INSERT INTO public.schema_migrations (version) VALUES
     ('20261124200500'),
     ('20261124201000'),
     ('20261124211500'),
-    ('20261125090000');
+    ('20261125090000'),
+    ('20261203110000');

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, NamedTuple, Protocol
 from uuid import UUID
 
-from service import idempotency, ingestion, ownership
+from service import idempotency, ingestion, ownership, timeline
 from service.db import Connection, Pool
 from service.entities import Batch, BatchMode, ProjectStatus
 from service.errors import InvalidInput, LimitExceeded
@@ -71,6 +71,7 @@ class Uploads:
         for this same request), or store nothing and raise. `conn`: the upload's own
         connection (it holds the upload's slots, see `service.admission`), for all its
         queries and its transaction; else they use the pool."""
+        timeline.mark("form parsed")
         db = self.pool if conn is None else conn
         for part in parts:
             if "\x00" in (part.filename or ""):
@@ -93,6 +94,7 @@ class Uploads:
                     await spool(part, Path(scratch) / f"{index:04d}", self.settings, fingerprint)
                     for index, part in enumerate(parts)
                 ]
+                timeline.mark("spooled")
                 if claim is not None:
                     await claim.check(db)  # a replay needs no parsing
                 batch = await ingestion.ingest(

@@ -16,7 +16,7 @@ from litestar.openapi.spec import Example
 from litestar.params import BodyKwarg, FromPath, JSONBody
 
 from service import ownership
-from service.api import admission
+from service.api import admission, raw_body
 from service.api.admission import Admission
 from service.api.auth import Claims
 from service.api.deadlines import BodyArrival, ClientPresence
@@ -204,6 +204,26 @@ async def upload_batch(
     return created(to_wire(batch, BatchOut), location, replayed=replayed)
 
 
+async def upload_raw_body(request: AuthRequest) -> Response[BatchOut] | None:
+    """The upload route's `before_request`: a body that is not a multipart form is one file,
+    named by its Content-Disposition, with `mode` and `sheet` in the query (`raw_body`)."""
+    uploads: Uploads = request.app.state.uploads
+    upload = raw_body.read(request, uploads.settings)
+    if upload is None:
+        return None  # the form, for `upload_batch`
+    batch, replayed = await uploads.create(
+        request.user.id,
+        upload.project_id,
+        [upload.part],
+        upload.mode,
+        upload.sheet,
+        upload.key,
+        conn=admission.connection(request),  # holds the upload's slots
+    )
+    location = f"/projects/{upload.project_id}/batches/{batch.id}"
+    return created(to_wire(batch, BatchOut), location, replayed=replayed)
+
+
 def upload_handler(settings: Settings) -> HTTPRouteHandler:
     """The upload route, with a body limit that fits the configured file limits (a larger
     Content-Length is refused before the body is read; a body that outgrows it is cut off),
@@ -217,6 +237,8 @@ def upload_handler(settings: Settings) -> HTTPRouteHandler:
         tags=["batches"],
         responses=documented(*AUTHENTICATED, 404, 408, 409, 413, 415, 422, 429),
         response_headers=REPLAYED_RESPONSE_HEADERS,
+        before_request=upload_raw_body,
+        operation_class=raw_body.RawBodyOperation,
         request_max_body_size=settings.max_files * settings.max_file_bytes + (1 << 20),
         middleware=[
             Admission,

@@ -26,12 +26,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any, cast
 
 from litestar.types import ASGIApp, HTTPRequestEvent, Message, Receive, ReceiveMessage, Scope, Send
 
+from service import timeline
 from service.api.problems import send_problem
 
 logger = logging.getLogger("sheetflow.deadlines")
+
+CUT_SHORT = "sheetflow.body_cut_short"
+
+
+def body_cut_short(scope: Scope) -> bool:
+    """Whether `BodyArrival` ended this request's body early (deadline passed, client gone):
+    a reader of the raw body, unlike the form parser, cannot tell from the bytes."""
+    return bool(cast("dict[str, Any]", scope).get(CUT_SHORT))
 
 
 class BodyArrival:
@@ -40,6 +50,7 @@ class BodyArrival:
         self.timeout_seconds = timeout_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        timeline.mark("headers received")
         deadline = asyncio.get_running_loop().time() + self.timeout_seconds
         expired = gone = whole = False
         end: HTTPRequestEvent = {"type": "http.request", "body": b"", "more_body": False}
@@ -51,10 +62,12 @@ class BodyArrival:
                     message = await receive()
             except TimeoutError:
                 expired = True
+                cast("dict[str, Any]", scope)[CUT_SHORT] = True
                 return end
             if message["type"] == "http.disconnect" and not whole:
                 if not gone:
                     gone = True
+                    cast("dict[str, Any]", scope)[CUT_SHORT] = True
                     logger.info(
                         "%s %s: the client went away before the end of its body; "
                         "nothing was stored",
@@ -64,6 +77,7 @@ class BodyArrival:
                 return end
             if message["type"] == "http.request" and not message.get("more_body", False):
                 whole = True
+                timeline.mark("body received")
             return message
 
         async def send_unless_ended(message: Message) -> None:

@@ -16,7 +16,7 @@ from uuid import UUID
 
 import asyncpg
 
-from service import errors
+from service import errors, timeline
 from service.db import CLIENT_GRACE_SECONDS, Connection, Pool, connection_lost
 from service.entities import Batch, BatchMode, CopyRecord
 from service.ingestion import protocol
@@ -45,6 +45,7 @@ async def store(
     # Nothing is written, and no connection held, until the worker has read a first chunk.
     # `frames` holds one frame: the next one to store.
     frames = [await worker.frame()]
+    timeline.mark("first rows parsed")
     watchdog: Watchdog | None = None
     patience = settings.statement_timeout_seconds + CLIENT_GRACE_SECONDS
     committed: Batch | None = None
@@ -63,12 +64,14 @@ async def store(
                 if on_created is not None:
                     await on_created(conn, batch)
                 copied = 0
+                timeline.mark("first COPY")
                 while isinstance(frames[0], protocol.RowsFrame):
                     copied += await rows.create_many(
                         conn,
                         _rows(feed, watchdog, batch.id, frames, copied, on_rows),
                         guard_seconds=settings.ingest_timeout_seconds,
                     )
+                timeline.mark("last COPY done")
                 frame: protocol.Frame = frames[0]
                 while isinstance(frame, protocol.AmendFrame):
                     await rows.amend(conn, batch.id, frame.rows)
@@ -89,6 +92,7 @@ async def store(
                     counts=frame.counts,
                 )
             committed = finished  # the COMMIT has answered: the batch is stored
+            timeline.mark("committed")
         return finished
     except (
         asyncpg.InterfaceError,
