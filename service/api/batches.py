@@ -16,7 +16,7 @@ from litestar.openapi.spec import Example
 from litestar.params import BodyKwarg, FromPath, JSONBody
 
 from service import ownership
-from service.api import admission, raw_body
+from service.api import admission, forms, raw_body
 from service.api.admission import Admission
 from service.api.auth import Claims
 from service.api.deadlines import BodyArrival, ClientPresence
@@ -31,7 +31,7 @@ from service.entities import (
     StatusCounts,
     User,
 )
-from service.errors import InvalidInput, InvalidTransition
+from service.errors import InvalidTransition
 from service.settings import Settings
 from service.store import batches
 from service.uploads import Uploads
@@ -182,12 +182,8 @@ async def upload_batch(
     stores nothing and answers with a problem naming the file (and sheet, row, limit). With an
     Idempotency-Key, 409 while a request with that key is still running, and 422 when that key
     was used for a different request."""
-    parts = [part for part in data.files if isinstance(part, UploadFile)]
-    try:
-        if len(parts) != len(data.files):
-            # A part without a filename reaches us as text, whatever the declared type says.
-            raise InvalidInput("every `files` part must be a file upload (a part with a filename)")
-        uploads: Uploads = state.uploads
+    uploads: Uploads = state.uploads
+    async with forms.file_parts(data.files) as parts:
         batch, replayed = await uploads.create(
             request.user.id,
             project_id,
@@ -197,9 +193,6 @@ async def upload_batch(
             idempotency_key,
             conn=admission.connection(request),  # holds the upload's slots
         )
-    finally:
-        for part in parts:
-            await part.close()
     location = f"/projects/{project_id}/batches/{batch.id}"
     return created(to_wire(batch, BatchOut), location, replayed=replayed)
 

@@ -14,7 +14,11 @@ read. Parsing twice costs ~25 ms per 50 MB; memory stays what one chunk needs.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+
 from litestar._multipart import parse_content_header
+from litestar.datastructures import UploadFile
 from litestar.types import ASGIApp, HTTPRequestEvent, Message, Receive, ReceiveMessage, Scope, Send
 from multipart import (  # type: ignore[import-untyped]
     MultipartSegment,
@@ -24,6 +28,7 @@ from multipart import (  # type: ignore[import-untyped]
 )
 
 from service.api.problems import send_problem
+from service.errors import InvalidInput
 
 
 class FieldLimit:
@@ -96,3 +101,18 @@ def _parser(scope: Scope) -> PushMultipartParser | None:
         return PushMultipartParser(boundary.encode())  # as Litestar encodes it
     except ParserError:
         return None
+
+
+@asynccontextmanager
+async def file_parts(files: Sequence[UploadFile | str]) -> AsyncIterator[list[UploadFile]]:
+    """The form's `files` parts, each a file, closed once the block is done (an UploadFile
+    never outlives its request); a part without a filename is refused (400)."""
+    parts = [part for part in files if isinstance(part, UploadFile)]
+    try:
+        if len(parts) != len(files):
+            # A part without a filename reaches us as text, whatever the declared type says.
+            raise InvalidInput("every `files` part must be a file upload (a part with a filename)")
+        yield parts
+    finally:
+        for part in parts:
+            await part.close()
