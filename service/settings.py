@@ -145,13 +145,11 @@ _INT_VARIABLES = {
     "SHEETFLOW_JWKS_REFRESH_SECONDS": "jwks_refresh_seconds",
     "SHEETFLOW_JWKS_TIMEOUT_SECONDS": "jwks_timeout_seconds",
     "SHEETFLOW_JWT_MAX_LIFETIME_SECONDS": "jwt_max_lifetime_seconds",
-}
-_ZERO_TURNS_OFF = {"SHEETFLOW_JWT_MAX_LIFETIME_SECONDS"}
-
-_COUNT_VARIABLES = {
     "SHEETFLOW_DB_STATEMENT_CACHE_SIZE": "db_statement_cache_size",
 }
-"""Whole numbers for which 0 means "none" (the others must be positive)."""
+
+_ZERO_ALLOWED = {"SHEETFLOW_JWT_MAX_LIFETIME_SECONDS", "SHEETFLOW_DB_STATEMENT_CACHE_SIZE"}
+"""Whole numbers for which 0 means "none" or "off" (the others must be positive)."""
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -173,19 +171,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             number = int(raw)
         except ValueError:
             raise SystemExit(f"{variable}={raw!r} is not a whole number") from None
-        if number < 0 or (number == 0 and variable not in _ZERO_TURNS_OFF):
-            raise SystemExit(f"{variable}={raw!r} must be positive")
-        values[field] = number
-    for variable, field in _COUNT_VARIABLES.items():
-        raw = env.get(variable)
-        if raw is None or raw == "":
-            continue
-        try:
-            number = int(raw)
-        except ValueError:
-            raise SystemExit(f"{variable}={raw!r} is not a whole number") from None
-        if number < 0:
+        if variable in _ZERO_ALLOWED and number < 0:
             raise SystemExit(f"{variable}={raw!r} must be 0 or more")
+        if variable not in _ZERO_ALLOWED and number <= 0:
+            raise SystemExit(f"{variable}={raw!r} must be positive")
         values[field] = number
     log_format = env.get("SHEETFLOW_LOG_FORMAT") or "text"
     if log_format not in ("text", "json"):
