@@ -167,7 +167,13 @@ def read(request: Request[Any, Any, Any], settings: Settings) -> Upload | None:
             "mode",
             "the query parameter `mode` is required with a raw body: list_mode or profile_mode",
         ) from None
-    name = file_name(request.headers.get("content-disposition"))
+    disposition = request.headers.get("content-disposition")
+    sheet = query.get("sheet") or None
+    # As `wire.Text` refuses them everywhere else: PostgreSQL cannot store a NUL.
+    for field, text in (("Content-Disposition", disposition), ("sheet", sheet)):
+        if text is not None and "\x00" in text:
+            raise _invalid(field, "must not contain NUL characters")
+    name = file_name(disposition)
     announced = request.content_length
     if announced is not None and announced > settings.max_file_bytes:
         raise LimitExceeded(
@@ -179,7 +185,7 @@ def read(request: Request[Any, Any, Any], settings: Settings) -> Upload | None:
     return Upload(
         project_id=project_id,
         mode=mode,
-        sheet=query.get("sheet") or None,
+        sheet=sheet,
         key=request.headers.get(KEY_HEADER),
         part=BodyPart(request, name),
     )
