@@ -9,7 +9,7 @@ import pytest
 
 from service.api.app import create_app
 from service.settings import Settings
-from tests.api.conftest import SECRET, counts, running
+from tests.api.conftest import SECRET, counts, http_scope, running
 from tests.api.test_upload import CSV, xlsx
 
 UTF8_NAME = "attachment; filename*=UTF-8''Relat%C3%B3rio%20%C3%A7.csv"
@@ -169,6 +169,23 @@ async def test_a_retry_with_the_same_key_replays_the_batch(client, auth, project
     assert await counts(pool) == (1, 2)
 
 
+async def raw_upload_via_asgi(app, project, headers, messages):
+    """A raw-body upload sent straight through ASGI, its body as `messages` and then a
+    disconnect (which httpx cannot do at a moment of the test's choosing): what was sent back."""
+    sent = []
+    path = f"/projects/{project['id']}/batches"
+    scope = {**http_scope("POST", path, headers), "query_string": b"mode=list_mode", "state": {}}
+
+    async def receive():
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message):
+        sent.append(message)
+
+    await app(scope, receive, send)
+    return sent
+
+
 async def test_a_body_shorter_than_its_content_length_stores_nothing(app, auth, project, pool):
     """Straight through ASGI: a body that ends before its announced length is not a file."""
     headers = {
@@ -178,30 +195,7 @@ async def test_a_body_shorter_than_its_content_length_stores_nothing(app, auth, 
         "content-length": str(len(CSV) + 10),
     }
     messages = [{"type": "http.request", "body": CSV, "more_body": False}]
-    sent = []
-
-    async def receive():
-        return messages.pop(0) if messages else {"type": "http.disconnect"}
-
-    async def send(message):
-        sent.append(message)
-
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": f"/projects/{project['id']}/batches",
-        "raw_path": f"/projects/{project['id']}/batches".encode(),
-        "query_string": b"mode=list_mode",
-        "root_path": "",
-        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
-        "client": ("127.0.0.1", 1),
-        "server": ("sheetflow.test", 80),
-        "state": {},
-    }
-    await app(scope, receive, send)
+    sent = await raw_upload_via_asgi(app, project, headers, messages)
     assert sent[0]["status"] == 400
     assert "ended before the whole file" in json.loads(sent[1]["body"])["detail"]
     assert await counts(pool) == (0, 0)
@@ -215,30 +209,7 @@ async def test_a_client_gone_mid_body_stores_nothing(app, auth, project, pool):
         "content-disposition": "attachment; filename=a.csv",
     }
     messages = [{"type": "http.request", "body": CSV, "more_body": True}]
-    sent = []
-
-    async def receive():
-        return messages.pop(0) if messages else {"type": "http.disconnect"}
-
-    async def send(message):
-        sent.append(message)
-
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": f"/projects/{project['id']}/batches",
-        "raw_path": f"/projects/{project['id']}/batches".encode(),
-        "query_string": b"mode=list_mode",
-        "root_path": "",
-        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
-        "client": ("127.0.0.1", 1),
-        "server": ("sheetflow.test", 80),
-        "state": {},
-    }
-    await app(scope, receive, send)
+    sent = await raw_upload_via_asgi(app, project, headers, messages)
     assert sent == []  # nobody is there to read an answer
     assert await counts(pool) == (0, 0)
 
