@@ -95,6 +95,11 @@ def extension(name: str) -> str:
     return PurePosixPath(name.replace("\\", "/")).suffix.lower()
 
 
+def format_of_name(name: str) -> FileFormat | None:
+    """The format a client file name claims by its extension (`detect_format` checks it)."""
+    return _FORMAT_OF_EXTENSION.get(extension(name))
+
+
 def detect_format(path: Path, name: str) -> FileFormat:
     """The format of the file at `path`, uploaded as `name`, or a 415/422 naming it."""
     expected = _FORMAT_OF_EXTENSION.get(extension(name))

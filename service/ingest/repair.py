@@ -1,0 +1,247 @@
+"""Copies of ZIP workbooks rewritten so that python-calamine reads what LibreOffice reads.
+
+python-calamine 0.9.1 refuses two harmless shapes of XML that other writers produce:
+
+- **ods**: whitespace between the elements of a table (`<table:table-row>`, a line break,
+  `<table:table-cell>`), as KSpread writes `content.xml`, indented: "Expecting
+  'table-cell', found Text". LibreOffice ignores whitespace there (it is no cell content).
+  The copy drops whitespace-only text next to a `table:` or `office:` element and between
+  paragraphs of a cell; whitespace inside a paragraph (`<text:p>a <text:span>b…`) is kept.
+  It also gives the archive its `mimetype` member when it has none (calamine insists on it,
+  `formats` and LibreOffice do not).
+- **xlsx**: numbers padded with spaces, `<v> 41</v>`, as R's openxlsx writes some sheets:
+  "Parse float error". The copy trims the `<v>` of every cell that is not a string
+  (`t="str"`) or an error (`t="e"`), whose text is kept as it is.
+
+`repaired_copy` is only called after calamine has failed on the original, so the common case
+pays nothing; the copy is streamed member by member, in 1 MiB chunks with a bounded carry, so
+memory stays flat whatever the file's size. It only makes XML shorter: what the `guards`
+pre-checks found in the original (sizes, far cells, declarations) holds for the copy. It
+still refuses to inflate more than the declared sizes, and no more than the pre-checks allow
+(`guards.inflate_limit`), as it may run while they are still reading the file (`parse`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import tempfile
+import zipfile
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol
+
+from service.ingest import guards
+from service.ingest.formats import ODS_MIMETYPE, FileFormat
+
+logger = logging.getLogger(__name__)
+
+CHUNK = 1024 * 1024
+MAX_CARRY = 16 * 1024 * 1024
+"""Bytes held back waiting for the end of an element; past it they are written unchanged."""
+_SUFFIX = {FileFormat.ODS: ".ods", FileFormat.XLSX: ".xlsx"}
+
+_ODS_RUN = re.compile(rb"(<[^<>]*>)[ \t\r\n]+(?=<(/?)([\w.-]+(?::[\w.-]+)?))")
+_TAG_NAME = re.compile(rb"</?([\w.-]+(?::[\w.-]+)?)")
+_STRUCTURE = (b"table:", b"office:")
+_PARAGRAPHS = (b"text:p", b"text:h")
+_XLSX_VALUE = re.compile(rb"<c\b([^>]*)>(<f\b[^>]*/>|<f\b[^>]*>[^<]*</f>)?<v>([^<]*)</v>")
+_TEXT_TYPE = re.compile(rb"""\bt\s*=\s*["'](?:str|e|inlineStr)["']""")
+_WHITESPACE = b" \t\r\n"
+_PADDED = re.compile(rb"<v>[ \t\r\n]|[ \t\r\n]</v>")
+
+
+class _Rewriter(Protocol):
+    changed: bool
+
+    def feed(self, chunk: bytes) -> bytes: ...
+
+    def finish(self) -> bytes: ...
+
+
+def repaired_copy(path: Path, fmt: FileFormat) -> Path | None:
+    """A copy of the workbook at `path` with the shapes above rewritten, in the temporary
+    directory (the worker's scratch), named with its format's extension; `None` when the
+    file has nothing to rewrite or cannot be copied (then calamine's own error stands).
+    The caller deletes the copy."""
+    suffix = _SUFFIX.get(fmt)
+    if suffix is None:
+        return None
+    handle, name = tempfile.mkstemp(prefix="repaired-", suffix=suffix)
+    os.close(handle)
+    copy = Path(name)
+    try:
+        if _rewrite(path, copy, fmt):
+            return copy
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, OSError) as error:
+        logger.info("%s cannot be repaired: %s", path.name, error)
+    except (RuntimeError, NotImplementedError, ValueError, KeyError) as error:
+        logger.info("%s cannot be repaired: %s", path.name, error)
+    copy.unlink(missing_ok=True)
+    return None
+
+
+def _rewrite(path: Path, copy: Path, fmt: FileFormat) -> bool:
+    """Write the rewritten archive to `copy`; whether anything was rewritten."""
+    with zipfile.ZipFile(path) as archive:
+        members = [member for member in archive.infolist() if not member.is_dir()]
+        declared = sum(member.file_size for member in members)
+        size = path.stat().st_size
+        if len(members) > guards.MAX_MEMBERS or declared > guards.inflate_limit(size):
+            return False
+        if any(member.flag_bits & 0x1 for member in members):
+            return False
+        targets = _targets(archive, fmt)
+        changed = False
+        with zipfile.ZipFile(copy, "w") as out:
+            names = {member.filename for member in members}
+            if fmt is FileFormat.ODS and "mimetype" not in names:
+                out.writestr("mimetype", ODS_MIMETYPE, compress_type=zipfile.ZIP_STORED)
+                changed = True
+            for member in members:
+                rewriter = targets.get(member.filename, _none)()
+                _copy_member(archive, member, out, rewriter)
+                changed = changed or rewriter.changed
+    return changed
+
+
+def _targets(archive: zipfile.ZipFile, fmt: FileFormat) -> dict[str, Callable[[], _Rewriter]]:
+    if fmt is FileFormat.ODS:
+        return {"content.xml": OdsWhitespace}
+    return {
+        member: XlsxNumbers
+        for member in archive.namelist()
+        if member.startswith("xl/worksheets/") and member.endswith(".xml")
+    }
+
+
+def _copy_member(
+    archive: zipfile.ZipFile, member: zipfile.ZipInfo, out: zipfile.ZipFile, rewriter: _Rewriter
+) -> None:
+    """Stream one member into `out` through `rewriter` (zipfile stops reading a member at
+    its declared size, and checks its CRC at the end)."""
+    info = zipfile.ZipInfo(member.filename, member.date_time)
+    info.compress_type = (
+        zipfile.ZIP_STORED if member.compress_type == zipfile.ZIP_STORED else zipfile.ZIP_DEFLATED
+    )
+    info.external_attr = member.external_attr
+    with (
+        archive.open(member) as source,
+        out.open(info, "w", force_zip64=member.file_size >= 1 << 31) as target,
+    ):
+        while chunk := source.read(CHUNK):
+            target.write(rewriter.feed(chunk))
+        target.write(rewriter.finish())
+
+
+class _Unchanged:
+    changed = False
+
+    def feed(self, chunk: bytes) -> bytes:
+        return chunk
+
+    def finish(self) -> bytes:
+        return b""
+
+
+def _none() -> _Rewriter:
+    return _Unchanged()
+
+
+class OdsWhitespace:
+    """Drops whitespace-only text between the structural elements of an ods `content.xml`,
+    fed in chunks of any size. A run of whitespace goes when the element before it or
+    after it is a `table:` or `office:` one, or when it follows the end of a paragraph;
+    every other run (inside a paragraph) stays."""
+
+    def __init__(self) -> None:
+        self.carry = b""
+        self.changed = False
+
+    def feed(self, chunk: bytes) -> bytes:
+        data = self.carry + chunk
+        # Runs are rewritten up to the start of the second-to-last tag: the tag after each
+        # of them is then whole.
+        last = data.rfind(b"<")
+        end = data.rfind(b"<", 0, last) if last > 0 else -1
+        if end <= 0:
+            if len(data) > MAX_CARRY:
+                self.carry = b""
+                return data
+            self.carry = data
+            return b""
+        self.carry = data[end:]
+        return self._squeeze(data, end)
+
+    def finish(self) -> bytes:
+        data, self.carry = self.carry, b""
+        return self._squeeze(data, len(data))
+
+    def _squeeze(self, data: bytes, end: int) -> bytes:
+        pieces = []
+        at = 0
+        for run in _ODS_RUN.finditer(data):
+            if run.start() >= end:
+                break
+            if _drops(run[1], run[2] == b"/", run[3]):
+                pieces.append(data[at : run.end(1)])
+                at = run.end()
+        pieces.append(data[at:end])
+        if at:
+            self.changed = True
+        return b"".join(pieces)
+
+
+def _drops(before: bytes, closing: bool, after: bytes) -> bool:
+    """Whether whitespace between the tag `before` and the element named `after` (its end
+    tag when `closing`) is no content."""
+    if after.startswith(_STRUCTURE):
+        return True
+    if not closing and after in _PARAGRAPHS:
+        return True
+    found = _TAG_NAME.match(before)
+    if found is None:
+        return False
+    name = found[1]
+    return name.startswith(_STRUCTURE) or (before.startswith(b"</") and name in _PARAGRAPHS)
+
+
+class XlsxNumbers:
+    """Trims the whitespace around the `<v>` values of an xlsx worksheet's cells that are
+    not strings or errors, fed in chunks of any size (cut after the last whole cell)."""
+
+    def __init__(self) -> None:
+        self.carry = b""
+        self.changed = False
+
+    def feed(self, chunk: bytes) -> bytes:
+        data = self.carry + chunk
+        end = max(data.rfind(b"</c>"), data.rfind(b":c>"))
+        if end < 0:
+            if len(data) > MAX_CARRY:
+                self.carry = b""
+                return data
+            self.carry = data
+            return b""
+        end = data.index(b">", end) + 1
+        self.carry = data[end:]
+        return self._trim(data[:end])
+
+    def finish(self) -> bytes:
+        data, self.carry = self.carry, b""
+        return self._trim(data)
+
+    def _trim(self, data: bytes) -> bytes:
+        if _PADDED.search(data) is None:
+            return data
+        return _XLSX_VALUE.sub(self._cell, data)
+
+    def _cell(self, cell: re.Match[bytes]) -> bytes:
+        attributes, formula, value = cell.groups()
+        trimmed = value.strip(_WHITESPACE)
+        if trimmed == value or _TEXT_TYPE.search(attributes):
+            return cell[0]
+        self.changed = True
+        return b"<c%s>%s<v>%s</v>" % (attributes, formula or b"", trimmed)
