@@ -1,4 +1,5 @@
-"""Workbooks (xlsx, xlsm, xlsb, xls, ods) read through python-calamine.
+"""Workbooks (xlsx, xlsm, xlsb, xls, ods) read through python-calamine (and the worksheets of
+Excel 2.x-4.0, which calamine does not read, through `oldbiff`, shaped as calamine's).
 
 - Sheets: worksheets only (chart, dialog and macro sheets have no cells), in workbook
   order. Hidden and very hidden sheets are skipped, unless named by the `sheet` option:
@@ -48,7 +49,7 @@ import python_calamine
 from python_calamine import CalamineSheet, CalamineWorkbook, SheetTypeEnum, SheetVisibleEnum
 
 from service import errors
-from service.ingest import formats, parts, repair
+from service.ingest import formats, oldbiff, parts, repair
 from service.ingest.formats import FileFormat
 from service.ingest.keys import column_letter, split_address
 from service.ingest.plans import Source
@@ -68,13 +69,13 @@ class Workbook:
         self.path = path
         self.file = file
         self.format = formats.format_of_name(file)
-        self._opened: CalamineWorkbook | None = None
-        self._replaced: list[CalamineWorkbook] = []
+        self._opened: CalamineWorkbook | oldbiff.OldWorkbook | None = None
+        self._replaced: list[CalamineWorkbook | oldbiff.OldWorkbook] = []
         self._copy: Path | None = None
         self._link: Path | None = None
 
     @property
-    def _book(self) -> CalamineWorkbook:
+    def _book(self) -> CalamineWorkbook | oldbiff.OldWorkbook:
         if self._opened is None:
             try:
                 self._opened = self._open()
@@ -98,7 +99,11 @@ class Workbook:
                 raise errors.CorruptFile(f"{self.file!r} cannot be read", file=self.file) from None
         return self._opened
 
-    def _open(self) -> CalamineWorkbook:
+    def _open(self) -> CalamineWorkbook | oldbiff.OldWorkbook:
+        if self.format is FileFormat.XLS:
+            with self.path.open("rb") as stream:
+                if oldbiff.is_old_worksheet(stream.read(8)):
+                    return oldbiff.OldWorkbook(self.path, self.file)
         try:
             return CalamineWorkbook.from_path(self._named_path())
         except python_calamine.CalamineError:
@@ -136,10 +141,13 @@ class Workbook:
             logger.info("the repaired copy of %r cannot be read either: %s", self.file, error)
             return None
 
-    def _sheet(self, sheet: str) -> CalamineSheet:
+    def _sheet(self, sheet: str, settings: Settings) -> CalamineSheet | oldbiff.OldSheet:
         """One sheet, from the repaired copy of an xlsx whose sheet calamine cannot read."""
+        book = self._book
+        if isinstance(book, oldbiff.OldWorkbook):
+            return book.load(sheet, settings)
         try:
-            return self._book.get_sheet_by_name(sheet)
+            return book.get_sheet_by_name(sheet)
         except python_calamine.WorksheetNotFound:
             raise
         except python_calamine.CalamineError:
@@ -194,7 +202,7 @@ class Workbook:
     def load(self, sheet: str, settings: Settings) -> LoadedSheet:
         """Load one sheet and check its width."""
         try:
-            loaded = self._sheet(sheet)
+            loaded = self._sheet(sheet, settings)
         except python_calamine.WorksheetNotFound:
             # Listed by the workbook, but its part is missing from the archive.
             raise errors.CorruptFile(
@@ -259,7 +267,11 @@ class LoadedSheet:
     rows, first column, width and height."""
 
     def __init__(
-        self, file: str, name: str, pieces: Sequence[CalamineSheet], settings: Settings
+        self,
+        file: str,
+        name: str,
+        pieces: Sequence[CalamineSheet | oldbiff.OldSheet],
+        settings: Settings,
     ) -> None:
         self.name = name
         # Each piece with its first and last cells, (row, column) from 0; empty ones dropped.
