@@ -72,6 +72,7 @@ class Workbook:
         self._opened: CalamineWorkbook | oldbiff.OldWorkbook | None = None
         self._replaced: list[CalamineWorkbook | oldbiff.OldWorkbook] = []
         self._copy: Path | None = None
+        self._repair_tried = False
         self._link: Path | None = None
 
     @property
@@ -130,8 +131,9 @@ class Workbook:
         """The workbook opened from its repaired copy (`repair`), once; `None` when there is
         nothing to repair, or the copy does not open either (then the original's error
         stands). Only after calamine failed on the original: the common case pays nothing."""
-        if self._copy is not None or self.format is None:
+        if self._repair_tried or self.format is None:
             return None
+        self._repair_tried = True
         self._copy = repair.repaired_copy(self.path, self.format)
         if self._copy is None:
             return None
