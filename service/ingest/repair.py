@@ -5,8 +5,8 @@ python-calamine 0.9.1 refuses two harmless shapes of XML that other writers prod
 - **ods**: whitespace between the elements of a table (`<table:table-row>`, a line break,
   `<table:table-cell>`), as KSpread writes `content.xml`, indented: "Expecting
   'table-cell', found Text". LibreOffice ignores whitespace there (it is no cell content).
-  The copy drops whitespace-only text next to a `table:` or `office:` element and between
-  paragraphs of a cell; whitespace inside a paragraph (`<text:p>a <text:span>b…`) is kept.
+  The copy drops whitespace-only text between elements, but keeps it inside paragraphs
+  (`<text:span>a</text:span> <text:span>b…`).
   It also gives the archive its `mimetype` member when it has none (calamine insists on it,
   `formats` and LibreOffice do not).
 - **xlsx**: numbers padded with spaces, `<v> 41</v>`, as R's openxlsx writes some sheets:
@@ -15,10 +15,12 @@ python-calamine 0.9.1 refuses two harmless shapes of XML that other writers prod
 
 `repaired_copy` is only called after calamine has failed on the original, so the common case
 pays nothing; the copy is streamed member by member, in 1 MiB chunks with a bounded carry, so
-memory stays flat whatever the file's size. It only makes XML shorter: what the `guards`
-pre-checks found in the original (sizes, far cells, declarations) holds for the copy. It
-still refuses to inflate more than the declared sizes, and no more than the pre-checks allow
-(`guards.inflate_limit`), as it may run while they are still reading the file (`parse`).
+memory stays flat whatever the file's size, and its members are stored uncompressed (it
+takes as much disk as the XML inflates to, at most the pre-checks' limit). It only makes
+XML shorter: what the `guards` pre-checks found in the original (sizes, far cells,
+declarations) holds for the copy. It still refuses to inflate more than the declared
+sizes, and no more than the pre-checks allow (`guards.inflate_limit`), as it may run while
+they are still reading the file (`parse`).
 """
 
 from __future__ import annotations
@@ -43,12 +45,10 @@ MAX_CARRY = 16 * 1024 * 1024
 """Bytes held back waiting for the end of an element; past it they are written unchanged."""
 _SUFFIX = {FileFormat.ODS: ".ods", FileFormat.XLSX: ".xlsx"}
 
-# ods: a run of whitespace before a `table:`/`office:` tag or a paragraph's start, and a
-# run after a `table:`/`office:` tag or a paragraph's end (whitespace inside paragraphs stays).
-_BEFORE_STRUCTURE = re.compile(rb">[ \t\r\n]+(?=</?(?:table|office):|<text:[ph][\s/>])")
-_AFTER_STRUCTURE = re.compile(
-    rb"(<(?:/?(?:table|office):[^<>]*|/text:[ph][ \t\r\n]*)>)[ \t\r\n]+(?=<)"
-)
+# ods: a run of whitespace between two tags, unless the second is a `text:` end tag or a
+# `text:` start tag other than a paragraph's (those are inside a paragraph, where whitespace
+# is text). No group in the pattern: the replacement is a plain copy, in C.
+_BETWEEN_ELEMENTS = re.compile(rb">[ \t\r\n]+(?=<(?!/text:|text:(?!(?:p|h)[ \t\r\n/>])))")
 # xlsx: the whitespace around the value of a cell that is not a string or an error.
 _CELL_HEAD = (
     rb"<c\b(?![^>]*\bt\s*=\s*[\"'](?:str|e|inlineStr)[\"'])[^>]*>"
@@ -57,6 +57,10 @@ _CELL_HEAD = (
 _LEADING = re.compile(rb"(" + _CELL_HEAD + rb")[ \t\r\n]+")
 _TRAILING = re.compile(rb"(" + _CELL_HEAD + rb"[^<]*?)[ \t\r\n]+</v>")
 _PADDED = re.compile(rb"<v>[ \t\r\n]|[ \t\r\n]</v>")
+_LEADING_PADDING = re.compile(rb"<v>[ \t\r\n]+")
+_TRAILING_PADDING = re.compile(rb"[ \t\r\n]+</v>")
+_TRAILING_MARKS = (b" </v>", b"\t</v>", b"\n</v>", b"\r</v>")
+_TEXT_CELL = re.compile(rb"""\bt\s*=\s*["'](?:str|e)["']""")
 
 
 class _Rewriter(Protocol):
@@ -129,9 +133,9 @@ def _copy_member(
     """Stream one member into `out` through `rewriter` (zipfile stops reading a member at
     its declared size, and checks its CRC at the end)."""
     info = zipfile.ZipInfo(member.filename, member.date_time)
-    info.compress_type = (
-        zipfile.ZIP_STORED if member.compress_type == zipfile.ZIP_STORED else zipfile.ZIP_DEFLATED
-    )
+    # Stored, not deflated: the copy is read once, at once, and compressing it took longer
+    # than rewriting it. Its size is bounded by the pre-checks' limit on inflated bytes.
+    info.compress_type = zipfile.ZIP_STORED
     info.external_attr = member.external_attr
     with (
         archive.open(member) as source,
@@ -157,11 +161,13 @@ def _none() -> _Rewriter:
 
 
 class OdsWhitespace:
-    """Drops whitespace-only text between the structural elements of an ods `content.xml`,
-    fed in chunks of any size. A run of whitespace goes when the element before it or
-    after it is a `table:` or `office:` one, when it follows the end of a paragraph, or when
-    it comes before the start of one; every other run (inside a paragraph) stays. Two
-    regular expressions do it (no Python code per run)."""
+    """Drops whitespace-only text between the elements of an ods `content.xml`, fed in chunks
+    of any size: a run of whitespace between two tags goes, unless the second one is a
+    `text:` end tag or a `text:` start tag other than a paragraph's (`<text:span>`,
+    `<text:s/>`, `</text:p>`…), where the run is text inside a paragraph and stays. (A run
+    inside a paragraph before an element of another namespace, a frame, say, would go:
+    spreadsheets do not put those between words.) One regular expression, no Python code
+    per run."""
 
     def __init__(self) -> None:
         self.carry = b""
@@ -189,7 +195,7 @@ class OdsWhitespace:
         return self._squeeze(data)
 
     def _squeeze(self, data: bytes) -> bytes:
-        squeezed = _AFTER_STRUCTURE.sub(rb"\1", _BEFORE_STRUCTURE.sub(b">", data))
+        squeezed = _BETWEEN_ELEMENTS.sub(b">", data)
         if len(squeezed) != len(data):
             self.changed = True
         return squeezed
@@ -223,7 +229,12 @@ class XlsxNumbers:
     def _trim(self, data: bytes) -> bytes:
         if _PADDED.search(data) is None:
             return data
-        trimmed = _TRAILING.sub(rb"\1</v>", _LEADING.sub(rb"\1", data))
+        if _TEXT_CELL.search(data) is None:  # no string or error cell: every value
+            trimmed = _LEADING_PADDING.sub(b"<v>", data)
+            if any(mark in trimmed for mark in _TRAILING_MARKS):  # rare: a slower pattern
+                trimmed = _TRAILING_PADDING.sub(b"</v>", trimmed)
+        else:
+            trimmed = _TRAILING.sub(rb"\1</v>", _LEADING.sub(rb"\1", data))
         if len(trimmed) != len(data):
             self.changed = True
         return trimmed
