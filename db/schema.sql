@@ -37,6 +37,18 @@ CREATE TYPE public.batch_status AS ENUM (
 
 
 --
+-- Name: delivery_status; Type: TYPE; Schema: public; Owner: -
+--
+
+CREATE TYPE public.delivery_status AS ENUM (
+    'pending',
+    'in_progress',
+    'done',
+    'error'
+);
+
+
+--
 -- Name: project_status; Type: TYPE; Schema: public; Owner: -
 --
 
@@ -98,7 +110,14 @@ CREATE TABLE public.ingestion_batches (
     valid_count integer DEFAULT 0 NOT NULL,
     warning_count integer DEFAULT 0 NOT NULL,
     error_count integer DEFAULT 0 NOT NULL,
-    field_stats jsonb
+    field_stats jsonb,
+    delivery_cursor integer DEFAULT 0 NOT NULL,
+    delivery_in_progress_count integer DEFAULT 0 NOT NULL,
+    delivery_done_count integer DEFAULT 0 NOT NULL,
+    delivery_error_count integer DEFAULT 0 NOT NULL,
+    name text NOT NULL,
+    identifier_field_key text,
+    secondary_field_key text
 );
 
 
@@ -118,7 +137,13 @@ CREATE TABLE public.ingestion_rows (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     deleted_at timestamp with time zone,
-    "position" integer NOT NULL
+    "position" integer NOT NULL,
+    delivery_status public.delivery_status DEFAULT 'pending'::public.delivery_status NOT NULL,
+    delivery_message text,
+    delivery_step text,
+    delivery_attempts integer DEFAULT 0 NOT NULL,
+    delivery_lease_until timestamp with time zone,
+    delivery_updated_at timestamp with time zone
 );
 
 
@@ -258,6 +283,13 @@ CREATE INDEX idx_ingestion_rows_batch_id ON public.ingestion_rows USING btree (b
 
 
 --
+-- Name: idx_ingestion_rows_redelivery; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX idx_ingestion_rows_redelivery ON public.ingestion_rows USING btree (batch_id, "position") WHERE ((delivery_attempts > 0) AND (delivery_status <> 'done'::public.delivery_status));
+
+
+--
 -- Name: idx_projects_user_id_created_at; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -354,4 +386,6 @@ INSERT INTO public.schema_migrations (version) VALUES
     ('20261124201000'),
     ('20261124211500'),
     ('20261125090000'),
-    ('20261203110000');
+    ('20261203110000'),
+    ('20261203123000'),
+    ('20261203123100');

@@ -7,6 +7,7 @@
     │   ├── RequestInFlight         a request with the same Idempotency-Key is still running
     │   └── ProjectArchived         an upload into an archived project
     ├── InvalidInput                the request itself is malformed (400)
+    ├── Unprocessable               well-formed, but names what the batch lacks (422; `field`)
     ├── KeyReused                   an Idempotency-Key sent again with a different request (422)
     ├── Unavailable                 the database cannot be reached now; try again (503)
     ├── Busy                        too many uploads running now; try again later (429)
@@ -55,6 +56,16 @@ class ProjectArchived(Conflict):
 
 class InvalidInput(SheetflowError):
     pass
+
+
+class Unprocessable(SheetflowError):
+    """A well-formed request that cannot apply to this resource: an unknown key, a value that
+    does not fit its column's type. `field` names the request member at fault
+    (`where.idade`, `identifierFieldKey`)."""
+
+    def __init__(self, detail: str, *, field: str) -> None:
+        super().__init__(detail)
+        self.field = field
 
 
 class KeyReused(SheetflowError):

@@ -42,8 +42,10 @@ async def make_batch(
     file_count: int = 1,
     records: list[dict[str, Any]] | None = None,
     statuses: list[RowStatus] | None = None,
+    types: dict[str, InferredType] | None = None,
 ) -> Batch:
-    """A batch, with `records` as its rows (and their `statuses`, default valid) if given."""
+    """A batch, with `records` as its rows (and their `statuses`, default valid) if given;
+    its columns are strings unless `types` says otherwise."""
     records = records or []
     statuses = statuses or [RowStatus.VALID] * len(records)
     keys = list(records[0]) if records else []
@@ -53,12 +55,13 @@ async def make_batch(
         user_id=(uploader.id if uploader else project.user_id),
         mode=BatchMode.LIST_MODE,
         file_count=file_count,
+        name="people.csv",
         row_count=len(records),
         column_metadata=[
             ColumnMetadata(
                 normalized_key=key,
                 original_header=key.title(),
-                inferred_type=InferredType.STRING,
+                inferred_type=(types or {}).get(key, InferredType.STRING),
                 position=index,
             )
             for index, key in enumerate(keys)
