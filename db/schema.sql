@@ -98,7 +98,9 @@ CREATE TABLE public.ingestion_batches (
     valid_count integer DEFAULT 0 NOT NULL,
     warning_count integer DEFAULT 0 NOT NULL,
     error_count integer DEFAULT 0 NOT NULL,
-    field_stats jsonb
+    field_stats jsonb,
+    schema_version integer,
+    review_note text
 );
 
 
@@ -123,6 +125,23 @@ CREATE TABLE public.ingestion_rows (
 
 
 --
+-- Name: project_schemas; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.project_schemas (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    project_id uuid NOT NULL,
+    version integer NOT NULL,
+    fields jsonb NOT NULL,
+    created_by uuid NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    retired_at timestamp with time zone,
+    CONSTRAINT ck_project_schemas_fields CHECK ((jsonb_typeof(fields) = 'array'::text)),
+    CONSTRAINT ck_project_schemas_version CHECK ((version >= 1))
+);
+
+
+--
 -- Name: projects; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -136,7 +155,11 @@ CREATE TABLE public.projects (
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     deleted_at timestamp with time zone,
     deleted_by uuid,
+    max_error_rows integer,
+    max_error_ratio double precision,
     CONSTRAINT ck_projects_description_length CHECK ((char_length(description) <= 2000)),
+    CONSTRAINT ck_projects_max_error_ratio CHECK (((max_error_ratio >= (0)::double precision) AND (max_error_ratio <= (1)::double precision))),
+    CONSTRAINT ck_projects_max_error_rows CHECK ((max_error_rows >= 0)),
     CONSTRAINT ck_projects_name_length CHECK (((char_length(name) >= 1) AND (char_length(name) <= 100)))
 );
 
@@ -190,6 +213,14 @@ ALTER TABLE ONLY public.ingestion_rows
 
 
 --
+-- Name: project_schemas pk_project_schemas; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.project_schemas
+    ADD CONSTRAINT pk_project_schemas PRIMARY KEY (id);
+
+
+--
 -- Name: projects pk_projects; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -219,6 +250,14 @@ ALTER TABLE ONLY public.schema_migrations
 
 ALTER TABLE ONLY public.idempotency_keys
     ADD CONSTRAINT uq_idempotency_keys_user_id_key UNIQUE (user_id, key);
+
+
+--
+-- Name: project_schemas uq_project_schemas_project_version; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.project_schemas
+    ADD CONSTRAINT uq_project_schemas_project_version UNIQUE (project_id, version);
 
 
 --
@@ -303,6 +342,14 @@ ALTER TABLE ONLY public.ingestion_batches
 
 
 --
+-- Name: ingestion_batches fk_ingestion_batches_schema_version; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.ingestion_batches
+    ADD CONSTRAINT fk_ingestion_batches_schema_version FOREIGN KEY (project_id, schema_version) REFERENCES public.project_schemas(project_id, version) ON DELETE RESTRICT;
+
+
+--
 -- Name: ingestion_batches fk_ingestion_batches_user_id; Type: FK CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -316,6 +363,22 @@ ALTER TABLE ONLY public.ingestion_batches
 
 ALTER TABLE ONLY public.ingestion_rows
     ADD CONSTRAINT fk_ingestion_rows_batch_id FOREIGN KEY (batch_id) REFERENCES public.ingestion_batches(id) ON DELETE RESTRICT;
+
+
+--
+-- Name: project_schemas fk_project_schemas_created_by; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.project_schemas
+    ADD CONSTRAINT fk_project_schemas_created_by FOREIGN KEY (created_by) REFERENCES public.users(id) ON DELETE RESTRICT;
+
+
+--
+-- Name: project_schemas fk_project_schemas_project_id; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.project_schemas
+    ADD CONSTRAINT fk_project_schemas_project_id FOREIGN KEY (project_id) REFERENCES public.projects(id) ON DELETE RESTRICT;
 
 
 --
@@ -354,4 +417,8 @@ INSERT INTO public.schema_migrations (version) VALUES
     ('20261124201000'),
     ('20261124211500'),
     ('20261125090000'),
-    ('20261203110000');
+    ('20261203110000'),
+    ('20261203120000'),
+    ('20261203120100'),
+    ('20261203120200'),
+    ('20261203120300');
