@@ -57,6 +57,20 @@ CREATE TYPE public.row_status AS ENUM (
 );
 
 
+--
+-- Name: refuse_ingestion_events_change(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.refuse_ingestion_events_change() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    RAISE EXCEPTION 'ingestion_events is append-only (% refused)', TG_OP
+        USING ERRCODE = 'insufficient_privilege';
+END
+$$;
+
+
 SET default_tablespace = '';
 
 SET default_table_access_method = heap;
@@ -105,6 +119,37 @@ CREATE TABLE public.ingestion_batches (
 
 
 --
+-- Name: ingestion_events; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.ingestion_events (
+    id bigint NOT NULL,
+    batch_id uuid NOT NULL,
+    row_id uuid,
+    actor_id uuid NOT NULL,
+    kind text NOT NULL,
+    before jsonb,
+    after jsonb,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT ck_ingestion_events_kind CHECK ((kind ~ '^[a-z]+(\.[a-z_]+)+$'::text))
+);
+
+
+--
+-- Name: ingestion_events_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+ALTER TABLE public.ingestion_events ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.ingestion_events_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
 -- Name: ingestion_rows; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -120,7 +165,8 @@ CREATE TABLE public.ingestion_rows (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     deleted_at timestamp with time zone,
-    "position" integer NOT NULL
+    "position" integer NOT NULL,
+    version integer DEFAULT 1 NOT NULL
 );
 
 
@@ -202,6 +248,14 @@ ALTER TABLE ONLY public.idempotency_keys
 
 ALTER TABLE ONLY public.ingestion_batches
     ADD CONSTRAINT pk_ingestion_batches PRIMARY KEY (id);
+
+
+--
+-- Name: ingestion_events pk_ingestion_events; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.ingestion_events
+    ADD CONSTRAINT pk_ingestion_events PRIMARY KEY (id);
 
 
 --
@@ -290,6 +344,20 @@ CREATE INDEX idx_ingestion_batches_user_id ON public.ingestion_batches USING btr
 
 
 --
+-- Name: idx_ingestion_events_batch_id_id; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX idx_ingestion_events_batch_id_id ON public.ingestion_events USING btree (batch_id, id DESC);
+
+
+--
+-- Name: idx_ingestion_events_row_id_id; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX idx_ingestion_events_row_id_id ON public.ingestion_events USING btree (row_id, id DESC) WHERE (row_id IS NOT NULL);
+
+
+--
 -- Name: idx_ingestion_rows_batch_id; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -315,6 +383,20 @@ CREATE UNIQUE INDEX uq_ingestion_rows_batch_position ON public.ingestion_rows US
 --
 
 CREATE UNIQUE INDEX uq_projects_user_name ON public.projects USING btree (user_id, name) WHERE (deleted_at IS NULL);
+
+
+--
+-- Name: ingestion_events trg_ingestion_events_append_only; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER trg_ingestion_events_append_only BEFORE DELETE OR UPDATE ON public.ingestion_events FOR EACH ROW EXECUTE FUNCTION public.refuse_ingestion_events_change();
+
+
+--
+-- Name: ingestion_events trg_ingestion_events_no_truncate; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER trg_ingestion_events_no_truncate BEFORE TRUNCATE ON public.ingestion_events FOR EACH STATEMENT EXECUTE FUNCTION public.refuse_ingestion_events_change();
 
 
 --
@@ -355,6 +437,30 @@ ALTER TABLE ONLY public.ingestion_batches
 
 ALTER TABLE ONLY public.ingestion_batches
     ADD CONSTRAINT fk_ingestion_batches_user_id FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE RESTRICT;
+
+
+--
+-- Name: ingestion_events fk_ingestion_events_actor_id; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.ingestion_events
+    ADD CONSTRAINT fk_ingestion_events_actor_id FOREIGN KEY (actor_id) REFERENCES public.users(id) ON DELETE RESTRICT;
+
+
+--
+-- Name: ingestion_events fk_ingestion_events_batch_id; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.ingestion_events
+    ADD CONSTRAINT fk_ingestion_events_batch_id FOREIGN KEY (batch_id) REFERENCES public.ingestion_batches(id) ON DELETE RESTRICT;
+
+
+--
+-- Name: ingestion_events fk_ingestion_events_row_id; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.ingestion_events
+    ADD CONSTRAINT fk_ingestion_events_row_id FOREIGN KEY (row_id) REFERENCES public.ingestion_rows(id) ON DELETE RESTRICT;
 
 
 --
@@ -421,4 +527,6 @@ INSERT INTO public.schema_migrations (version) VALUES
     ('20261203120000'),
     ('20261203120100'),
     ('20261203120200'),
-    ('20261203120300');
+    ('20261203120300'),
+    ('20261203122000'),
+    ('20261203122100');
