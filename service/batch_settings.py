@@ -2,19 +2,21 @@
 identify a row to a person (`identifierFieldKey`, `secondaryFieldKey`) and the columns'
 labels. Keys are the batch's own and never change: a setting that names another key is
 `Unprocessable` (422 naming the member). A PATCH that also reviews the batch changes nothing
-when the review is refused (one transaction)."""
+when the review is refused (one transaction). Each change appends its event
+(`batch.settings_changed`, `batch.reviewed`, `batch.columns_labelled`) in its transaction."""
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
 import msgspec
 
 from service import ownership
 from service.db import Pool, transaction
-from service.entities import Batch, BatchStatus
+from service.entities import Batch, BatchStatus, EventKind
 from service.errors import InvalidTransition, Unprocessable
-from service.store import batches
+from service.store import batches, events
 from service.store.batches import Settings
 
 KEY_MEMBERS = {
@@ -48,6 +50,17 @@ async def change(
         changed: Batch | None = batch
         if settings.changes_anything():
             changed = await batches.update_settings(conn, batch.id, settings)
+            if changed is None:  # deleted since it was read
+                raise ownership.missing_batch(project_id, batch_id)
+            before, after = _settings_change(batch, changed, settings)
+            await events.append(
+                conn,
+                batch_id=batch.id,
+                actor_id=owner_id,
+                kind=EventKind.BATCH_SETTINGS_CHANGED,
+                before=before,
+                after=after,
+            )
         if status is not None:
             changed = await batches.review(conn, batch.id, status)
             if changed is None:
@@ -56,9 +69,30 @@ async def change(
                     f"batch {batch_id} is {current.status}, which is final: only a batch "
                     "pending review can be completed or failed"
                 )
-        if changed is None:  # deleted since it was read
-            raise ownership.missing_batch(project_id, batch_id)
+            await events.append(
+                conn,
+                batch_id=batch.id,
+                actor_id=owner_id,
+                kind=EventKind.BATCH_REVIEWED,
+                before={"status": batch.status},
+                after={"status": changed.status},
+            )
+        assert changed is not None
         return changed
+
+
+WIRE_NAMES = {"name": "name", **KEY_MEMBERS}
+
+
+def _settings_change(
+    old: Batch, new: Batch, settings: Settings
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The settings the PATCH gave, as they were and as they are, by their wire names."""
+    given = [name for name in WIRE_NAMES if getattr(settings, name) is not msgspec.UNSET]
+    return (
+        {WIRE_NAMES[name]: getattr(old, name) for name in given},
+        {WIRE_NAMES[name]: getattr(new, name) for name in given},
+    )
 
 
 async def label_columns(
@@ -75,7 +109,19 @@ async def label_columns(
                 "cannot be changed, only labelled)",
                 field=key,
             )
-    labelled = await batches.label_columns(pool, batch.id, labels)
-    if labelled is None:
-        raise ownership.missing_batch(project_id, batch_id)
-    return labelled
+    if not labels:
+        return batch
+    before = {column.normalized_key: column.label for column in batch.column_metadata}
+    async with transaction(pool) as conn:
+        labelled = await batches.label_columns(conn, batch.id, labels)
+        if labelled is None:
+            raise ownership.missing_batch(project_id, batch_id)
+        await events.append(
+            conn,
+            batch_id=batch.id,
+            actor_id=owner_id,
+            kind=EventKind.BATCH_COLUMNS_LABELLED,
+            before={key: before[key] for key in labels},
+            after=labels,
+        )
+        return labelled

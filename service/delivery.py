@@ -12,7 +12,8 @@ even after its lease ran out, as long as nobody else has reported it since. `don
 `error` may go back to `pending`, to be claimed again. Only a completed batch's rows have a
 delivery state (409 otherwise). Claims of one batch take turns on the batch's row (one
 short statement each), which keeps its cursor and counts exact; reports lock only their row
-until they update the counts.
+until they update the counts. Every claim and report appends an event per row it changes
+(`row.delivery_claimed`, `row.delivery_reported`), in its transaction.
 """
 
 from __future__ import annotations
@@ -23,9 +24,9 @@ import msgspec
 
 from service import ownership
 from service.db import Pool, transaction
-from service.entities import BatchStatus, DeliveryStatus, Row
+from service.entities import BatchStatus, DeliveryStatus, EventKind, Row
 from service.errors import InvalidTransition, NotFound
-from service.store import deliveries
+from service.store import deliveries, events
 
 ALLOWED: dict[DeliveryStatus, frozenset[DeliveryStatus]] = {
     DeliveryStatus.IN_PROGRESS: frozenset(
@@ -64,7 +65,12 @@ async def claim(
         if turn.status is not BatchStatus.COMPLETED:
             raise _not_completed(batch_id, turn.status)
         return await deliveries.claim(
-            conn, batch_id, limit=limit, lease_seconds=lease_seconds, cursor=turn.delivery_cursor
+            conn,
+            batch_id,
+            actor_id=owner_id,
+            limit=limit,
+            lease_seconds=lease_seconds,
+            cursor=turn.delivery_cursor,
         )
 
 
@@ -92,6 +98,20 @@ async def report(
         if status not in ALLOWED.get(was, frozenset()):
             raise InvalidTransition(f"row {row_id} is {was}: {_refusal(was)}")
         row = await deliveries.report(conn, row_id, status, message=message, step=step)
+        assert row.delivery is not None  # a row of a completed batch
+        await events.append(
+            conn,
+            batch_id=batch_id,
+            actor_id=owner_id,
+            kind=EventKind.ROW_DELIVERY_REPORTED,
+            row_id=row_id,
+            before={"status": was, "message": turn.delivery_message, "step": turn.delivery_step},
+            after={
+                "status": row.delivery.status,
+                "message": row.delivery.message,
+                "step": row.delivery.step,
+            },
+        )
         change = {state: int(state is status) - int(state is was) for state in COUNTED}
         await deliveries.count_change(
             conn,

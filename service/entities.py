@@ -127,6 +127,51 @@ class Batch(msgspec.Struct, frozen=True, kw_only=True):
     updated_at: datetime
 
 
+class EventKind(enum.StrEnum):
+    """What an audit event records (`ingestion_events.kind`, a dotted name: `<subject>.<change>`).
+
+    Text in the database, so a new kind is a new member here and needs no migration. Before
+    and after values by kind (JSON; absent means NULL):
+    - `row.edited`, `row.bulk_edited`: `{key: value}` of the keys the edit changed, before and
+      after (the first `before` of a key is its value as uploaded).
+    - `row.deleted`, `row.restored`: none.
+    - `batch.reviewed`: `{"status": …}` before and after.
+    - `batch.deleted`, `batch.restored`: none, or `{"cascade": "project"}` after when the
+      project's deletion or restore carried the batch.
+    - `batch.settings_changed`: `{member: value}` of the settings the PATCH gave (`name`,
+      `identifierFieldKey`, `secondaryFieldKey`), before and after.
+    - `batch.columns_labelled`: `{key: label}` of the columns labelled (null: no label).
+    - `row.delivery_claimed`: `{"status": …}` before (pending, or in_progress whose lease ran
+      out), `{"status": "in_progress", "attempts": …, "leaseUntil": …}` after.
+    - `row.delivery_reported`: `{"status", "message", "step"}` before and after.
+    """
+
+    ROW_EDITED = "row.edited"
+    ROW_BULK_EDITED = "row.bulk_edited"
+    ROW_DELETED = "row.deleted"
+    ROW_RESTORED = "row.restored"
+    BATCH_REVIEWED = "batch.reviewed"
+    BATCH_DELETED = "batch.deleted"
+    BATCH_RESTORED = "batch.restored"
+    BATCH_SETTINGS_CHANGED = "batch.settings_changed"
+    BATCH_COLUMNS_LABELLED = "batch.columns_labelled"
+    ROW_DELIVERY_CLAIMED = "row.delivery_claimed"
+    ROW_DELIVERY_REPORTED = "row.delivery_reported"
+
+
+class Event(msgspec.Struct, frozen=True, kw_only=True):
+    """One entry of the append-only audit trail: of a batch (`row_id` None) or of one row."""
+
+    id: int
+    batch_id: UUID
+    row_id: UUID | None
+    actor_id: UUID
+    kind: EventKind
+    before: Any
+    after: Any
+    created_at: datetime
+
+
 class ValidationMessage(msgspec.Struct, frozen=True, kw_only=True):
     field: str
     type: str
@@ -155,6 +200,8 @@ class Row(msgspec.Struct, frozen=True, kw_only=True):
     source_file_name: str
     source_sheet_name: str
     source_row_index: int
+    version: int
+    """1 as copied, bumped by every change of the row (its ETag)."""
     delivery: Delivery | None
     """Only for a row of a completed batch."""
     created_at: datetime

@@ -61,9 +61,9 @@ class InvalidInput(SheetflowError):
 class Unprocessable(SheetflowError):
     """A well-formed request that cannot apply to this resource: an unknown key, a value that
     does not fit its column's type. `field` names the request member at fault
-    (`where.idade`, `identifierFieldKey`)."""
+    (`where.idade`, `identifierFieldKey`), when one does."""
 
-    def __init__(self, detail: str, *, field: str) -> None:
+    def __init__(self, detail: str, *, field: str | None = None) -> None:
         super().__init__(detail)
         self.field = field
 

@@ -22,7 +22,7 @@ WHERE r.batch_id = $1::uuid AND r.position = a.position;
 -- A page of a live batch's live rows in source order, optionally of one status only
 -- (a NULL limit means all, a NULL status any).
 SELECT r.id, r.batch_id, r.position, r.data, r.status, r.validation_messages,
-    r.source_file_name, r.source_sheet_name, r.source_row_index,
+    r.source_file_name, r.source_sheet_name, r.source_row_index, r.version,
     CASE WHEN b.status = 'completed' THEN jsonb_build_object(
         'status', r.delivery_status, 'message', r.delivery_message, 'step', r.delivery_step,
         'attempts', r.delivery_attempts, 'lease_until', r.delivery_lease_until,
@@ -126,7 +126,7 @@ WHERE b.id = $1::uuid AND b.project_id = $2::uuid AND p.user_id = $3::uuid
 -- name: get_row :one
 -- One live row of a live batch.
 SELECT r.id, r.batch_id, r.position, r.data, r.status, r.validation_messages,
-    r.source_file_name, r.source_sheet_name, r.source_row_index,
+    r.source_file_name, r.source_sheet_name, r.source_row_index, r.version,
     CASE WHEN b.status = 'completed' THEN jsonb_build_object(
         'status', r.delivery_status, 'message', r.delivery_message, 'step', r.delivery_step,
         'attempts', r.delivery_attempts, 'lease_until', r.delivery_lease_until,

@@ -25,6 +25,8 @@ class RowTurn(msgspec.Struct, frozen=True, kw_only=True):
     """A row locked for a report: its delivery state and its batch's status."""
 
     delivery_status: DeliveryStatus
+    delivery_message: str | None
+    delivery_step: str | None
     batch_status: BatchStatus
 
 
@@ -39,11 +41,20 @@ async def lock_batch(
 
 
 async def claim(
-    db: Executor, batch_id: UUID, *, limit: int, lease_seconds: int, cursor: int
+    db: Executor,
+    batch_id: UUID,
+    *,
+    actor_id: UUID,
+    limit: int,
+    lease_seconds: int,
+    cursor: int,
 ) -> list[Row]:
-    """Lease up to `limit` claimable rows for `lease_seconds`, in source order (run it after
-    `lock_batch`, in its transaction, with the cursor it returned)."""
-    return await queries.many(db, "claim_rows", batch_id, limit, lease_seconds, cursor, into=Row)
+    """Lease up to `limit` claimable rows for `lease_seconds`, in source order, with an event
+    of `actor_id` for each (run it after `lock_batch`, in its transaction, with the cursor it
+    returned)."""
+    return await queries.many(
+        db, "claim_rows", batch_id, limit, lease_seconds, cursor, actor_id, into=Row
+    )
 
 
 async def lock_row(db: Executor, batch_id: UUID, row_id: UUID) -> RowTurn | None:

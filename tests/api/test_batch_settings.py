@@ -72,7 +72,7 @@ async def test_bad_settings_are_400(client, auth, url, body):
     assert (await client.patch(url, json=body, headers=auth())).status_code == 400
 
 
-async def test_settings_and_review_together_are_all_or_nothing(client, auth, url):
+async def test_settings_and_review_together_are_all_or_nothing(client, auth, url, pool):
     both = await client.patch(url, json={"status": "completed", "name": "ok"}, headers=auth())
     assert (both.json()["status"], both.json()["name"]) == ("completed", "ok")
     again = await client.patch(url, json={"status": "failed", "name": "lost"}, headers=auth())
@@ -80,9 +80,17 @@ async def test_settings_and_review_together_are_all_or_nothing(client, auth, url
     assert (await client.get(url, headers=auth())).json()["name"] == "ok"
     renamed = await client.patch(url, json={"name": "after review"}, headers=auth())
     assert renamed.json()["name"] == "after review"
+    history = await pool.fetch(
+        "SELECT kind, before, after FROM ingestion_events WHERE row_id IS NULL ORDER BY id"
+    )
+    assert [(e["kind"], e["before"], e["after"]) for e in history] == [
+        ("batch.settings_changed", {"name": "people.csv"}, {"name": "ok"}),
+        ("batch.reviewed", {"status": "pending_review"}, {"status": "completed"}),
+        ("batch.settings_changed", {"name": "ok"}, {"name": "after review"}),
+    ]
 
 
-async def test_columns_are_labelled_and_unlabelled(client, auth, url):
+async def test_columns_are_labelled_and_unlabelled(client, auth, url, pool):
     labelled = await client.patch(
         url + "/columns", json={"cpf": {"label": "CPF"}, "uf": {"label": "Estado"}}, headers=auth()
     )
@@ -98,6 +106,11 @@ async def test_columns_are_labelled_and_unlabelled(client, auth, url):
     assert unlabelled.status_code == 200
     assert [c.get("label") for c in columns] == ["CPF", None, None]
     assert [c["position"] for c in columns] == [0, 1, 2]
+    history = await pool.fetch("SELECT kind, before, after FROM ingestion_events ORDER BY id")
+    assert [(e["kind"], e["before"], e["after"]) for e in history] == [
+        ("batch.columns_labelled", {"cpf": None, "uf": None}, {"cpf": "CPF", "uf": "Estado"}),
+        ("batch.columns_labelled", {"uf": "Estado"}, {"uf": None}),
+    ]
 
 
 async def test_an_unknown_column_is_a_422_and_labels_nothing(client, auth, url):

@@ -115,6 +115,18 @@ async def test_reports_follow_the_rules(client, auth, pool):
     ]
     listed = await client.get(url + "/rows", params={"delivery": "done"}, headers=auth())
     assert [row["id"] for row in listed.json()["items"]] == [rows[0]["id"]]
+    history = await pool.fetch(
+        "SELECT kind, before, after FROM ingestion_events WHERE row_id = $1 ORDER BY id",
+        uuid.UUID(rows[1]["id"]),
+    )
+    assert [(e["kind"], e["before"]["status"], e["after"]["status"]) for e in history] == [
+        ("row.delivery_claimed", "pending", "in_progress"),
+        ("row.delivery_reported", "in_progress", "error"),
+        ("row.delivery_reported", "error", "pending"),
+        ("row.delivery_claimed", "pending", "in_progress"),
+    ]
+    assert history[1]["after"] == {"status": "error", "message": "CPF recusado", "step": None}
+    assert history[3]["after"]["attempts"] == 2
 
 
 async def test_a_lease_that_ran_out_is_claimed_again(client, auth, pool):
@@ -191,6 +203,12 @@ async def test_eight_consumers_deliver_every_row_exactly_once(client, auth, pool
     await asyncio.gather(*(consumer(number) for number in range(8)))
     assert overlaps == []
     assert (len(done), set(done.values())) == (count, {1})
+    reported_done = await pool.fetchval(
+        "SELECT count(DISTINCT row_id) FILTER (WHERE after ->> 'status' = 'done')"
+        " - count(*) FILTER (WHERE after ->> 'status' = 'done')"
+        " FROM ingestion_events WHERE kind = 'row.delivery_reported'"
+    )
+    assert reported_done == 0  # one done event per row
     states = await pool.fetch(
         "SELECT delivery_status, count(*) FROM ingestion_rows GROUP BY delivery_status"
     )
