@@ -8,7 +8,8 @@ to one consumer at a time, and recording what became of each.
 A claim leases up to `limit` rows in source order for `lease_seconds` (`FOR UPDATE SKIP
 LOCKED`: concurrent consumers never get the same row, and none waits for another's rows); a
 consumer reports `done`, `error` or `pending` (giving the row back) for a row in progress,
-even after its lease ran out, as long as nobody else has reported it since. `done` is final;
+even after its lease ran out; with the `attempt` its claim handed out, a report is refused
+once the row has been claimed again (a consumer that was only slow is fenced off). `done` is final;
 `error` may go back to `pending`, to be claimed again. Only a completed batch's rows have a
 delivery state (409 otherwise). Claims of one batch take turns on the batch's row (one
 short statement each), which keeps its cursor and counts exact; reports lock only their row
@@ -84,9 +85,11 @@ async def report(
     *,
     message: str | msgspec.UnsetType | None = msgspec.UNSET,
     step: str | msgspec.UnsetType | None = msgspec.UNSET,
+    attempt: int | None = None,
 ) -> Row:
     """Record the outcome of a row's delivery (see the picture above): `InvalidTransition`
-    (409) when the row's state does not accept it, or its batch is not completed."""
+    (409) when the row's state does not accept it, its batch is not completed, or `attempt`
+    is given and is not the row's claim count (it was claimed again since)."""
     await ownership.batch(pool, owner_id, project_id, batch_id)
     async with transaction(pool) as conn:
         turn = await deliveries.lock_row(conn, batch_id, row_id)
@@ -95,6 +98,11 @@ async def report(
         if turn.batch_status is not BatchStatus.COMPLETED:
             raise _not_completed(batch_id, turn.batch_status)
         was = turn.delivery_status
+        if attempt is not None and attempt != turn.delivery_attempts:
+            raise InvalidTransition(
+                f"row {row_id} was claimed again since attempt {attempt} (it is at attempt "
+                f"{turn.delivery_attempts}): its lease ran out"
+            )
         if status not in ALLOWED.get(was, frozenset()):
             raise InvalidTransition(f"row {row_id} is {was}: {_refusal(was)}")
         row = await deliveries.report(conn, row_id, status, message=message, step=step)

@@ -95,9 +95,10 @@ FROM claimed
 ORDER BY position;
 
 -- name: lock_row_delivery :one
--- Lock one live row of a live batch for a report; returns its delivery state, message and
--- step and its batch's status, or no row when there is none.
-SELECT r.delivery_status, r.delivery_message, r.delivery_step, b.status AS batch_status
+-- Lock one live row of a live batch for a report; returns its delivery state, attempts,
+-- message and step and its batch's status, or no row when there is none.
+SELECT r.delivery_status, r.delivery_attempts, r.delivery_message, r.delivery_step,
+    b.status AS batch_status
 FROM ingestion_rows AS r
 JOIN ingestion_batches AS b ON b.id = r.batch_id AND b.deleted_at IS NULL
 WHERE r.id = $1::uuid AND r.batch_id = $2::uuid AND r.deleted_at IS NULL

@@ -24,7 +24,15 @@ from service.api.deadlines import BodyArrival, ClientPresence
 from service.api.forms import FieldLimit
 from service.api.idempotency_key import REPLAYED_RESPONSE_HEADERS, IdempotencyKey, created
 from service.api.problems import AUTHENTICATED, documented
-from service.api.wire import DEFAULT_LIMIT, PageLimit, PageOffset, Text, Wire, to_wire
+from service.api.wire import (
+    DEFAULT_LIMIT,
+    VISIBLE_TEXT_PATTERN,
+    PageLimit,
+    PageOffset,
+    Text,
+    Wire,
+    to_wire,
+)
 from service.entities import (
     BatchMode,
     BatchStatus,
@@ -81,9 +89,10 @@ class BatchPatch(Wire, frozen=True):
     Members left out stay as they are; all change together or none does."""
 
     status: Literal["completed", "failed"] | msgspec.UnsetType = msgspec.UNSET
-    name: Annotated[Text, msgspec.Meta(min_length=1, max_length=255)] | msgspec.UnsetType = (
-        msgspec.UNSET
-    )
+    name: (
+        Annotated[str, msgspec.Meta(min_length=1, max_length=255, pattern=VISIBLE_TEXT_PATTERN)]
+        | msgspec.UnsetType
+    ) = msgspec.UNSET
     identifier_field_key: (
         Annotated[Text, msgspec.Meta(max_length=255)] | msgspec.UnsetType | None
     ) = msgspec.UNSET

@@ -46,6 +46,10 @@ class DeliveryReport(Wire, frozen=True):
         msgspec.UNSET
     )
     step: Annotated[Text, msgspec.Meta(max_length=200)] | msgspec.UnsetType | None = msgspec.UNSET
+    attempt: Annotated[int, msgspec.Meta(ge=1)] | msgspec.UnsetType = msgspec.UNSET
+    """The row's `delivery.attempts` as the claim handed it out: when given, the report is
+    refused (409) if the row was claimed again since (its lease ran out and another consumer
+    took it)."""
 
 
 ClaimBody = Annotated[
@@ -60,7 +64,9 @@ ReportBody = Annotated[
     DeliveryReport,
     Body(
         examples=[
-            Example(summary="delivered", value={"status": "done", "step": "submitted"}),
+            Example(
+                summary="delivered", value={"status": "done", "step": "submitted", "attempt": 1}
+            ),
             Example(
                 summary="failed at a step",
                 value={"status": "error", "message": "CPF rejected by the form", "step": "cpf"},
@@ -112,8 +118,8 @@ async def report_delivery(
     data: ReportBody,
 ) -> RowOut:
     """Record what became of a row: 409 when its state does not allow it (`done` is final;
-    `error` only goes back to `pending`; a pending row must be claimed first), or when the
-    batch is not completed."""
+    `error` only goes back to `pending`; a pending row must be claimed first), when the batch
+    is not completed, or when `attempt` is given and the row was claimed again since."""
     row = await delivery.report(
         state.pool,
         request.user.id,
@@ -123,6 +129,7 @@ async def report_delivery(
         DeliveryStatus(data.status),
         message=data.message,
         step=data.step,
+        attempt=None if data.attempt is msgspec.UNSET else data.attempt,
     )
     return to_wire(row, RowOut)
 

@@ -25,6 +25,7 @@ class RowTurn(msgspec.Struct, frozen=True, kw_only=True):
     """A row locked for a report: its delivery state and its batch's status."""
 
     delivery_status: DeliveryStatus
+    delivery_attempts: int
     delivery_message: str | None
     delivery_step: str | None
     batch_status: BatchStatus

@@ -67,7 +67,9 @@ async def test_a_key_not_in_the_batch_is_a_422_naming_it(client, auth, url, memb
     assert (await client.get(url, headers=auth())).json()["name"] == "people.csv"
 
 
-@pytest.mark.parametrize("body", [{"name": ""}, {"name": "x" * 256}, {"name": None}, {"x": 1}])
+@pytest.mark.parametrize(
+    "body", [{"name": ""}, {"name": "  "}, {"name": "x" * 256}, {"name": None}, {"x": 1}, {}]
+)
 async def test_bad_settings_are_400(client, auth, url, body):
     assert (await client.patch(url, json=body, headers=auth())).status_code == 400
 

@@ -143,6 +143,12 @@ async def test_a_lease_that_ran_out_is_claimed_again(client, auth, pool):
         (again[1]["id"], 1),
     ]
     assert (await counts(client, auth, url))["inProgress"] == 2
+    # The first consumer, only slow, is fenced off by the attempt its claim handed out.
+    late = await report(client, auth, url, row["id"], "done", attempt=1)
+    assert late.status_code == 409
+    assert "claimed again" in late.json()["detail"]
+    current = await report(client, auth, url, row["id"], "done", attempt=2)
+    assert current.status_code == 200, current.text
 
 
 async def test_only_a_completed_batch_delivers(client, auth, pool):
