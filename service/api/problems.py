@@ -54,6 +54,8 @@ STATUS_BY_ERROR: dict[type[errors.SheetflowError], int] = {
     errors.Conflict: 409,
     errors.InvalidInput: 400,
     errors.KeyReused: 422,
+    errors.Unprocessable: 422,
+    errors.PreconditionFailed: 412,
     errors.Unavailable: 503,
     errors.Busy: 429,
     errors.UnsupportedFormat: 415,
