@@ -21,6 +21,7 @@ the batch's `Profile` (columns, inferred types, row count). Each module owns one
     repair       copies of the ZIP workbooks calamine refuses and LibreOffice reads
     oldbiff      Excel 2.x-4.0 worksheets (BIFF2-4 streams), shaped as calamine's sheets
     keys         header -> key normalization, A1 addresses
+    matching     columns -> a project schema's fields (explicit, saved, key, alias, fuzzy)
     values       cell values in JSON/jsonb-safe shapes
     inference    whole-column type inference and per-value type checks
     validation   validation messages and row status
