@@ -266,3 +266,14 @@ def test_any_records_give_cells_or_a_clean_refusal(
         width = sheet.end[1] - sheet.start[1] + 1
         for _, row in zip(range(4), sheet.iter_rows(), strict=False):
             assert len(row) == width
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(version=st.sampled_from([2, 3, 4]), rest=st.binary(max_size=400))
+def test_any_bytes_after_a_bof_give_cells_or_a_clean_refusal(version: int, rest: bytes) -> None:
+    small = Settings(worker_memory_bytes=16 * 256)  # room for 16 cells
+    try:
+        cells, _ = oldbiff.read(bof(version) + rest, "any.xls", small)
+    except errors.LimitExceeded:
+        return
+    assert len(cells) <= 16
