@@ -57,6 +57,22 @@ CREATE TYPE public.row_status AS ENUM (
 );
 
 
+--
+-- Name: ingestion_header_fingerprint(jsonb); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.ingestion_header_fingerprint(columns jsonb) RETURNS text
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    AS $$
+    SELECT encode(sha256(convert_to(
+        string_agg(DISTINCT column_key, E'\n' ORDER BY column_key), 'UTF8')), 'hex')
+    FROM (
+        SELECT (entry ->> 'normalizedKey') COLLATE "C" AS column_key
+        FROM jsonb_array_elements(columns) AS entry
+    ) AS keys
+$$;
+
+
 SET default_tablespace = '';
 
 SET default_table_access_method = heap;
@@ -98,7 +114,8 @@ CREATE TABLE public.ingestion_batches (
     valid_count integer DEFAULT 0 NOT NULL,
     warning_count integer DEFAULT 0 NOT NULL,
     error_count integer DEFAULT 0 NOT NULL,
-    field_stats jsonb
+    field_stats jsonb,
+    header_fingerprint text GENERATED ALWAYS AS (public.ingestion_header_fingerprint(column_metadata)) STORED
 );
 
 
@@ -237,6 +254,13 @@ CREATE INDEX idx_idempotency_keys_expires_at ON public.idempotency_keys USING bt
 
 
 --
+-- Name: idx_ingestion_batches_completed_header; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX idx_ingestion_batches_completed_header ON public.ingestion_batches USING btree (project_id, header_fingerprint, updated_at DESC, id DESC) WHERE ((status = 'completed'::public.batch_status) AND (deleted_at IS NULL));
+
+
+--
 -- Name: idx_ingestion_batches_project_id; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -354,4 +378,5 @@ INSERT INTO public.schema_migrations (version) VALUES
     ('20261124201000'),
     ('20261124211500'),
     ('20261125090000'),
-    ('20261203110000');
+    ('20261203110000'),
+    ('20261203121000');

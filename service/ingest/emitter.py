@@ -57,7 +57,7 @@ class Emitter:
     def __init__(self, profile: Profile, settings: Settings) -> None:
         self.profile = profile
         self.settings = settings
-        self.keys = [column.normalized_key for column in profile.columns]
+        self.keys = [column.data_key for column in profile.columns]
         # Every row's data holds its keys in jsonb's order (see `keys.jsonb_order`): the
         # order PostgreSQL stores and returns them in anyway.
         self.stored_order = jsonb_order(self.keys)
@@ -141,7 +141,7 @@ class Emitter:
 
     def _column(self, offset: int, index: int) -> _Column:
         metadata = self.profile.columns[index]
-        key, type_ = metadata.normalized_key, metadata.inferred_type
+        key, type_ = metadata.data_key, metadata.inferred_type
         return _Column(
             offset=offset,
             key=key,

@@ -29,6 +29,7 @@ is ignored, so that one mapping file can serve a feed whose files do not all hav
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Literal, Protocol
@@ -37,9 +38,13 @@ import msgspec
 from rapidfuzz import fuzz
 
 from service import errors
+from service.entities import ColumnMetadata
 from service.ingest.keys import normalize_key
 
 MatchedBy = Literal["explicit", "saved", "key", "alias", "fuzzy"]
+
+ColumnMapping = dict[str, str | None]
+"""Source header or key → field key, or `None` for a column left unmapped on purpose."""
 
 MAX_ALTERNATIVES = 3
 """How many other candidate fields a column's match lists, best first."""
@@ -221,6 +226,69 @@ def _automatic_candidates(
 def remembered(matches: Iterable[ColumnMatch]) -> dict[str, str | None]:
     """The mapping a later upload with the same header fingerprint starts from."""
     return {match.key: match.target_field for match in matches if match.matched_by is not None}
+
+
+def remembered_from_columns(columns: Iterable[ColumnMetadata]) -> ColumnMapping:
+    """`remembered`, from a stored batch's column metadata."""
+    return {
+        column.normalized_key: column.target_field or None
+        for column in columns
+        if isinstance(column.matched_by, str)
+    }
+
+
+@dataclasses.dataclass(frozen=True)
+class Matching:
+    """What a list-mode read needs to match its columns: the schema's fields, the upload's
+    explicit mapping, and the remembered mappings by header fingerprint."""
+
+    fields: Sequence[MatchableField]
+    explicit: ColumnMapping | None = None
+    saved: dict[str, ColumnMapping] = dataclasses.field(default_factory=dict)
+
+    def apply(self, columns: Sequence[ColumnMetadata]) -> list[ColumnMetadata]:
+        return match_header(columns, self.fields, explicit=self.explicit, saved=self.saved)
+
+
+def match_header(
+    columns: Sequence[ColumnMetadata],
+    fields: Sequence[MatchableField],
+    *,
+    explicit: ColumnMapping | None,
+    saved: dict[str, ColumnMapping],
+) -> list[ColumnMetadata]:
+    """`columns` (one sheet's, or a batch's union of sheets) matched to `fields`: each gains
+    `target_field`, `matched_by` and `confidence`, and its values go under its `data_key`.
+    `saved`: the remembered mappings by header fingerprint (`store.mappings.remembered`).
+
+    An unmapped column whose key is the key of a field another column fills (which only an
+    explicit or remembered decision can bring about: otherwise the key match would take it) is
+    kept under its key with the next free suffix, `email_2`, as a repeated header is: the field
+    owns its key in the rows' data, and no value is lost."""
+    pairs = [(column.original_header, column.normalized_key) for column in columns]
+    remembered_here = saved.get(header_fingerprint(key for _, key in pairs))
+    matches = match_columns(pairs, fields, explicit=explicit, saved=remembered_here)
+    targets = {match.target_field for match in matches if match.target_field is not None}
+    taken = targets | {key for _, key in pairs}
+    matched = []
+    for column, match in zip(columns, matches, strict=True):
+        key = column.normalized_key
+        if match.target_field is None and key in targets:
+            suffix = 2
+            while f"{key}_{suffix}" in taken:
+                suffix += 1
+            key = f"{key}_{suffix}"
+            taken.add(key)
+        matched.append(
+            msgspec.structs.replace(
+                column,
+                normalized_key=key,
+                target_field=match.target_field,
+                matched_by=match.matched_by,
+                confidence=match.confidence,
+            )
+        )
+    return matched
 
 
 def match_columns(

@@ -22,6 +22,7 @@ from service.ingest.delimited import TextDialect
 from service.ingest.emitter import Emitter
 from service.ingest.formats import FileFormat
 from service.ingest.keys import KeyAllocator
+from service.ingest.matching import Matching
 from service.ingest.plans import FilePlan, ParsedRow, Profile, SheetPlan, Source
 from service.ingest.profiling import FormProfiler, ListProfiler, check_header
 from service.settings import Settings
@@ -101,10 +102,12 @@ class Parser:
         *,
         sandboxed: bool = False,
         scratch: Path | None = None,
+        matching: Matching | None = None,
     ) -> None:
         """`sandboxed`: this process may die (it is the parsing worker), so calamine may load
         a list-mode workbook while `guards` inspect it, rather than after (see `_open`).
-        `scratch`: where temporary files go (`parts`), else the system's temporary directory."""
+        `scratch`: where temporary files go (`parts`), else the system's temporary directory.
+        `matching`: a list-mode read's columns go to a schema's fields (`matching`)."""
         _check_request(sources, mode, settings)
         self.sources = sources
         self.mode = mode
@@ -112,6 +115,7 @@ class Parser:
         self.settings = settings
         self.sandboxed = sandboxed
         self.scratch = scratch
+        self.matching = matching if mode is BatchMode.LIST_MODE else None
         self._profile: Profile | None = None
         self._tracker: Tracker | None = None
         self._estimate: Callable[[int], int] = lambda done: done
@@ -153,6 +157,9 @@ class Parser:
                     return
             # Several sheets: two passes, without inspecting the archive a second time.
             self._profile = ListProfiler(self.settings).run(source, self.sheet, error_cells)
+            if self.matching is not None:
+                columns = self.matching.apply(self._profile.columns)
+                self._profile = msgspec.structs.replace(self._profile, columns=columns)
         else:
             self._profile = profile(self.sources, self.mode, self.sheet, self.settings)
         total = self._profile.row_count
@@ -253,14 +260,22 @@ class Parser:
             allocator.allocate(text, first_column + offset) for offset, text in enumerate(headers)
         ]
 
+        base = [
+            ColumnMetadata(
+                normalized_key=key,
+                original_header=text,
+                inferred_type=InferredType.STRING,
+                position=position,
+            )
+            for position, (key, text) in enumerate(zip(keys, headers, strict=True))
+        ]
+        if self.matching is not None:
+            base = self.matching.apply(base)
+
         def columns(types: Sequence[InferredType]) -> list[ColumnMetadata]:
             return [
-                ColumnMetadata(
-                    normalized_key=key, original_header=text, inferred_type=type_, position=position
-                )
-                for position, (key, text, type_) in enumerate(
-                    zip(keys, headers, types, strict=True)
-                )
+                msgspec.structs.replace(column, inferred_type=type_)
+                for column, type_ in zip(base, types, strict=True)
             ]
 
         plan = SheetPlan(
@@ -280,7 +295,8 @@ class Parser:
             check_types=unknown,
             files=[],
         )
-        tracker = self._tracker = Tracker(source.name, name, keys, self.settings)
+        data_keys = [column.data_key for column in base]
+        tracker = self._tracker = Tracker(source.name, name, data_keys, self.settings)
         try:
             yield from Emitter(provisional, self.settings).body(
                 source.name,
