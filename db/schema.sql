@@ -73,6 +73,20 @@ CREATE FUNCTION public.ingestion_header_fingerprint(columns jsonb) RETURNS text
 $$;
 
 
+--
+-- Name: refuse_ingestion_events_change(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.refuse_ingestion_events_change() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    RAISE EXCEPTION 'ingestion_events is append-only (% refused)', TG_OP
+        USING ERRCODE = 'insufficient_privilege';
+END
+$$;
+
+
 SET default_tablespace = '';
 
 SET default_table_access_method = heap;
@@ -115,7 +129,40 @@ CREATE TABLE public.ingestion_batches (
     warning_count integer DEFAULT 0 NOT NULL,
     error_count integer DEFAULT 0 NOT NULL,
     field_stats jsonb,
+    schema_version integer,
+    review_note text,
     header_fingerprint text GENERATED ALWAYS AS (public.ingestion_header_fingerprint(column_metadata)) STORED
+);
+
+
+--
+-- Name: ingestion_events; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.ingestion_events (
+    id bigint NOT NULL,
+    batch_id uuid NOT NULL,
+    row_id uuid,
+    actor_id uuid NOT NULL,
+    kind text NOT NULL,
+    before jsonb,
+    after jsonb,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT ck_ingestion_events_kind CHECK ((kind ~ '^[a-z]+(\.[a-z_]+)+$'::text))
+);
+
+
+--
+-- Name: ingestion_events_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+ALTER TABLE public.ingestion_events ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.ingestion_events_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
 );
 
 
@@ -135,7 +182,25 @@ CREATE TABLE public.ingestion_rows (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     deleted_at timestamp with time zone,
-    "position" integer NOT NULL
+    "position" integer NOT NULL,
+    version integer DEFAULT 1 NOT NULL
+);
+
+
+--
+-- Name: project_schemas; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.project_schemas (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    project_id uuid NOT NULL,
+    version integer NOT NULL,
+    fields jsonb NOT NULL,
+    created_by uuid NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    retired_at timestamp with time zone,
+    CONSTRAINT ck_project_schemas_fields CHECK ((jsonb_typeof(fields) = 'array'::text)),
+    CONSTRAINT ck_project_schemas_version CHECK ((version >= 1))
 );
 
 
@@ -153,7 +218,11 @@ CREATE TABLE public.projects (
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     deleted_at timestamp with time zone,
     deleted_by uuid,
+    max_error_rows integer,
+    max_error_ratio double precision,
     CONSTRAINT ck_projects_description_length CHECK ((char_length(description) <= 2000)),
+    CONSTRAINT ck_projects_max_error_ratio CHECK (((max_error_ratio >= (0)::double precision) AND (max_error_ratio <= (1)::double precision))),
+    CONSTRAINT ck_projects_max_error_rows CHECK ((max_error_rows >= 0)),
     CONSTRAINT ck_projects_name_length CHECK (((char_length(name) >= 1) AND (char_length(name) <= 100)))
 );
 
@@ -199,11 +268,27 @@ ALTER TABLE ONLY public.ingestion_batches
 
 
 --
+-- Name: ingestion_events pk_ingestion_events; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.ingestion_events
+    ADD CONSTRAINT pk_ingestion_events PRIMARY KEY (id);
+
+
+--
 -- Name: ingestion_rows pk_ingestion_rows; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
 ALTER TABLE ONLY public.ingestion_rows
     ADD CONSTRAINT pk_ingestion_rows PRIMARY KEY (id);
+
+
+--
+-- Name: project_schemas pk_project_schemas; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.project_schemas
+    ADD CONSTRAINT pk_project_schemas PRIMARY KEY (id);
 
 
 --
@@ -236,6 +321,14 @@ ALTER TABLE ONLY public.schema_migrations
 
 ALTER TABLE ONLY public.idempotency_keys
     ADD CONSTRAINT uq_idempotency_keys_user_id_key UNIQUE (user_id, key);
+
+
+--
+-- Name: project_schemas uq_project_schemas_project_version; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.project_schemas
+    ADD CONSTRAINT uq_project_schemas_project_version UNIQUE (project_id, version);
 
 
 --
@@ -275,6 +368,20 @@ CREATE INDEX idx_ingestion_batches_user_id ON public.ingestion_batches USING btr
 
 
 --
+-- Name: idx_ingestion_events_batch_id_id; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX idx_ingestion_events_batch_id_id ON public.ingestion_events USING btree (batch_id, id DESC);
+
+
+--
+-- Name: idx_ingestion_events_row_id_id; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX idx_ingestion_events_row_id_id ON public.ingestion_events USING btree (row_id, id DESC) WHERE (row_id IS NOT NULL);
+
+
+--
 -- Name: idx_ingestion_rows_batch_id; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -303,6 +410,20 @@ CREATE UNIQUE INDEX uq_projects_user_name ON public.projects USING btree (user_i
 
 
 --
+-- Name: ingestion_events trg_ingestion_events_append_only; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER trg_ingestion_events_append_only BEFORE DELETE OR UPDATE ON public.ingestion_events FOR EACH ROW EXECUTE FUNCTION public.refuse_ingestion_events_change();
+
+
+--
+-- Name: ingestion_events trg_ingestion_events_no_truncate; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER trg_ingestion_events_no_truncate BEFORE TRUNCATE ON public.ingestion_events FOR EACH STATEMENT EXECUTE FUNCTION public.refuse_ingestion_events_change();
+
+
+--
 -- Name: idempotency_keys fk_idempotency_keys_user_id; Type: FK CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -327,6 +448,14 @@ ALTER TABLE ONLY public.ingestion_batches
 
 
 --
+-- Name: ingestion_batches fk_ingestion_batches_schema_version; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.ingestion_batches
+    ADD CONSTRAINT fk_ingestion_batches_schema_version FOREIGN KEY (project_id, schema_version) REFERENCES public.project_schemas(project_id, version) ON DELETE RESTRICT;
+
+
+--
 -- Name: ingestion_batches fk_ingestion_batches_user_id; Type: FK CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -335,11 +464,51 @@ ALTER TABLE ONLY public.ingestion_batches
 
 
 --
+-- Name: ingestion_events fk_ingestion_events_actor_id; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.ingestion_events
+    ADD CONSTRAINT fk_ingestion_events_actor_id FOREIGN KEY (actor_id) REFERENCES public.users(id) ON DELETE RESTRICT;
+
+
+--
+-- Name: ingestion_events fk_ingestion_events_batch_id; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.ingestion_events
+    ADD CONSTRAINT fk_ingestion_events_batch_id FOREIGN KEY (batch_id) REFERENCES public.ingestion_batches(id) ON DELETE RESTRICT;
+
+
+--
+-- Name: ingestion_events fk_ingestion_events_row_id; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.ingestion_events
+    ADD CONSTRAINT fk_ingestion_events_row_id FOREIGN KEY (row_id) REFERENCES public.ingestion_rows(id) ON DELETE RESTRICT;
+
+
+--
 -- Name: ingestion_rows fk_ingestion_rows_batch_id; Type: FK CONSTRAINT; Schema: public; Owner: -
 --
 
 ALTER TABLE ONLY public.ingestion_rows
     ADD CONSTRAINT fk_ingestion_rows_batch_id FOREIGN KEY (batch_id) REFERENCES public.ingestion_batches(id) ON DELETE RESTRICT;
+
+
+--
+-- Name: project_schemas fk_project_schemas_created_by; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.project_schemas
+    ADD CONSTRAINT fk_project_schemas_created_by FOREIGN KEY (created_by) REFERENCES public.users(id) ON DELETE RESTRICT;
+
+
+--
+-- Name: project_schemas fk_project_schemas_project_id; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.project_schemas
+    ADD CONSTRAINT fk_project_schemas_project_id FOREIGN KEY (project_id) REFERENCES public.projects(id) ON DELETE RESTRICT;
 
 
 --
@@ -379,4 +548,10 @@ INSERT INTO public.schema_migrations (version) VALUES
     ('20261124211500'),
     ('20261125090000'),
     ('20261203110000'),
-    ('20261203121000');
+    ('20261203120000'),
+    ('20261203120100'),
+    ('20261203120200'),
+    ('20261203120300'),
+    ('20261203121000'),
+    ('20261203122000'),
+    ('20261203122100');
