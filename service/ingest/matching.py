@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Literal, Protocol
 
 import msgspec
@@ -95,6 +95,47 @@ class ColumnMatch(msgspec.Struct, frozen=True, kw_only=True):
     when nothing matched."""
     alternatives: tuple[Alternative, ...] = ()
     """Other fields considered for this column, best first (at most `MAX_ALTERNATIVES`)."""
+
+
+_mapping_decoder = msgspec.json.Decoder(dict[str, str | None])
+
+
+def parse_mapping(text: str) -> ColumnMapping:
+    """The upload's `mapping` (a JSON object of source header or key → field key or null),
+    or `InvalidInput` saying what is wrong with it."""
+    try:
+        return _mapping_decoder.decode(text)
+    except msgspec.DecodeError as error:
+        raise errors.InvalidInput(
+            "`mapping` must be a JSON object of source header (or key) to field key or null, "
+            f'such as {{"CPF/CNPJ": "cpf", "Obs": null}}: {error}'
+        ) from None
+
+
+def mapping_text(mapping: ColumnMapping | None) -> str | None:
+    """The mapping as canonical JSON (keys sorted), for an upload's idempotency fingerprint:
+    the same files with another mapping are another request."""
+    return None if not mapping else msgspec.json.encode(mapping, order="sorted").decode()
+
+
+def check_mapping(mapping: ColumnMapping | None, field_keys: Collection[str] | None) -> None:
+    """Refuse (422) a mapping when the project has no schema, or to a field it does not have;
+    before any file is read (the worker checks it again, with the columns)."""
+    if not mapping:
+        return
+    if field_keys is None:
+        raise errors.IngestError(
+            "a `mapping` sends columns to the fields of the project's schema, and this project "
+            "has no schema (PUT /projects/{projectId}/schema first)"
+        )
+    keys = set(field_keys)
+    for name, target in mapping.items():
+        if target is not None and target not in keys:
+            raise errors.IngestError(
+                f"the mapping sends column {name!r} to field {target!r}, which the project's"
+                f" schema does not have; known fields: {', '.join(sorted(keys))}",
+                column=name,
+            )
 
 
 def header_fingerprint(keys: Iterable[str]) -> str:
@@ -170,13 +211,8 @@ def _explicit_targets(
     two columns on one field."""
     by_key = {key: index for index, (_, key) in enumerate(columns)}
     targets: dict[int, str | None] = {}
+    check_mapping(dict(explicit), field_keys)
     for name, field in explicit.items():
-        if field is not None and field not in field_keys:
-            raise errors.IngestError(
-                f"the mapping sends column {name!r} to field {field!r}, which the project's"
-                f" schema does not have; known fields: {', '.join(sorted(field_keys))}",
-                column=name,
-            )
         if name in by_key:
             hits = [by_key[name]]
         else:

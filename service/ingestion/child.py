@@ -31,6 +31,7 @@ import msgspec
 
 from service import errors, ingest, logs
 from service.entities import RowStatus, StatusCounts
+from service.ingest.matching import Matching
 from service.ingestion.protocol import (
     DoneFrame,
     Request,
@@ -82,6 +83,7 @@ def _parse(request: Request, sources: list[ingest.Source], channel: BinaryIO) ->
         request.settings,
         sandboxed=True,
         scratch=Path(request.scratch) if request.scratch else None,
+        matching=matching(request),
     )
     statuses: Counter[RowStatus] = Counter()
     count = 0
@@ -102,6 +104,13 @@ def _parse(request: Request, sources: list[ingest.Source], channel: BinaryIO) ->
     )
     columns = msgspec.Raw(_encoder.encode(parser.profile.columns))
     return DoneFrame(count=count, counts=counts, columns=columns)
+
+
+def matching(request: Request) -> Matching | None:
+    """How the request's columns go to its schema's fields, if it has a schema."""
+    if request.schema is None:
+        return None
+    return Matching(request.schema.fields, explicit=request.mapping, saved=request.saved)
 
 
 def _chunks(items: Iterator[_Item]) -> Iterator[list[_Item]]:

@@ -47,6 +47,11 @@ class Request(msgspec.Struct, frozen=True, kw_only=True):
     """The project's current schema (`store.project_schemas.get_current_schema`): values of
     the columns mapped to its fields are converted and checked by `service.rules`. None:
     no schema, rows exactly as without one."""
+    mapping: dict[str, str | None] | None = None
+    """The upload's explicit mapping, source header or key → field key or None
+    (`ingest.matching`); only with a schema."""
+    saved: dict[str, dict[str, str | None]] = msgspec.field(default_factory=dict)
+    """The project's remembered mappings by header fingerprint (`store.mappings`)."""
 
 
 class RowsFrame(msgspec.Struct, frozen=True, tag="rows"):
