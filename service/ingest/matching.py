@@ -40,6 +40,7 @@ from rapidfuzz import fuzz
 from service import errors
 from service.entities import ColumnMetadata
 from service.ingest.keys import normalize_key
+from service.schemas import SchemaField
 
 MatchedBy = Literal["explicit", "saved", "key", "alias", "fuzzy"]
 
@@ -278,7 +279,7 @@ class Matching:
     """What a list-mode read needs to match its columns: the schema's fields, the upload's
     explicit mapping, and the remembered mappings by header fingerprint."""
 
-    fields: Sequence[MatchableField]
+    fields: Sequence[SchemaField]
     explicit: ColumnMapping | None = None
     saved: dict[str, ColumnMapping] = dataclasses.field(default_factory=dict)
 

@@ -16,7 +16,16 @@ import msgspec
 
 from service import errors
 from service.entities import BatchMode, ColumnMetadata, InferredType
-from service.ingest import delimited, formats, guards, limits, parts, profiling, workbook
+from service.ingest import (
+    anchors,
+    delimited,
+    formats,
+    guards,
+    limits,
+    parts,
+    profiling,
+    workbook,
+)
 from service.ingest.amendments import Amendment, Tracker
 from service.ingest.delimited import TextDialect
 from service.ingest.emitter import Emitter
@@ -107,7 +116,8 @@ class Parser:
         """`sandboxed`: this process may die (it is the parsing worker), so calamine may load
         a list-mode workbook while `guards` inspect it, rather than after (see `_open`).
         `scratch`: where temporary files go (`parts`), else the system's temporary directory.
-        `matching`: a list-mode read's columns go to a schema's fields (`matching`)."""
+        `matching`: a list-mode read's columns go to a schema's fields (`matching`), a
+        profile-mode read's forms are read into them by their anchors (`anchors`)."""
         _check_request(sources, mode, settings)
         self.sources = sources
         self.mode = mode
@@ -116,6 +126,9 @@ class Parser:
         self.sandboxed = sandboxed
         self.scratch = scratch
         self.matching = matching if mode is BatchMode.LIST_MODE else None
+        self.form_fields = (
+            matching.fields if matching is not None and mode is BatchMode.PROFILE_MODE else None
+        )
         self._profile: Profile | None = None
         self._tracker: Tracker | None = None
         self._estimate: Callable[[int], int] = lambda done: done
@@ -162,6 +175,8 @@ class Parser:
                 self._profile = msgspec.structs.replace(self._profile, columns=columns)
         else:
             self._profile = profile(self.sources, self.mode, self.sheet, self.settings)
+            if self.form_fields is not None:
+                self._profile = anchors.form_profile(self._profile, self.form_fields)
         total = self._profile.row_count
         self._estimate = lambda done: total
         yield from parse_rows(self.sources, self.mode, self.sheet, self.settings, self._profile)

@@ -32,33 +32,31 @@ from service.ingest.matching import (
     match_columns,
     remembered,
 )
+from service.schemas import SchemaField
 from service.settings import Settings
 from tests.ingest.uploads import csv_source, xlsx_source
 
-
-class Field(msgspec.Struct, frozen=True, kw_only=True):
-    key: str
-    label: str | None = None
-    aliases: tuple[str, ...] = ()
-
-
 FIELDS = [
-    Field(key="nome", label="Nome completo", aliases=("name", "full name", "nome do cliente")),
-    Field(key="cpf", label="CPF", aliases=("cpf/cnpj", "documento", "document")),
-    Field(key="email", label="E-mail", aliases=("email address", "correio eletrônico")),
-    Field(key="telefone", label="Telefone", aliases=("phone", "celular", "fone")),
-    Field(
+    SchemaField(
+        key="nome", label="Nome completo", aliases=["name", "full name", "nome do cliente"]
+    ),
+    SchemaField(key="cpf", label="CPF", aliases=["cpf/cnpj", "documento", "document"]),
+    SchemaField(key="email", label="E-mail", aliases=["email address", "correio eletrônico"]),
+    SchemaField(key="telefone", label="Telefone", aliases=["phone", "celular", "fone"]),
+    SchemaField(
         key="data_nascimento",
         label="Data de nascimento",
-        aliases=("birth date", "date of birth", "dt nasc", "nascimento"),
+        aliases=["birth date", "date of birth", "dt nasc", "nascimento"],
     ),
-    Field(key="endereco", label="Endereço", aliases=("address", "logradouro")),
-    Field(key="cidade", label="Cidade", aliases=("city", "município")),
-    Field(key="uf", label="UF", aliases=("estado", "state")),
-    Field(key="cep", label="CEP", aliases=("zip", "zip code", "postal code")),
-    Field(key="valor_total", label="Valor total", aliases=("total", "amount", "total amount")),
-    Field(key="data_pedido", label="Data do pedido", aliases=("order date",)),
-    Field(key="quantidade", label="Quantidade", aliases=("qty", "qtd", "quantity")),
+    SchemaField(key="endereco", label="Endereço", aliases=["address", "logradouro"]),
+    SchemaField(key="cidade", label="Cidade", aliases=["city", "município"]),
+    SchemaField(key="uf", label="UF", aliases=["estado", "state"]),
+    SchemaField(key="cep", label="CEP", aliases=["zip", "zip code", "postal code"]),
+    SchemaField(
+        key="valor_total", label="Valor total", aliases=["total", "amount", "total amount"]
+    ),
+    SchemaField(key="data_pedido", label="Data do pedido", aliases=["order date"]),
+    SchemaField(key="quantidade", label="Quantidade", aliases=["qty", "qtd", "quantity"]),
 ]
 
 VARIANTS: list[tuple[str, str | None]] = [
