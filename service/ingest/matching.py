@@ -283,7 +283,9 @@ class Matching:
     explicit: ColumnMapping | None = None
     saved: dict[str, ColumnMapping] = dataclasses.field(default_factory=dict)
 
-    def apply(self, columns: Sequence[ColumnMetadata]) -> list[ColumnMetadata]:
+    def apply(
+        self, columns: Sequence[ColumnMetadata]
+    ) -> tuple[list[ColumnMetadata], list[ColumnMatch]]:
         return match_header(columns, self.fields, explicit=self.explicit, saved=self.saved)
 
 
@@ -293,19 +295,21 @@ def match_header(
     *,
     explicit: ColumnMapping | None,
     saved: dict[str, ColumnMapping],
-) -> list[ColumnMetadata]:
+) -> tuple[list[ColumnMetadata], list[ColumnMatch]]:
     """`columns` (one sheet's, or a batch's union of sheets) matched to `fields`: each gains
     `target_field`, `matched_by` and `confidence`, and its values go under its `data_key`.
     `saved`: the remembered mappings by header fingerprint (`store.mappings.remembered`).
+    Also answers the matches themselves, with their alternatives (for a preview).
 
-    An unmapped column whose key is the key of a field another column fills (which only an
-    explicit or remembered decision can bring about: otherwise the key match would take it) is
-    kept under its key with the next free suffix, `email_2`, as a repeated header is: the field
-    owns its key in the rows' data, and no value is lost."""
+    An unmapped column whose key is the key of a field of the schema (which only an explicit or
+    remembered decision, or another column taking the field, can bring about: otherwise the key
+    match would take it) is kept under its key with the next free suffix, `email_2`, as a
+    repeated header is: a field's key in the rows' data only ever holds that field's value, and
+    no value is lost."""
     pairs = [(column.original_header, column.normalized_key) for column in columns]
     remembered_here = saved.get(header_fingerprint(key for _, key in pairs))
     matches = match_columns(pairs, fields, explicit=explicit, saved=remembered_here)
-    targets = {match.target_field for match in matches if match.target_field is not None}
+    targets = {field.key for field in fields}
     taken = targets | {key for _, key in pairs}
     matched = []
     for column, match in zip(columns, matches, strict=True):
@@ -325,7 +329,7 @@ def match_header(
                 confidence=match.confidence,
             )
         )
-    return matched
+    return matched, matches
 
 
 def match_columns(

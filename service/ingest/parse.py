@@ -8,7 +8,7 @@ errors raised are spelled out beside `Parser` too.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ from service.ingest.delimited import TextDialect
 from service.ingest.emitter import Emitter
 from service.ingest.formats import FileFormat
 from service.ingest.keys import KeyAllocator
-from service.ingest.matching import Matching
+from service.ingest.matching import ColumnMatch, Matching
 from service.ingest.plans import FilePlan, ParsedRow, Profile, SheetPlan, Source
 from service.ingest.profiling import FormProfiler, ListProfiler, check_header
 from service.settings import Settings
@@ -131,6 +131,9 @@ class Parser:
         )
         self._profile: Profile | None = None
         self._tracker: Tracker | None = None
+        self._base: list[ColumnMetadata] | None = None
+        self.matches: list[ColumnMatch] | None = None
+        """A list-mode read with `matching`: how each column was matched, once known."""
         self._estimate: Callable[[int], int] = lambda done: done
 
     def expected_rows(self, done: int) -> int:
@@ -145,7 +148,20 @@ class Parser:
             raise RuntimeError("the profile is known once every row has been read")
         return self._profile
 
-    def chunks(self) -> Iterator[list[ParsedRow]]:
+    def columns_read(self) -> list[ColumnMetadata]:
+        """The batch's columns as far as the rows read so far tell (a preview, which stops
+        early): the final ones once the read is done or had a first pass; in a one-pass read
+        stopped early, their types are inferred from the rows read so far."""
+        if self._profile is not None:
+            return self._profile.columns
+        if self._base is None or self._tracker is None:
+            return []
+        return [
+            msgspec.structs.replace(column, inferred_type=stats.inferred_type)
+            for column, stats in zip(self._base, self._tracker.stats, strict=True)
+        ]
+
+    def chunks(self) -> Generator[list[ParsedRow]]:
         """Every row in source order, in chunks (of up to `plans.CHUNK_ROWS`: rows travel
         in lists, so that no Python code runs per row on their way); in a one-pass read,
         without the messages that wait for whole-column facts (see `amendments`)."""
@@ -171,7 +187,7 @@ class Parser:
             # Several sheets: two passes, without inspecting the archive a second time.
             self._profile = ListProfiler(self.settings).run(source, self.sheet, error_cells)
             if self.matching is not None:
-                columns = self.matching.apply(self._profile.columns)
+                columns, self.matches = self.matching.apply(self._profile.columns)
                 self._profile = msgspec.structs.replace(self._profile, columns=columns)
         else:
             self._profile = profile(self.sources, self.mode, self.sheet, self.settings)
@@ -285,7 +301,8 @@ class Parser:
             for position, (key, text) in enumerate(zip(keys, headers, strict=True))
         ]
         if self.matching is not None:
-            base = self.matching.apply(base)
+            base, self.matches = self.matching.apply(base)
+        self._base = base
 
         def columns(types: Sequence[InferredType]) -> list[ColumnMetadata]:
             return [

@@ -81,7 +81,7 @@ async def ingest(
         prefix="sheetflow-worker-", ignore_cleanup_errors=True
     ) as scratch:
         worker = await Worker.start(
-            _request(sources, mode, sheet, settings, scratch, schema, mapping, saved), spare
+            worker_request(sources, mode, sheet, settings, scratch, schema, mapping, saved), spare
         )
         try:
             async with deadline:
@@ -139,7 +139,7 @@ async def _analyze(pool: Pool) -> None:
         logger.warning("ANALYZE after an upload failed", exc_info=True)
 
 
-def _request(
+def worker_request(
     sources: Sequence[Source],
     mode: BatchMode,
     sheet: str | None,
