@@ -7,15 +7,15 @@ their messages. The worker reads the files as an ingestion does (`ingest.Parser`
 matching, same conversions and rules) and stops after those rows (`ingestion.child`), so the
 cost does not grow with the file beyond what it reads:
 
-- A CSV, or a workbook read in one pass (one sheet), is read up to its first chunk of rows
-  (`ingest.plans.CHUNK_ROWS`, 2,048): a 1M-row CSV previews in the time of a 2,048-row one
+- A CSV, or a workbook read in one pass (one sheet), is read up to its 20th row and no
+  further (`ingest.Parser(row_limit=)`): a 1M-row CSV previews in the time of a 1,000-row one
   (`bench/preview.py`). calamine still loads a whole xlsx/xls sheet before its first row, so
   a workbook's preview costs its load, not its rows.
 - A read that needs two passes (several sheets, profile mode) reads every file once first.
 
 Messages that need whole-column facts are shown as far as the rows read tell: without a
 schema, `type_mismatch` and `empty` (which wait for a column's inferred type and fill rate)
-are not in a preview's rows, and `inferredType` is inferred from the rows read; with a schema,
+are not in a preview's rows, and `inferredType` is inferred from the 20 rows read; with a schema,
 a field's declared type and rules are per value and shown in full, except `unique`, which the
 preview cannot know (the repeats may be anywhere in the file) and does not show.
 
@@ -37,9 +37,11 @@ import msgspec
 from service import errors, ownership
 from service.db import Executor
 from service.entities import BatchMode, ColumnMetadata, RowStatus, ValidationMessage
+from service.ingest import Source
 from service.ingest.matching import ColumnMapping, ColumnMatch, check_mapping
 from service.ingestion import pipeline, protocol
 from service.ingestion.sandbox import Worker
+from service.schemas import ProjectSchema
 from service.settings import Settings
 from service.store import mappings, project_schemas
 from service.uploads import Part, spool
@@ -91,13 +93,7 @@ async def preview(
             await spool(part, Path(scratch) / f"{index:04d}", settings)
             for index, part in enumerate(parts)
         ]
-        request = msgspec.structs.replace(
-            pipeline.worker_request(
-                sources, mode, sheet, settings, scratch, schema, mapping, saved
-            ),
-            preview_rows=PREVIEW_ROWS,
-        )
-        frame = await _answer(request, settings)
+        frame = await read(sources, mode, sheet, settings, scratch, schema, mapping, saved)
     return Preview(
         schema_version=None if schema is None else schema.version,
         columns=frame.columns,
@@ -116,7 +112,22 @@ async def preview(
     )
 
 
-async def _answer(request: protocol.Request, settings: Settings) -> protocol.PreviewFrame:
+async def read(
+    sources: Sequence[Source],
+    mode: BatchMode,
+    sheet: str | None,
+    settings: Settings,
+    scratch: str,
+    schema: ProjectSchema | None = None,
+    mapping: ColumnMapping | None = None,
+    saved: dict[str, ColumnMapping] | None = None,
+) -> protocol.PreviewFrame:
+    """The worker's preview of files already on disk (what `preview` does once they are
+    spooled; `bench/preview.py` measures it)."""
+    request = msgspec.structs.replace(
+        pipeline.worker_request(sources, mode, sheet, settings, scratch, schema, mapping, saved),
+        preview_rows=PREVIEW_ROWS,
+    )
     worker = await Worker.start(request)
     try:
         async with asyncio.timeout(settings.ingest_timeout_seconds):

@@ -8,6 +8,7 @@ errors raised are spelled out beside `Parser` too.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Generator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -112,12 +113,15 @@ class Parser:
         sandboxed: bool = False,
         scratch: Path | None = None,
         matching: Matching | None = None,
+        row_limit: int | None = None,
     ) -> None:
         """`sandboxed`: this process may die (it is the parsing worker), so calamine may load
         a list-mode workbook while `guards` inspect it, rather than after (see `_open`).
         `scratch`: where temporary files go (`parts`), else the system's temporary directory.
         `matching`: a list-mode read's columns go to a schema's fields (`matching`), a
-        profile-mode read's forms are read into them by their anchors (`anchors`)."""
+        profile-mode read's forms are read into them by their anchors (`anchors`).
+        `row_limit`: a one-pass read stops after this many rows, as if the sheet ended there
+        (a preview, `service.preview`); a two-pass read ignores it."""
         _check_request(sources, mode, settings)
         self.sources = sources
         self.mode = mode
@@ -126,6 +130,7 @@ class Parser:
         self.sandboxed = sandboxed
         self.scratch = scratch
         self.matching = matching if mode is BatchMode.LIST_MODE else None
+        self.row_limit = row_limit
         self.form_fields = (
             matching.fields if matching is not None and mode is BatchMode.PROFILE_MODE else None
         )
@@ -256,7 +261,7 @@ class Parser:
                 cutter.close()
 
     def _csv(self, source: Source) -> Iterator[list[ParsedRow]]:
-        dialect = delimited.csv_dialect(source)
+        dialect = delimited.csv_dialect(source, whole_file=self.row_limit is None)
         name = delimited.csv_sheet_name(source.name)
         size = source.path.stat().st_size
         with delimited.open_text(source.path, dialect) as stream:
@@ -285,6 +290,8 @@ class Parser:
         if header is None:
             raise profiling.no_header(source.name, csv=dialect is not None, sheet=self.sheet)
         header_row, cells = header
+        if self.row_limit is not None:
+            rows = itertools.islice(rows, self.row_limit)
         headers = check_header(source.name, name, header_row, first_column, cells, self.settings)
         allocator = KeyAllocator()
         keys = [

@@ -113,7 +113,7 @@ def _parse(request: Request, sources: list[ingest.Source], channel: BinaryIO) ->
 
 def _preview(request: Request, sources: list[ingest.Source]) -> PreviewFrame:
     """The first `preview_rows` rows, and the read stopped there: what a preview costs does
-    not grow with the file (one chunk of rows of a one-pass read, see `service.preview`)."""
+    not grow with the file in a one-pass read (see `service.preview`)."""
     parser = ingest.Parser(
         sources,
         request.mode,
@@ -122,6 +122,7 @@ def _preview(request: Request, sources: list[ingest.Source]) -> PreviewFrame:
         sandboxed=True,
         scratch=Path(request.scratch) if request.scratch else None,
         matching=matching(request),
+        row_limit=request.preview_rows,
     )
     rows: list[ingest.ParsedRow] = []
     chunks = parser.chunks()
