@@ -117,7 +117,7 @@ def spool_seconds(path: Path, directory: Path) -> float:
 
 
 async def main(options: argparse.Namespace) -> None:
-    settings = Settings()
+    settings = Settings(max_file_bytes=1 << 31)  # the 1M-row CSV is 147 MB; the default is 50 MB
     project = schema()
     with tempfile.TemporaryDirectory(prefix="bench-preview-") as directory:
         sources = {}
