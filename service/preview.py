@@ -98,17 +98,7 @@ async def preview(
         schema_version=None if schema is None else schema.version,
         columns=frame.columns,
         matches=frame.matches,
-        rows=[
-            PreviewRow(
-                data=row.data,
-                status=row.status,
-                validation_messages=row.validation_messages,
-                source_file_name=row.source_file_name,
-                source_sheet_name=row.source_sheet_name,
-                source_row_index=row.source_row_index,
-            )
-            for row in frame.rows
-        ],
+        rows=msgspec.convert([row._asdict() for row in frame.rows], list[PreviewRow]),
     )
 
 

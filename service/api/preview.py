@@ -22,9 +22,9 @@ from service.api.batches import UploadBody
 from service.api.deadlines import BodyArrival
 from service.api.forms import FieldLimit
 from service.api.problems import AUTHENTICATED, documented
-from service.api.wire import Wire
+from service.api.wire import Wire, to_wire
 from service.entities import ColumnMetadata, RowStatus, User, ValidationMessage
-from service.ingest.matching import ColumnMatch, parse_mapping
+from service.ingest.matching import parse_mapping
 from service.settings import Settings
 
 AuthRequest = Request[User, Claims, State]
@@ -61,20 +61,6 @@ class PreviewOut(Wire, frozen=True):
     columns: list[ColumnMetadata]
     matches: list[ColumnMatchOut] | None
     rows: list[PreviewRowOut]
-
-
-def _match_out(match: ColumnMatch) -> ColumnMatchOut:
-    return ColumnMatchOut(
-        source=match.source,
-        key=match.key,
-        target_field=match.target_field,
-        matched_by=match.matched_by,
-        confidence=match.confidence,
-        alternatives=[
-            AlternativeOut(field=a.field, matched_by=a.matched_by, confidence=a.confidence)
-            for a in match.alternatives
-        ],
-    )
 
 
 EXAMPLE = {
@@ -150,22 +136,7 @@ async def preview_batch(
             data.sheet or None,
             parse_mapping(data.mapping) if data.mapping else None,
         )
-    return PreviewOut(
-        schema_version=found.schema_version,
-        columns=found.columns,
-        matches=None if found.matches is None else [_match_out(m) for m in found.matches],
-        rows=[
-            PreviewRowOut(
-                data=row.data,
-                status=row.status,
-                validation_messages=row.validation_messages,
-                source_file_name=row.source_file_name,
-                source_sheet_name=row.source_sheet_name,
-                source_row_index=row.source_row_index,
-            )
-            for row in found.rows
-        ],
-    )
+    return to_wire(found, PreviewOut)
 
 
 def preview_handler(settings: Settings) -> HTTPRouteHandler:

@@ -81,15 +81,7 @@ def run(request: Request, channel: BinaryIO) -> None:
 
 def _parse(request: Request, sources: list[ingest.Source], channel: BinaryIO) -> DoneFrame:
     """Send the rows and amendments of the request's files; return the closing frame."""
-    parser = ingest.Parser(
-        sources,
-        request.mode,
-        request.sheet,
-        request.settings,
-        sandboxed=True,
-        scratch=Path(request.scratch) if request.scratch else None,
-        matching=matching(request),
-    )
+    parser = _parser(request, sources)
     statuses: Counter[RowStatus] = Counter()
     count = 0
     for chunk in parser.chunks():
@@ -114,16 +106,7 @@ def _parse(request: Request, sources: list[ingest.Source], channel: BinaryIO) ->
 def _preview(request: Request, sources: list[ingest.Source]) -> PreviewFrame:
     """The first `preview_rows` rows, and the read stopped there: what a preview costs does
     not grow with the file in a one-pass read (see `service.preview`)."""
-    parser = ingest.Parser(
-        sources,
-        request.mode,
-        request.sheet,
-        request.settings,
-        sandboxed=True,
-        scratch=Path(request.scratch) if request.scratch else None,
-        matching=matching(request),
-        row_limit=request.preview_rows,
-    )
+    parser = _parser(request, sources)
     rows: list[ingest.ParsedRow] = []
     chunks = parser.chunks()
     try:
@@ -134,6 +117,19 @@ def _preview(request: Request, sources: list[ingest.Source]) -> PreviewFrame:
     finally:
         chunks.close()
     return PreviewFrame(rows=rows, columns=parser.columns_read(), matches=parser.matches)
+
+
+def _parser(request: Request, sources: list[ingest.Source]) -> ingest.Parser:
+    return ingest.Parser(
+        sources,
+        request.mode,
+        request.sheet,
+        request.settings,
+        sandboxed=True,
+        scratch=Path(request.scratch) if request.scratch else None,
+        matching=matching(request),
+        row_limit=request.preview_rows or None,
+    )
 
 
 def matching(request: Request) -> Matching | None:
