@@ -87,7 +87,8 @@ async def preview(
     await ownership.project(db, user_id, project_id)
     schema = await project_schemas.get_current_schema(db, project_id)
     check_mapping(mapping, None if schema is None else [field.key for field in schema.fields])
-    saved = await mappings.remembered(db, project_id) if schema is not None else {}
+    remembers = schema is not None and mode is BatchMode.LIST_MODE
+    saved = await mappings.remembered(db, project_id) if remembers else {}
     with tempfile.TemporaryDirectory(prefix="sheetflow-preview-") as scratch:
         sources = [
             await spool(part, Path(scratch) / f"{index:04d}", settings)

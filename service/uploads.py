@@ -88,7 +88,8 @@ class Uploads:
             raise projects.archived(project_id)
         schema = await project_schemas.get_current_schema(db, project_id)
         check_mapping(mapping, None if schema is None else [f.key for f in schema.fields])
-        saved = await mappings.remembered(db, project_id) if schema is not None else {}
+        remembers = schema is not None and mode is BatchMode.LIST_MODE
+        saved = await mappings.remembered(db, project_id) if remembers else {}
         operation = ("create_batch", str(project_id), mode, sheet, mapping_text(mapping))
         try:
             with (
