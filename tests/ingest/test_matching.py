@@ -391,3 +391,20 @@ def test_several_sheets_are_matched_over_their_union(tmp_path: Path) -> None:
         {"nome": "Ana", "cep": "01000-000", "name": None, "cidade": None},
         {"nome": None, "cep": None, "name": "Bia", "cidade": "Recife"},
     ]
+
+
+def test_a_huge_schema_against_a_wide_header_keeps_exact_matches_and_skips_fuzzy() -> None:
+    fields = [
+        SchemaField(key=f"campo_{i}", aliases=[f"apelido {i} {j}" for j in range(50)])
+        for i in range(1000)
+    ]
+    headers = ["campo_7", "Apelido 3 2", "Campo 8x", *(f"coluna extra {i}" for i in range(997))]
+    matches = match_columns([(h, normalize_key(h)) for h in headers], fields)
+    assert targets(matches[:3]) == [("campo_7", "key"), ("campo_3", "alias"), (None, None)]
+    # With a small schema, the same near miss is a fuzzy match.
+    assert one_of(fields[8:9], "Campo 8x") == ("campo_8", "fuzzy")
+
+
+def one_of(fields: list[SchemaField], header: str) -> tuple[str | None, str | None]:
+    match = match_columns([(header, normalize_key(header))], fields)[0]
+    return match.target_field, match.matched_by
