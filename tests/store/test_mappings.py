@@ -28,6 +28,7 @@ async def add_batch(pool, project, columns, status=BatchStatus.COMPLETED, mode=N
         user_id=project.user_id,
         mode=mode or BatchMode.LIST_MODE,
         file_count=1,
+        name="clientes.csv",
         column_metadata=columns,
     )
     if status is not BatchStatus.PENDING_REVIEW:
