@@ -70,6 +70,22 @@ CREATE TYPE public.row_status AS ENUM (
 
 
 --
+-- Name: ingestion_header_fingerprint(jsonb); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.ingestion_header_fingerprint(columns jsonb) RETURNS text
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    AS $$
+    SELECT encode(sha256(convert_to(
+        string_agg(DISTINCT column_key, E'\n' ORDER BY column_key), 'UTF8')), 'hex')
+    FROM (
+        SELECT (entry ->> 'normalizedKey') COLLATE "C" AS column_key
+        FROM jsonb_array_elements(columns) AS entry
+    ) AS keys
+$$;
+
+
+--
 -- Name: refuse_ingestion_events_change(); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -186,6 +202,7 @@ CREATE TABLE public.ingestion_batches (
     field_stats jsonb,
     schema_version integer,
     review_note text,
+    header_fingerprint text GENERATED ALWAYS AS (public.ingestion_header_fingerprint(column_metadata)) STORED,
     delivery_cursor integer DEFAULT 0 NOT NULL,
     name text NOT NULL,
     identifier_field_key text,
@@ -419,6 +436,13 @@ CREATE INDEX idx_idempotency_keys_expires_at ON public.idempotency_keys USING bt
 
 
 --
+-- Name: idx_ingestion_batches_completed_header; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX idx_ingestion_batches_completed_header ON public.ingestion_batches USING btree (project_id, header_fingerprint, updated_at DESC, id DESC) WHERE ((status = 'completed'::public.batch_status) AND (deleted_at IS NULL));
+
+
+--
 -- Name: idx_ingestion_batches_project_id; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -639,6 +663,7 @@ INSERT INTO public.schema_migrations (version) VALUES
     ('20261203120100'),
     ('20261203120200'),
     ('20261203120300'),
+    ('20261203121000'),
     ('20261203122000'),
     ('20261203122100'),
     ('20261203122200'),
