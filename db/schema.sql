@@ -166,6 +166,20 @@ CREATE TABLE public.idempotency_keys (
 
 
 --
+-- Name: ingestion_batch_delivery_counts; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.ingestion_batch_delivery_counts (
+    batch_id uuid NOT NULL,
+    slot smallint NOT NULL,
+    in_progress integer DEFAULT 0 NOT NULL,
+    done integer DEFAULT 0 NOT NULL,
+    error integer DEFAULT 0 NOT NULL,
+    CONSTRAINT ck_ingestion_batch_delivery_counts_slot CHECK (((slot >= 0) AND (slot <= 15)))
+);
+
+
+--
 -- Name: ingestion_batches; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -190,9 +204,6 @@ CREATE TABLE public.ingestion_batches (
     review_note text,
     header_fingerprint text GENERATED ALWAYS AS (public.ingestion_header_fingerprint(column_metadata)) STORED,
     delivery_cursor integer DEFAULT 0 NOT NULL,
-    delivery_in_progress_count integer DEFAULT 0 NOT NULL,
-    delivery_done_count integer DEFAULT 0 NOT NULL,
-    delivery_error_count integer DEFAULT 0 NOT NULL,
     name text NOT NULL,
     identifier_field_key text,
     secondary_field_key text
@@ -327,6 +338,14 @@ CREATE TABLE public.users (
 
 ALTER TABLE ONLY public.idempotency_keys
     ADD CONSTRAINT pk_idempotency_keys PRIMARY KEY (id);
+
+
+--
+-- Name: ingestion_batch_delivery_counts pk_ingestion_batch_delivery_counts; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.ingestion_batch_delivery_counts
+    ADD CONSTRAINT pk_ingestion_batch_delivery_counts PRIMARY KEY (batch_id, slot);
 
 
 --
@@ -516,6 +535,14 @@ ALTER TABLE ONLY public.idempotency_keys
 
 
 --
+-- Name: ingestion_batch_delivery_counts fk_ingestion_batch_delivery_counts_batch_id; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.ingestion_batch_delivery_counts
+    ADD CONSTRAINT fk_ingestion_batch_delivery_counts_batch_id FOREIGN KEY (batch_id) REFERENCES public.ingestion_batches(id) ON DELETE RESTRICT;
+
+
+--
 -- Name: ingestion_batches fk_ingestion_batches_deleted_by; Type: FK CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -642,4 +669,5 @@ INSERT INTO public.schema_migrations (version) VALUES
     ('20261203122200'),
     ('20261203122300'),
     ('20261203123000'),
-    ('20261203123100');
+    ('20261203123100'),
+    ('20261203123200');
