@@ -14,7 +14,16 @@ from litestar.openapi.spec import Components, OpenAPI, Schema, SecurityScheme
 
 from service import fields, logs, metrics
 from service.admission import Slots
-from service.api import batches, deliveries, health, observability, projects, rows, users
+from service.api import (
+    batches,
+    deliveries,
+    health,
+    observability,
+    preview,
+    projects,
+    rows,
+    users,
+)
 from service.api import fields as field_routes
 from service.api.auth import PUBLIC_PATHS, BearerAuthentication, KnownUsers, Verifier
 from service.api.deadlines import AnswerCancelled
@@ -101,6 +110,7 @@ def create_app(settings: Settings, database_url: str) -> Litestar:
                     *projects.HANDLERS,
                     *batches.HANDLERS,
                     batches.upload_handler(settings),
+                    preview.preview_handler(settings),
                     *rows.HANDLERS,
                     *deliveries.HANDLERS,
                     *field_routes.HANDLERS,
