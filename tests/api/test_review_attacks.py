@@ -10,6 +10,7 @@ import uuid
 import pytest
 
 from tests.api.test_delivery import claim, counts, owned_batch
+from tests.api.test_preview import with_schema
 
 
 @pytest.mark.parametrize(
@@ -49,3 +50,41 @@ async def test_a_row_locked_while_a_claim_passes_it_is_still_delivered(client, a
     later = await claim(client, auth, url, 10)
     assert [row["data"]["n"] for row in later] == [1]
     assert (await counts(client, auth, url))["pending"] == 0
+
+
+async def upload(client, auth, project, content, **fields):
+    response = await client.post(
+        f"/projects/{project['id']}/batches",
+        data={"mode": "list_mode", **fields},
+        files=[("files", ("pessoas.csv", content, "application/octet-stream"))],
+        headers=auth(),
+    )
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the remembered mapping is the most recently *updated* completed batch's, so "
+    "renaming or labelling an older batch brings its mapping back; owner i19b",
+)
+async def test_the_remembered_mapping_is_the_last_completed_batchs_not_the_last_touched(
+    client, auth, pool
+):
+    project = await with_schema(client, auth, pool, name="remembered")
+    content = "Apelido;Idade\r\nAna;30\r\n".encode()
+    older = await upload(client, auth, project, content, mapping='{"Apelido": "nome"}')
+    newer = await upload(client, auth, project, content, mapping='{"Apelido": null}')
+    for batch in (older, newer):
+        url = f"/projects/{project['id']}/batches/{batch['id']}"
+        reviewed = await client.patch(url, json={"status": "completed"}, headers=auth())
+        assert reviewed.status_code == 200, reviewed.text
+    # A display label on the older batch is not a newer completion.
+    older_url = f"/projects/{project['id']}/batches/{older['id']}"
+    labelled = await client.patch(
+        older_url + "/columns", json={"idade": {"label": "Idade"}}, headers=auth()
+    )
+    assert labelled.status_code == 200, labelled.text
+    third = await upload(client, auth, project, content)
+    apelido = next(c for c in third["columnMetadata"] if c["originalHeader"] == "Apelido")
+    assert (apelido["targetField"], apelido["matchedBy"]) == (None, "saved")
