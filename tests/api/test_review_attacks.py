@@ -168,3 +168,32 @@ async def test_a_claim_is_bounded_by_max_page_bytes_and_leases_only_what_it_answ
         assert [row["data"]["n"] for row in claimed.json()["items"]] == [0]
         delivery = (await client.get(url, headers=headers)).json()["deliveryCounts"]
         assert (delivery["inProgress"], delivery["pending"]) == (1, 4)
+
+
+async def matched_batch_url(client, auth, pool):
+    """A batch uploaded to a project with a schema: its column `Name` matched to the field
+    `nome` (by alias), so the rows hold its values under `nome`, not under `name`."""
+    project = await with_schema(client, auth, pool, name="matched")
+    batch = await upload(client, auth, project, b"Name;Idade\r\nAna;30\r\nBia;31\r\n")
+    [name, _] = batch["columnMetadata"]
+    assert (name["normalizedKey"], name["targetField"]) == ("name", "nome")
+    return f"/projects/{project['id']}/batches/{batch['id']}"
+
+
+async def test_where_filters_a_matched_column_by_the_key_its_values_are_under(client, auth, pool):
+    url = await matched_batch_url(client, auth, pool)
+    for params, expected in [({"where.nome": "Ana"}, ["Ana"]), ({"where.idade": "31"}, ["Bia"])]:
+        response = await client.get(url + "/rows", params=params, headers=auth())
+        assert response.status_code == 200, response.text
+        assert [row["data"]["nome"] for row in response.json()["items"]] == expected
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="batch settings check identifierFieldKey against the columns' source keys, not the "
+    "keys the rows hold (a matched column's field): the real key is refused; owner i19b",
+)
+async def test_a_matched_columns_field_can_identify_the_rows(client, auth, pool):
+    url = await matched_batch_url(client, auth, pool)
+    response = await client.patch(url, json={"identifierFieldKey": "nome"}, headers=auth())
+    assert response.status_code == 200, response.text
