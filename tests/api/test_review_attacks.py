@@ -197,3 +197,33 @@ async def test_a_matched_columns_field_can_identify_the_rows(client, auth, pool)
     url = await matched_batch_url(client, auth, pool)
     response = await client.patch(url, json={"identifierFieldKey": "nome"}, headers=auth())
     assert response.status_code == 200, response.text
+
+
+async def test_another_users_batch_is_404_whatever_the_request_says(client, auth, pool):
+    """Requests that would be a 422 or a 409 on the owner's batch (unknown keys, a batch not
+    completed) are a 404 for anyone else: the answer never tells that the batch exists."""
+    url = await matched_batch_url(client, auth, pool)
+    project_url = url.split("/batches/")[0]
+    row_id = (await client.get(url + "/rows", headers=auth())).json()["items"][0]["id"]
+    await client.get("/users/me", headers=auth("intruder"))
+    attempts = [
+        ("GET", url + "/rows?where.nope=1", None, None),
+        ("GET", url + "/rows?where.idade=abc", None, None),
+        ("GET", url + "/rows?q=ana&delivery=done", None, None),
+        ("PATCH", url, {"identifierFieldKey": "nope"}, None),
+        ("PATCH", url + "/columns", {"nope": {"label": "x"}}, None),
+        ("POST", url + "/rows/claim", {"limit": 1}, None),
+        ("PATCH", f"{url}/rows/{row_id}/delivery", {"status": "done"}, None),
+        ("POST", project_url + "/batches/preview", None, '{"Name": "nope"}'),
+    ]
+    for method, target, body, mapping in attempts:
+        if mapping is None:
+            response = await client.request(method, target, json=body, headers=auth("intruder"))
+        else:
+            response = await client.post(
+                target,
+                data={"mode": "list_mode", "mapping": mapping},
+                files=[("files", ("p.csv", b"Name\r\nAna\r\n", "text/csv"))],
+                headers=auth("intruder"),
+            )
+        assert response.status_code == 404, (method, target, response.text)
