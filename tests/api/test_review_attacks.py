@@ -1,9 +1,9 @@
 """A hostile client and a careful reviewer against what issues 18 and 19 put on main. Each
-test but the last authorization one failed on main when it was written (a 5xx, a key the
-rows hold refused, counts that disagree with the rows, an audit trail that disagrees with
-itself, work or memory that grows with the batch instead of the request); those whose code is
-still being built on another branch are `xfail(strict=True)`, naming the hole and the branch
-that owns it."""
+test but the authorization one (another user's batch) failed on main when it was written:
+a 5xx, a key the rows hold refused, counts that disagree with the rows, an audit trail that
+disagrees with itself, work or memory that grows with the batch instead of the request.
+Those whose code is still being built on another branch are `xfail(strict=True)`, naming
+the hole and the branch that owns it."""
 
 from __future__ import annotations
 
