@@ -188,6 +188,25 @@ def undecodable_form(_: Request[Any, Any, Any], error: Exception) -> Response[An
     )
 
 
+JSON_DECODERS = frozenset({"decode_json", "decode_msgpack"})
+"""Litestar's body decoders (`litestar.serialization`): a `RecursionError` raised under one of
+them is the body's nesting, not a bug of ours."""
+
+
+def too_deep(request: Request[Any, Any, Any], error: Exception) -> Response[Any]:
+    # msgspec decodes nested arrays and objects recursively and gives up (RecursionError)
+    # about a thousand levels down: a few kilobytes of `[[[[` are the client's mistake.
+    frame = error.__traceback__
+    while frame is not None:
+        if frame.tb_frame.f_code.co_name in JSON_DECODERS:
+            return problem_response(
+                400,
+                "the JSON body is nested too deeply (arrays or objects hundreds of levels down)",
+            )
+        frame = frame.tb_next
+    return unexpected_error(request, error)
+
+
 def unexpected_error(_: Request[Any, Any, Any], error: Exception) -> Response[Any]:
     # Litestar has already logged it with its stack trace (log_exceptions="always").
     return problem_response(500, "an unexpected error occurred; it has been logged")
@@ -220,6 +239,7 @@ EXCEPTION_HANDLERS = {
     errors.SheetflowError: domain_error,
     HTTPException: http_error,
     UnicodeDecodeError: undecodable_form,
+    RecursionError: too_deep,
     **dict.fromkeys(DATABASE_UNAVAILABLE, database_unavailable),
     Exception: unexpected_error,
 }
