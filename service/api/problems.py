@@ -54,6 +54,7 @@ STATUS_BY_ERROR: dict[type[errors.SheetflowError], int] = {
     errors.Conflict: 409,
     errors.InvalidInput: 400,
     errors.KeyReused: 422,
+    errors.InvalidSchema: 422,
     errors.Unavailable: 503,
     errors.Busy: 429,
     errors.UnsupportedFormat: 415,
@@ -156,7 +157,10 @@ def domain_error(_: Request[Any, Any, Any], error: Exception) -> Response[Any]:
         }
     if isinstance(error, errors.LimitExceeded | errors.Busy):
         where |= {"limit": error.limit, "limit_value": error.value}
-    return problem_response(status_for(error), error.detail, **where)
+    problems = None
+    if isinstance(error, errors.InvalidSchema):
+        problems = [FieldProblem(field=field, message=message) for field, message in error.problems]
+    return problem_response(status_for(error), error.detail, problems=problems, **where)
 
 
 def http_error(_: Request[Any, Any, Any], error: Exception) -> Response[Any]:
@@ -182,6 +186,13 @@ def undecodable_form(_: Request[Any, Any, Any], error: Exception) -> Response[An
     return problem_response(
         400, "a form field is not valid UTF-8 text; send files as parts with a filename"
     )
+
+
+def too_deep(_: Request[Any, Any, Any], error: Exception) -> Response[Any]:
+    # Litestar decodes a JSON body into plain values before it converts them to the
+    # handler's type, and msgspec gives up on nesting past its recursion limit: a body of
+    # 100,000 nested arrays ends here, not in a 500. (Nothing else here recurses that deep.)
+    return problem_response(400, "the request body is nested too deeply to be read")
 
 
 def unexpected_error(_: Request[Any, Any, Any], error: Exception) -> Response[Any]:
@@ -216,6 +227,7 @@ EXCEPTION_HANDLERS = {
     errors.SheetflowError: domain_error,
     HTTPException: http_error,
     UnicodeDecodeError: undecodable_form,
+    RecursionError: too_deep,
     **dict.fromkeys(DATABASE_UNAVAILABLE, database_unavailable),
     Exception: unexpected_error,
 }
