@@ -212,6 +212,7 @@ async def _ingest(settings: Settings, url: str, project_id: UUID, args: argparse
             settings=settings,
             on_rows=progress,
             schema=await project_schemas.get_current_schema(pool, project.id),
+            budget=project.error_budget,
         )
         if progress is not None:
             progress.finish(batch.row_count)

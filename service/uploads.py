@@ -110,6 +110,7 @@ class Uploads:
                     on_created=claim.on_batch_created if claim is not None else None,
                     spare=self.spare,
                     schema=schema,
+                    budget=project.error_budget,
                 )
         except idempotency.Replayed as replay:
             found = await batches.get_for_owner(db, user_id, project_id, replay.resource_id)

@@ -8,14 +8,14 @@ VALUES ($1::uuid, $2::uuid, $3::batch_mode, $4::integer, $5::integer, $6::jsonb)
 RETURNING id, project_id, user_id, mode, status, file_count, row_count, column_metadata,
     jsonb_build_object('valid', valid_count, 'warning', warning_count, 'error', error_count)
         AS status_counts,
-    created_at, updated_at;
+    schema_version, review_note, created_at, updated_at;
 
 -- name: get_batch :one
 -- One live batch by id.
 SELECT id, project_id, user_id, mode, status, file_count, row_count, column_metadata,
     jsonb_build_object('valid', valid_count, 'warning', warning_count, 'error', error_count)
         AS status_counts,
-    created_at, updated_at
+    schema_version, review_note, created_at, updated_at
 FROM ingestion_batches
 WHERE id = $1::uuid AND deleted_at IS NULL;
 
@@ -24,7 +24,7 @@ WHERE id = $1::uuid AND deleted_at IS NULL;
 SELECT id, project_id, user_id, mode, status, file_count, row_count, column_metadata,
     jsonb_build_object('valid', valid_count, 'warning', warning_count, 'error', error_count)
         AS status_counts,
-    created_at, updated_at
+    schema_version, review_note, created_at, updated_at
 FROM ingestion_batches
 WHERE project_id = $1::uuid AND deleted_at IS NULL
 ORDER BY created_at DESC, id DESC
@@ -40,7 +40,7 @@ SELECT b.id, b.project_id, b.user_id, b.mode, b.status, b.file_count, b.row_coun
     b.column_metadata,
     jsonb_build_object('valid', b.valid_count, 'warning', b.warning_count, 'error', b.error_count)
         AS status_counts,
-    b.created_at, b.updated_at
+    b.schema_version, b.review_note, b.created_at, b.updated_at
 FROM ingestion_batches AS b
 JOIN projects AS p ON p.id = b.project_id AND p.deleted_at IS NULL
 WHERE b.id = $1::uuid AND b.project_id = $2::uuid AND p.user_id = $3::uuid
@@ -48,15 +48,17 @@ WHERE b.id = $1::uuid AND b.project_id = $2::uuid AND p.user_id = $3::uuid
 
 -- name: finish_batch :one
 -- Record what the end of an ingestion knows: the row count, the columns with their inferred
--- types, and how many rows are valid, warning and error.
+-- types, how many rows are valid, warning and error, the schema version the rows follow,
+-- and (over the project's error budget) its status `failed` with the reason.
 UPDATE ingestion_batches
 SET row_count = $2::integer, column_metadata = $3::jsonb, valid_count = $4::integer,
-    warning_count = $5::integer, error_count = $6::integer, updated_at = now()
+    warning_count = $5::integer, error_count = $6::integer, schema_version = $7::integer,
+    status = $8::batch_status, review_note = $9::text, updated_at = now()
 WHERE id = $1::uuid
 RETURNING id, project_id, user_id, mode, status, file_count, row_count, column_metadata,
     jsonb_build_object('valid', valid_count, 'warning', warning_count, 'error', error_count)
         AS status_counts,
-    created_at, updated_at;
+    schema_version, review_note, created_at, updated_at;
 
 -- name: review_batch :one
 -- Move a pending batch to completed or failed; no row when it is not pending (or not live).
@@ -66,7 +68,7 @@ WHERE id = $1::uuid AND status = 'pending_review' AND deleted_at IS NULL
 RETURNING id, project_id, user_id, mode, status, file_count, row_count, column_metadata,
     jsonb_build_object('valid', valid_count, 'warning', warning_count, 'error', error_count)
         AS status_counts,
-    created_at, updated_at;
+    schema_version, review_note, created_at, updated_at;
 
 -- name: soft_delete_batch :scalar
 -- Hide one live batch, recording who did it; returns its id, or NULL when there was none.

@@ -49,6 +49,10 @@ class BatchOut(Wire, frozen=True):
     row_count: int
     column_metadata: list[ColumnMetadata]
     status_counts: StatusCounts
+    schema_version: int | None
+    """The project schema version the rows were last validated with; null without one."""
+    review_note: str | None
+    """Why the service set the status itself (an upload over the project's error budget)."""
     created_at: datetime
     updated_at: datetime
 

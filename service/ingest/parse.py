@@ -24,6 +24,7 @@ from service.ingest.formats import FileFormat
 from service.ingest.keys import KeyAllocator
 from service.ingest.plans import FilePlan, ParsedRow, Profile, SheetPlan, Source
 from service.ingest.profiling import FormProfiler, ListProfiler, check_header
+from service.schemas import ProjectSchema
 from service.settings import Settings
 
 
@@ -101,10 +102,12 @@ class Parser:
         *,
         sandboxed: bool = False,
         scratch: Path | None = None,
+        schema: ProjectSchema | None = None,
     ) -> None:
         """`sandboxed`: this process may die (it is the parsing worker), so calamine may load
         a list-mode workbook while `guards` inspect it, rather than after (see `_open`).
-        `scratch`: where temporary files go (`parts`), else the system's temporary directory."""
+        `scratch`: where temporary files go (`parts`), else the system's temporary directory.
+        `schema`: the project's, applied to the rows (`conforming`); None: rows as read."""
         _check_request(sources, mode, settings)
         self.sources = sources
         self.mode = mode
@@ -112,6 +115,7 @@ class Parser:
         self.settings = settings
         self.sandboxed = sandboxed
         self.scratch = scratch
+        self.schema = schema
         self._profile: Profile | None = None
         self._tracker: Tracker | None = None
         self._estimate: Callable[[int], int] = lambda done: done
@@ -157,7 +161,9 @@ class Parser:
             self._profile = profile(self.sources, self.mode, self.sheet, self.settings)
         total = self._profile.row_count
         self._estimate = lambda done: total
-        yield from parse_rows(self.sources, self.mode, self.sheet, self.settings, self._profile)
+        yield from parse_rows(
+            self.sources, self.mode, self.sheet, self.settings, self._profile, self.schema
+        )
 
     def amendments(self) -> Iterator[Amendment]:
         """After `chunks()`: the rows of a one-pass read that gain messages (see `amendments`)."""
@@ -282,7 +288,7 @@ class Parser:
         )
         tracker = self._tracker = Tracker(source.name, name, keys, self.settings)
         try:
-            yield from Emitter(provisional, self.settings).body(
+            yield from Emitter(provisional, self.settings, self.schema).body(
                 source.name,
                 plan,
                 rows,
@@ -352,6 +358,7 @@ def parse_rows(
     sheet: str | None,
     settings: Settings,
     profile: Profile,
+    schema: ProjectSchema | None = None,
 ) -> Iterator[list[ParsedRow]]:
     """Pass 2: read the files again and yield every row, validated, in source order
     (files as given, sheets in workbook order, rows top to bottom), in chunks."""
@@ -360,7 +367,7 @@ def parse_rows(
     ):
         raise ValueError("parse_rows needs the sources its profile was made from")
     delimited.allow_fields_up_to(settings.max_cell_chars)
-    emitter = Emitter(profile, settings)
+    emitter = Emitter(profile, settings, schema)
     for source, plan in zip(sources, profile.files, strict=True):
         if mode is BatchMode.LIST_MODE:
             yield from emitter.list_file(source, plan)

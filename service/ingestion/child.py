@@ -82,6 +82,7 @@ def _parse(request: Request, sources: list[ingest.Source], channel: BinaryIO) ->
         request.settings,
         sandboxed=True,
         scratch=Path(request.scratch) if request.scratch else None,
+        schema=request.schema,
     )
     statuses: Counter[RowStatus] = Counter()
     count = 0

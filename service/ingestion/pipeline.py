@@ -28,7 +28,7 @@ import msgspec
 
 from service import errors, fields, logs, metrics
 from service.db import Connection, Pool
-from service.entities import Batch, BatchMode
+from service.entities import Batch, BatchMode, ErrorBudget
 from service.ingest import Source
 from service.ingestion import copying, protocol
 from service.ingestion.sandbox import SpareWorker, Worker
@@ -57,6 +57,7 @@ async def ingest(
     spare: SpareWorker | None = None,
     conn: Connection | None = None,
     schema: ProjectSchema | None = None,
+    budget: ErrorBudget | None = None,
 ) -> Batch:
     """Parse `sources` and store them as one new batch, or store nothing and raise.
 
@@ -68,6 +69,7 @@ async def ingest(
     `conn`: run the transaction on this connection (the upload's own, which holds its slots,
     see `service.admission`) rather than on one taken from `pool`.
     `schema`: the project's current schema, which the rows follow (None: no schema).
+    `budget`: the project's error budget; a batch over it is stored `failed` (`error_budget`).
     """
     started = time.monotonic()
     deadline = asyncio.timeout(settings.ingest_timeout_seconds)
@@ -81,7 +83,17 @@ async def ingest(
         try:
             async with deadline:
                 batch = await copying.store(
-                    pool, conn, worker, project_id, user_id, mode, settings, on_rows, on_created
+                    pool,
+                    conn,
+                    worker,
+                    project_id,
+                    user_id,
+                    mode,
+                    settings,
+                    on_rows,
+                    on_created,
+                    schema=schema,
+                    budget=budget,
                 )
         except TimeoutError:
             if not deadline.expired():
