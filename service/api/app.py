@@ -14,7 +14,16 @@ from litestar.openapi.spec import Components, OpenAPI, Schema, SecurityScheme
 
 from service import fields, logs, metrics
 from service.admission import Slots
-from service.api import batches, health, observability, project_schemas, projects, rows, users
+from service.api import (
+    batches,
+    health,
+    observability,
+    project_schemas,
+    projects,
+    revalidation,
+    rows,
+    users,
+)
 from service.api import fields as field_routes
 from service.api.auth import PUBLIC_PATHS, BearerAuthentication, KnownUsers, Verifier
 from service.api.deadlines import AnswerCancelled
@@ -89,6 +98,7 @@ def create_app(settings: Settings, database_url: str) -> Litestar:
                     *users.HANDLERS,
                     *projects.HANDLERS,
                     *project_schemas.HANDLERS,
+                    *revalidation.HANDLERS,
                     *batches.HANDLERS,
                     batches.upload_handler(settings),
                     *rows.HANDLERS,
