@@ -121,6 +121,41 @@ class Batch(msgspec.Struct, frozen=True, kw_only=True):
     updated_at: datetime
 
 
+class EventKind(enum.StrEnum):
+    """What an audit event records (`ingestion_events.kind`, a dotted name: `<subject>.<change>`).
+
+    Text in the database, so a new kind is a new member here and needs no migration. Before
+    and after values by kind (JSON; absent means NULL):
+    - `row.edited`, `row.bulk_edited`: `{key: value}` of the keys the edit changed, before and
+      after (the first `before` of a key is its value as uploaded).
+    - `row.deleted`, `row.restored`: none.
+    - `batch.reviewed`: `{"status": …}` before and after.
+    - `batch.deleted`, `batch.restored`: none, or `{"cascade": "project"}` after when the
+      project's deletion or restore carried the batch.
+    """
+
+    ROW_EDITED = "row.edited"
+    ROW_BULK_EDITED = "row.bulk_edited"
+    ROW_DELETED = "row.deleted"
+    ROW_RESTORED = "row.restored"
+    BATCH_REVIEWED = "batch.reviewed"
+    BATCH_DELETED = "batch.deleted"
+    BATCH_RESTORED = "batch.restored"
+
+
+class Event(msgspec.Struct, frozen=True, kw_only=True):
+    """One entry of the append-only audit trail: of a batch (`row_id` None) or of one row."""
+
+    id: int
+    batch_id: UUID
+    row_id: UUID | None
+    actor_id: UUID
+    kind: EventKind
+    before: Any
+    after: Any
+    created_at: datetime
+
+
 class ValidationMessage(msgspec.Struct, frozen=True, kw_only=True):
     field: str
     type: str
@@ -137,6 +172,8 @@ class Row(msgspec.Struct, frozen=True, kw_only=True):
     source_file_name: str
     source_sheet_name: str
     source_row_index: int
+    version: int
+    """1 as copied, bumped by every change of the row (its ETag)."""
     created_at: datetime
     updated_at: datetime
 

@@ -7,6 +7,9 @@
     │   ├── RequestInFlight         a request with the same Idempotency-Key is still running
     │   └── ProjectArchived         an upload into an archived project
     ├── InvalidInput                the request itself is malformed (400)
+    ├── Unprocessable               well-formed, but names what is not there (422): a key
+    │                               that is not one of the batch's
+    ├── PreconditionFailed          an If-Match that no longer holds: the row changed (412)
     ├── KeyReused                   an Idempotency-Key sent again with a different request (422)
     ├── InvalidSchema               a project schema with problems, one per entry (422)
     ├── Unavailable                 the database cannot be reached now; try again (503)
@@ -55,6 +58,14 @@ class ProjectArchived(Conflict):
 
 
 class InvalidInput(SheetflowError):
+    pass
+
+
+class Unprocessable(SheetflowError):
+    pass
+
+
+class PreconditionFailed(SheetflowError):
     pass
 
 

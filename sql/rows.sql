@@ -22,7 +22,8 @@ WHERE r.batch_id = $1::uuid AND r.position = a.position;
 -- A page of a live batch's live rows in source order, optionally of one status only
 -- (a NULL limit means all, a NULL status any).
 SELECT r.id, r.batch_id, r.position, r.data, r.status, r.validation_messages,
-    r.source_file_name, r.source_sheet_name, r.source_row_index, r.created_at, r.updated_at
+    r.source_file_name, r.source_sheet_name, r.source_row_index, r.version, r.created_at,
+    r.updated_at
 FROM ingestion_rows AS r
 JOIN ingestion_batches AS b ON b.id = r.batch_id AND b.deleted_at IS NULL
 WHERE r.batch_id = $1::uuid AND r.deleted_at IS NULL
@@ -107,7 +108,8 @@ WHERE b.id = $1::uuid AND b.project_id = $2::uuid AND p.user_id = $3::uuid
 -- name: get_row :one
 -- One live row of a live batch.
 SELECT r.id, r.batch_id, r.position, r.data, r.status, r.validation_messages,
-    r.source_file_name, r.source_sheet_name, r.source_row_index, r.created_at, r.updated_at
+    r.source_file_name, r.source_sheet_name, r.source_row_index, r.version, r.created_at,
+    r.updated_at
 FROM ingestion_rows AS r
 JOIN ingestion_batches AS b ON b.id = r.batch_id AND b.deleted_at IS NULL
 WHERE r.id = $1::uuid AND r.batch_id = $2::uuid AND r.deleted_at IS NULL;

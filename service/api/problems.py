@@ -55,6 +55,8 @@ STATUS_BY_ERROR: dict[type[errors.SheetflowError], int] = {
     errors.InvalidInput: 400,
     errors.KeyReused: 422,
     errors.InvalidSchema: 422,
+    errors.Unprocessable: 422,
+    errors.PreconditionFailed: 412,
     errors.Unavailable: 503,
     errors.Busy: 429,
     errors.UnsupportedFormat: 415,
