@@ -1,10 +1,10 @@
 """A project's error budget (issue 18): how many error rows an upload may have before the
 service fails it at once.
 
-An upload over budget is stored all the same (its rows can be read, and re-validated into
-a new verdict is not possible: `failed` is final), with its status `failed` and the reason in
-`reviewNote`. Over means strictly more error rows than `maxErrorRows`, or a strictly larger
-share of error rows than `maxErrorRatio`; an empty upload is never over."""
+An upload over budget is stored all the same (its rows can be read), with its status
+`failed` at once (final, as a reviewer's would be) and the reason in `reviewNote`. Over
+means strictly more error rows than `maxErrorRows`, or a strictly larger share of error
+rows than `maxErrorRatio`; an empty upload is never over."""
 
 from __future__ import annotations
 

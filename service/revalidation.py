@@ -84,8 +84,10 @@ def _changes(
     ids: list[UUID] = []
     statuses: list[RowStatus] = []
     messages: list[list[Message]] = []
-    for row in page:
-        new, status = row_rules.revalidate(row.data, row.validation_messages)
+    checked = row_rules.revalidate_many(
+        [row.data for row in page], [row.validation_messages for row in page]
+    )
+    for row, (new, status) in zip(page, checked, strict=True):
         if new != row.validation_messages or status is not row.status:
             ids.append(row.id)
             statuses.append(status)

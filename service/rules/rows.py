@@ -15,9 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import msgspec
-
-from service.entities import RowStatus
+from service.entities import RowStatus, ValidationMessage
 from service.ingest.conforming import field_keys
 from service.ingest.validation import CELL_ERROR, EXTRA_CELLS
 from service.rules import RULE_TYPES, UNIQUE, is_error, no_column, rules_of
@@ -26,9 +24,8 @@ from service.schemas import ProjectSchema
 Message = dict[str, Any]
 
 
-def _plain(message: msgspec.Struct) -> Message:
-    converted: Message = msgspec.to_builtins(message)
-    return converted
+def _plain(message: ValidationMessage) -> Message:
+    return {"field": message.field, "type": message.type, "message": message.message}
 
 
 class RowRules:
@@ -47,35 +44,54 @@ class RowRules:
     def revalidate(
         self, data: dict[str, Any], messages: list[Message]
     ) -> tuple[list[Message], RowStatus]:
-        by_column: list[list[Message]] = [[] for _ in self.keys]
-        tail: list[Message] = []
-        uniques: list[Message] = []
-        failed = False
-        for message in messages:
-            kind = message.get("type")
-            if kind == UNIQUE:
-                if message.get("field") in self.unique:
-                    uniques.append(message)
-                    failed = failed or message.get("field") in self.error_fields
-                continue
-            if kind in RULE_TYPES:
-                continue
-            failed = failed or kind == CELL_ERROR
-            column = self.order.get(message.get("field", ""))
-            if column is None or kind == EXTRA_CELLS:
-                tail.append(message)
-            else:
-                by_column[column].append(message)
-        for key, field_rules in self.rules:
-            _, found = field_rules.apply([data.get(key)])
-            if found:
-                by_column[self.order[key]].extend(_plain(message) for message in found[0])
-                failed = failed or field_rules.error
-        result = [message for column in by_column for message in column]
-        if self.missing:
-            result.extend(self.missing)
-            failed = failed or self.missing_error
-        result.extend(tail)
-        result.extend(uniques)
-        status = RowStatus.ERROR if failed else RowStatus.WARNING if result else RowStatus.VALID
-        return result, status
+        """One row's messages and status under the schema."""
+        return self.revalidate_many([data], [messages])[0]
+
+    def revalidate_many(
+        self, datas: Sequence[dict[str, Any]], messages: Sequence[list[Message]]
+    ) -> list[tuple[list[Message], RowStatus]]:
+        """Many rows' messages and statuses, each field's rules applied to a column of them
+        at once (`FieldRules.apply`)."""
+        found_by_field = [
+            (
+                self.order[key],
+                field_rules.error,
+                field_rules.apply([data.get(key) for data in datas])[1],
+            )
+            for key, field_rules in self.rules
+        ]
+        results = []
+        for index, row_messages in enumerate(messages):
+            by_column: list[list[Message]] = [[] for _ in self.keys]
+            tail: list[Message] = []
+            uniques: list[Message] = []
+            failed = False
+            for message in row_messages:
+                kind = message.get("type")
+                if kind == UNIQUE:
+                    if message.get("field") in self.unique:
+                        uniques.append(message)
+                        failed = failed or message.get("field") in self.error_fields
+                    continue
+                if kind in RULE_TYPES:
+                    continue
+                failed = failed or kind == CELL_ERROR
+                column = self.order.get(message.get("field", ""))
+                if column is None or kind == EXTRA_CELLS:
+                    tail.append(message)
+                else:
+                    by_column[column].append(message)
+            for column, error, found in found_by_field:
+                added = found.get(index)
+                if added:
+                    by_column[column].extend(map(_plain, added))
+                    failed = failed or error
+            result = [message for column_messages in by_column for message in column_messages]
+            if self.missing:
+                result.extend(self.missing)
+                failed = failed or self.missing_error
+            result.extend(tail)
+            result.extend(uniques)
+            status = RowStatus.ERROR if failed else RowStatus.WARNING if result else RowStatus.VALID
+            results.append((result, status))
+        return results
