@@ -32,7 +32,7 @@ import re2
 from re2 import _re2
 
 from service.entities import ValidationMessage
-from service.rules.conversion import CONVERTERS, NO_MATCH, convert
+from service.rules.conversion import CONVERTERS, NO_MATCH, convert, convert_texts
 from service.schemas import FieldType, SchemaField, Severity
 
 TYPE = "type"
@@ -226,8 +226,18 @@ class FieldRules:
         found: dict[int, list[ValidationMessage]] = {}
         kinds = set(map(type, values))
         bad: list[int] = []
-        if field.type is FieldType.STRING and kinds <= _TEXT_OR_NONE:
-            converted = values
+        fast = None
+        if kinds <= _TEXT_OR_NONE:
+            texts = values if type(None) not in kinds else [v for v in values if v is not None]
+            fast = convert_texts(field.type, texts)
+        if fast is not None:
+            if fast is texts:
+                converted = values
+            elif texts is values:
+                converted = fast
+            else:
+                shaped = iter(fast)
+                converted = [None if value is None else next(shaped) for value in values]
         else:
             convert = CONVERTERS[field.type]
             converted = [None if value is None else convert(value) for value in values]
@@ -257,10 +267,20 @@ class FieldRules:
                 if not found_in(value if type(value) is str else _text(value)):
                     found.setdefault(index, []).append(self.messages.pattern)
         if self._low is not None or self._high is not None:
-            for index, value in checked:
-                failed = self._range(value)
-                if failed:
-                    found.setdefault(index, []).extend(failed)
+            low, high = self._low, self._high
+            try:
+                too_low = [] if low is None else [i for i, value in checked if value < low]
+                too_high = [] if high is None else [i for i, value in checked if value > high]
+            except TypeError:  # a value of another type somewhere: value by value
+                for index, value in checked:
+                    failed = self._range(value)
+                    if failed:
+                        found.setdefault(index, []).extend(failed)
+            else:
+                for index in too_low:
+                    found.setdefault(index, []).append(self.messages.too_low)
+                for index in too_high:
+                    found.setdefault(index, []).append(self.messages.too_high)
         if field.min_length is not None or field.max_length is not None:
             shortest = -1 if field.min_length is None else field.min_length
             longest = 1 << 62 if field.max_length is None else field.max_length

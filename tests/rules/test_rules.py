@@ -186,3 +186,34 @@ def test_patterns_answer_as_re2_does(pattern):
     compiled = rules.compile_pattern(pattern)
     for text in ["12345-678", "1234-678", "ação", "Abc", "a x b", "", "αβ", "x"]:
         assert compiled.found(text) == (re2.search(pattern, text) is not None), text
+
+
+SHAPED = {
+    FieldType.INTEGER: ["0", "-0", "0042", "123456789012345", "-7", "x"],
+    FieldType.NUMBER: ["1.50", "-0.0", "10", "3.14159", "2e3", "1,5"],
+    FieldType.BOOLEAN: ["true", "FALSE", "Verdadeiro", "falso", "sim"],
+    FieldType.DATE: [
+        "2024-02-29",
+        "2023-02-29",
+        "0999-01-01",
+        "15/03/2024",
+        "31/04/2024",
+        "1/3/2024",
+    ],
+    FieldType.DATETIME: ["2024-03-15T10:20:30", "2024-03-15T24:00:00", "2024-03-15 10:20"],
+    FieldType.STRING: ["a", "b"],
+}
+
+
+@given(data=st.data(), type_=st.sampled_from(sorted(SHAPED)))
+def test_chunks_in_the_usual_shape_convert_as_value_by_value(data, type_):
+    """`convert_texts` (a whole chunk at once) agrees with `convert` (one value at a time),
+    on chunks where every text has the usual shape and on chunks where one does not."""
+    pool = SHAPED[type_]
+    values = data.draw(st.lists(st.sampled_from([*pool, None]), min_size=1, max_size=30))
+    field = SchemaField(key="f", type=type_, required=True)
+    converted, found = rules.rules_of(field).apply(list(values))
+    one_by_one = [rules.validate(field, value) for value in values]
+    assert converted == [value for value, _ in one_by_one]
+    assert [type(value) for value in converted] == [type(value) for value, _ in one_by_one]
+    assert found == {index: messages for index, (_, messages) in enumerate(one_by_one) if messages}
