@@ -13,6 +13,7 @@ Values are never changed: a re-validation rewrites messages and statuses only.
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from uuid import UUID
 
 import msgspec
@@ -61,35 +62,54 @@ async def revalidate(
             schema = await project_schemas.get_schema_by_version(conn, project_id, version)
             if schema is None:
                 raise NotFound(f"project {project_id} has no schema version {version}")
-        before = await store.recount(conn, batch_id)
         keys = [column.normalized_key for column in locked.column_metadata]
-        await rule_checks.mark_repeated(conn, batch_id, schema, keys)
+        await rule_checks.mark_repeated(conn, batch_id, schema, keys, replace=True)
         row_rules = RowRules(keys, schema)
+        tally: Counter[RowStatus] = Counter()
+        changed = 0
         position = -1
         while page := await store.rows_after(conn, batch_id, position, PAGE_ROWS):
             position = page[-1].position
-            ids, statuses, messages = await asyncio.to_thread(_changes, row_rules, page)
+            ids, statuses, messages, page_tally, touched = await asyncio.to_thread(
+                _changes, row_rules, page
+            )
+            tally.update(page_tally)
+            changed += len(ids) + touched
             if ids:
                 await store.rewrite(conn, batch_id, ids, statuses, messages)
-        after = await store.recount(conn, batch_id)
-        changed = await store.changed_now(conn, batch_id)
+        after = StatusCounts(
+            valid=tally[RowStatus.VALID],
+            warning=tally[RowStatus.WARNING],
+            error=tally[RowStatus.ERROR],
+        )
         await store.record(conn, batch_id, after, schema.version)
-    return Outcome(before=before, after=after, changed_rows=changed, schema_version=schema.version)
+    return Outcome(
+        before=locked.status_counts,
+        after=after,
+        changed_rows=changed,
+        schema_version=schema.version,
+    )
 
 
 def _changes(
     row_rules: RowRules, page: list[RowToCheck]
-) -> tuple[list[UUID], list[RowStatus], list[list[Message]]]:
-    """The rows of a page whose messages or status change, with their new ones."""
+) -> tuple[list[UUID], list[RowStatus], list[list[Message]], Counter[RowStatus], int]:
+    """The rows of a page whose messages or status change, with their new ones; every row's
+    final status, counted; how many rows unchanged here were rewritten before (`unique`)."""
     ids: list[UUID] = []
     statuses: list[RowStatus] = []
     messages: list[list[Message]] = []
+    tally: Counter[RowStatus] = Counter()
+    touched = 0
     checked = row_rules.revalidate_many(
         [row.data for row in page], [row.validation_messages for row in page]
     )
     for row, (new, status) in zip(page, checked, strict=True):
+        tally[status] += 1
         if new != row.validation_messages or status is not row.status:
             ids.append(row.id)
             statuses.append(status)
             messages.append(new)
-    return ids, statuses, messages
+        elif row.touched:
+            touched += 1
+    return ids, statuses, messages, tally, touched

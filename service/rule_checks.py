@@ -1,8 +1,9 @@
 """The rule checks that need a whole batch (issue 18): `unique`, in SQL, in the transaction
 that stores the batch (after its COPY) or re-validates it (`service.revalidation`).
 
-Values are compared as stored (jsonb equality, after conversion to the field's type: `"42"`
-and `42` are one value in an `integer` field, `"Ana"` and `"ana"` are two). Empty values
+Values are compared as their text once converted to the field's type (`"42"` and `42` are
+one value in an `integer` field, `"Ana"` and `"ana"` are two), with a hash of the values
+first, so only the rows whose value repeats are sorted. Empty values
 never repeat. The rows of every file and sheet of the batch are compared together."""
 
 from __future__ import annotations
@@ -25,14 +26,20 @@ def unique_fields(schema: ProjectSchema, keys: Iterable[str]) -> list[tuple[str,
 
 
 async def mark_repeated(
-    db: Executor, batch_id: UUID, schema: ProjectSchema, keys: Iterable[str]
+    db: Executor,
+    batch_id: UUID,
+    schema: ProjectSchema,
+    keys: Iterable[str],
+    *,
+    replace: bool = False,
 ) -> StatusCounts:
-    """Give every row whose value of a unique field repeats its `unique` message (and take it
-    from those whose value no longer does); how the batch's status counts changed."""
+    """Give every row whose value of a unique field repeats its `unique` message (with
+    `replace`, when rows may have older ones: in their place, and taken from those whose
+    value no longer repeats); how the batch's status counts changed."""
     valid = warning = error = 0
     for key, field in unique_fields(schema, keys):
         change = await store.mark_repeated_values(
-            db, batch_id, key, field.key, error=rules.is_error(field)
+            db, batch_id, key, field.key, error=rules.is_error(field), replace=replace
         )
         valid, warning, error = (
             valid + change.valid,

@@ -4,28 +4,32 @@
 -- name: mark_repeated_values :one
 -- For one unique field ($3, read from key $2 of the data): every live row of the batch whose
 -- value repeats gets a `unique` message naming up to five other rows (by source row number,
--- with their sheet or file when not the row's own), in place of an older one for the field;
--- a row whose value no longer repeats loses it. An added message makes a row `error` ($4) or
--- at least `warning`. Answers how the status counts changed.
-WITH valued AS (
-    SELECT id, position, source_file_name AS file, source_sheet_name AS sheet,
-        source_row_index AS row_number, data -> $2::text AS value
+-- with their sheet or file when not the row's own); with $5, in place of an older one for
+-- the field, and a row whose value no longer repeats loses it. An added message makes a row
+-- `error` ($4) or at least `warning`. Answers how the status counts changed.
+WITH repeated AS (
+    -- Values compare as text: after conversion to the field's type a column holds one JSON
+    -- type (its values that did not convert are text that no converted value spells).
+    SELECT data ->> $2::text AS value, count(*) AS repeats
     FROM ingestion_rows
-    WHERE batch_id = $1::uuid AND deleted_at IS NULL
-        AND data -> $2::text IS NOT NULL AND data -> $2::text <> 'null'::jsonb
+    WHERE batch_id = $1::uuid AND deleted_at IS NULL AND data ->> $2::text IS NOT NULL
+    GROUP BY 1
+    HAVING count(*) > 1
 ),
 counted AS (
-    SELECT id, position, file, sheet, row_number, value,
-        count(*) OVER (PARTITION BY value) AS repeats,
-        row_number() OVER (PARTITION BY value ORDER BY position) AS rank
-    FROM valued
+    SELECT r.id, r.source_file_name AS file, r.source_sheet_name AS sheet,
+        r.source_row_index AS row_number, p.value, p.repeats,
+        row_number() OVER (PARTITION BY p.value ORDER BY r.position) AS rank
+    FROM ingestion_rows AS r
+    JOIN repeated AS p ON p.value = r.data ->> $2::text
+    WHERE r.batch_id = $1::uuid AND r.deleted_at IS NULL
 ),
 firsts AS (
     -- The first six rows holding each repeated value: five of them are named.
     SELECT value, array_agg(id ORDER BY rank) AS ids, array_agg(file ORDER BY rank) AS files,
         array_agg(sheet ORDER BY rank) AS sheets, array_agg(row_number ORDER BY rank) AS numbers
     FROM counted
-    WHERE repeats > 1 AND rank <= 6
+    WHERE rank <= 6
     GROUP BY value
 ),
 fresh AS (
@@ -51,11 +55,10 @@ fresh AS (
     ) AS message
     FROM counted AS r
     JOIN firsts AS f ON f.value = r.value
-    WHERE r.repeats > 1
 ),
 old AS (
     SELECT id FROM ingestion_rows
-    WHERE batch_id = $1::uuid AND deleted_at IS NULL
+    WHERE $5::boolean AND batch_id = $1::uuid AND deleted_at IS NULL
         AND validation_messages @> jsonb_build_array(
             jsonb_build_object('field', $3::text, 'type', 'unique'))
 ),

@@ -23,7 +23,7 @@ from service import ownership
 from service.api.auth import Claims
 from service.api.idempotency_key import created
 from service.api.problems import AUTHENTICATED, documented, http_error
-from service.api.wire import TEXT_PATTERN, Wire, to_wire
+from service.api.wire import TEXT_PATTERN, Wire, in_words, to_wire
 from service.db import transaction
 from service.entities import User
 from service.errors import NotFound
@@ -125,12 +125,15 @@ def _no_schema(project_id: UUID) -> NotFound:
 
 def shape_problems_are_422(request: Request[Any, Any, Any], error: Exception) -> Response[Any]:
     """A body of the wrong shape is a schema with a problem (422, naming where), like one
-    whose members disagree; a malformed path or query stays 400."""
+    whose members disagree; a malformed path or query stays 400, and so does text with a
+    NUL anywhere."""
     answer = http_error(request, error)
     extra = error.extra if isinstance(error, ValidationException) else None
-    if isinstance(extra, list) and any(
-        isinstance(item, dict) and item.get("source") == "body" for item in extra
-    ):
+    body = [item for item in extra or () if isinstance(item, dict) and item.get("source") == "body"]
+    # Text PostgreSQL cannot store (a NUL) is a malformed request everywhere (400), as for
+    # every other text input (`wire.Text`).
+    unstorable = any(in_words(str(item.get("message", ""))) != item.get("message") for item in body)
+    if body and not unstorable:
         answer.status_code = 422
         answer.content = msgspec.structs.replace(
             answer.content, status=422, title="Unprocessable Content"

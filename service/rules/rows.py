@@ -60,8 +60,17 @@ class RowRules:
             )
             for key, field_rules in self.rules
         ]
-        results = []
+        hits: set[int] = set().union(*(found for _, _, found in found_by_field))
+        plain = (
+            (list(self.missing), RowStatus.ERROR if self.missing_error else RowStatus.WARNING)
+            if self.missing
+            else ([], RowStatus.VALID)
+        )
+        results: list[tuple[list[Message], RowStatus]] = []
         for index, row_messages in enumerate(messages):
+            if not row_messages and index not in hits:
+                results.append((list(plain[0]), plain[1]))  # the usual row: nothing to sort
+                continue
             by_column: list[list[Message]] = [[] for _ in self.keys]
             tail: list[Message] = []
             uniques: list[Message] = []

@@ -17,6 +17,7 @@ from service.entities import BatchStatus, ColumnMetadata, RowStatus, StatusCount
 class LockedBatch(msgspec.Struct, frozen=True, kw_only=True):
     status: BatchStatus
     column_metadata: list[ColumnMetadata]
+    status_counts: StatusCounts
 
 
 class RowToCheck(msgspec.Struct, frozen=True, kw_only=True):
@@ -25,10 +26,13 @@ class RowToCheck(msgspec.Struct, frozen=True, kw_only=True):
     data: dict[str, Any]
     status: RowStatus
     validation_messages: list[dict[str, Any]]
+    touched: bool
+    """Rewritten by this transaction already (its `unique` messages, `rule_checks`)."""
 
 
 async def lock_batch(db: Executor, batch_id: UUID) -> LockedBatch | None:
-    """The live batch's status and columns, its row locked until the end of the transaction."""
+    """The live batch's status, columns and counts, its row locked until the end of the
+    transaction."""
     return await queries.one(db, "lock_batch_for_validation", batch_id, into=LockedBatch)
 
 
@@ -48,16 +52,6 @@ async def rewrite(
     await queries.execute(
         db, "rewrite_row_validation", batch_id, list(ids), list(statuses), list(messages)
     )
-
-
-async def recount(db: Executor, batch_id: UUID) -> StatusCounts:
-    counts = await queries.one(db, "count_rows_by_status", batch_id, into=StatusCounts)
-    assert counts is not None
-    return counts
-
-
-async def changed_now(db: Executor, batch_id: UUID) -> int:
-    return int(await queries.scalar(db, "count_rows_changed_now", batch_id))
 
 
 async def record(db: Executor, batch_id: UUID, counts: StatusCounts, schema_version: int) -> None:

@@ -10,13 +10,14 @@ from service.entities import StatusCounts
 
 
 async def mark_repeated_values(
-    db: Executor, batch_id: UUID, key: str, field_key: str, *, error: bool
+    db: Executor, batch_id: UUID, key: str, field_key: str, *, error: bool, replace: bool
 ) -> StatusCounts:
     """Give the live rows whose value of `key` repeats a `unique` message for `field_key`
-    (an error if `error`, else a warning), and take it from those whose value no longer
-    repeats; how many rows each status gained (negative: lost)."""
+    (an error if `error`, else a warning); with `replace`, in place of an older one, and
+    taken from those whose value no longer repeats; how many rows each status gained
+    (negative: lost)."""
     change = await queries.one(
-        db, "mark_repeated_values", batch_id, key, field_key, error, into=StatusCounts
+        db, "mark_repeated_values", batch_id, key, field_key, error, replace, into=StatusCounts
     )
     assert change is not None
     return change
