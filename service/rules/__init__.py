@@ -62,6 +62,13 @@ _TYPE_NAMES = {
 }
 _SHOWN_ENUM_VALUES = 10
 _TEXT_OR_NONE = frozenset({str, type(None)})
+_NOTHING: frozenset[type] = frozenset()
+_ALREADY = {
+    FieldType.INTEGER: frozenset({int, type(None)}),
+    FieldType.NUMBER: frozenset({int, float, type(None)}),
+    FieldType.BOOLEAN: frozenset({bool, type(None)}),
+}
+"""Per type, the Python types of values that are that type's already."""
 _UNANCHORED = _re2.RE2.Anchor.UNANCHORED
 _NO_SPAN = (-1, -1)
 
@@ -227,7 +234,10 @@ class FieldRules:
         kinds = set(map(type, values))
         bad: list[int] = []
         fast = None
-        if kinds <= _TEXT_OR_NONE:
+        if kinds <= _ALREADY.get(field.type, _NOTHING):
+            # A workbook's numbers and booleans (integers within ±2^53 by `values`).
+            fast = texts = values
+        elif kinds <= _TEXT_OR_NONE:
             texts = values if type(None) not in kinds else [v for v in values if v is not None]
             fast = convert_texts(field.type, texts)
         if fast is not None:

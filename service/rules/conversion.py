@@ -208,7 +208,9 @@ _LINES_NUMBER = _every_line(r"-?[0-9]{1,15}(?:\.[0-9]{1,15})?")
 _LINES_ISO_DATE = _every_line(r"[1-9][0-9]{3}-[0-9]{2}-[0-9]{2}")
 _DAY_FIRST_LINE = r"([0-9]{2})/([0-9]{2})/([1-9][0-9]{3})"
 _LINES_DAY_FIRST = _every_line(_DAY_FIRST_LINE)
-_LINES_ISO_DATETIME = _every_line(r"[1-9][0-9]{3}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}")
+_LINES_ISO_DATETIME = _every_line(
+    r"[1-9][0-9]{3}-[0-9]{2}-[0-9]{2}(?:T[0-9]{2}:[0-9]{2}:[0-9]{2})?"
+)
 
 
 def convert_texts(type_: FieldType, texts: list[str]) -> list[Any] | None:
@@ -244,9 +246,11 @@ def convert_texts(type_: FieldType, texts: list[str]) -> list[Any] | None:
                 return iso
             return None
         if type_ is FieldType.DATETIME and _LINES_ISO_DATETIME.fullmatch(block):
-            for _ in map(dt.datetime.fromisoformat, texts):
+            # A date alone is its midnight (calamine reads a midnight date-time as a date).
+            moments = [text if len(text) > 10 else f"{text}T00:00:00" for text in texts]
+            for _ in map(dt.datetime.fromisoformat, moments):
                 pass
-            return texts
+            return moments
     except ValueError:  # a day that does not exist: the slow path says so, value by value
         return None
     return None

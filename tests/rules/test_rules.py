@@ -200,7 +200,13 @@ SHAPED = {
         "31/04/2024",
         "1/3/2024",
     ],
-    FieldType.DATETIME: ["2024-03-15T10:20:30", "2024-03-15T24:00:00", "2024-03-15 10:20"],
+    FieldType.DATETIME: [
+        "2024-03-15T10:20:30",
+        "2024-03-15T24:00:00",
+        "2024-03-15 10:20",
+        "2024-03-15",
+        "2024-02-30",
+    ],
     FieldType.STRING: ["a", "b"],
 }
 
@@ -210,6 +216,8 @@ def test_chunks_in_the_usual_shape_convert_as_value_by_value(data, type_):
     """`convert_texts` (a whole chunk at once) agrees with `convert` (one value at a time),
     on chunks where every text has the usual shape and on chunks where one does not."""
     pool = SHAPED[type_]
+    if data.draw(st.booleans()):  # a workbook's typed values
+        pool = [7, -3, 0, 2.5, True, False, 9_007_199_254_740_992]
     values = data.draw(st.lists(st.sampled_from([*pool, None]), min_size=1, max_size=30))
     field = SchemaField(key="f", type=type_, required=True)
     converted, found = rules.rules_of(field).apply(list(values))
