@@ -37,6 +37,18 @@ CREATE TYPE public.batch_status AS ENUM (
 
 
 --
+-- Name: delivery_status; Type: TYPE; Schema: public; Owner: -
+--
+
+CREATE TYPE public.delivery_status AS ENUM (
+    'pending',
+    'in_progress',
+    'done',
+    'error'
+);
+
+
+--
 -- Name: project_status; Type: TYPE; Schema: public; Owner: -
 --
 
@@ -159,7 +171,14 @@ CREATE TABLE public.ingestion_batches (
     error_count integer DEFAULT 0 NOT NULL,
     field_stats jsonb,
     schema_version integer,
-    review_note text
+    review_note text,
+    delivery_cursor integer DEFAULT 0 NOT NULL,
+    delivery_in_progress_count integer DEFAULT 0 NOT NULL,
+    delivery_done_count integer DEFAULT 0 NOT NULL,
+    delivery_error_count integer DEFAULT 0 NOT NULL,
+    name text NOT NULL,
+    identifier_field_key text,
+    secondary_field_key text
 );
 
 
@@ -211,7 +230,13 @@ CREATE TABLE public.ingestion_rows (
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     deleted_at timestamp with time zone,
     "position" integer NOT NULL,
-    version integer DEFAULT 1 NOT NULL
+    version integer DEFAULT 1 NOT NULL,
+    delivery_status public.delivery_status DEFAULT 'pending'::public.delivery_status NOT NULL,
+    delivery_message text,
+    delivery_step text,
+    delivery_attempts integer DEFAULT 0 NOT NULL,
+    delivery_lease_until timestamp with time zone,
+    delivery_updated_at timestamp with time zone
 );
 
 
@@ -417,6 +442,13 @@ CREATE INDEX idx_ingestion_rows_batch_id_position_deleted ON public.ingestion_ro
 
 
 --
+-- Name: idx_ingestion_rows_redelivery; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX idx_ingestion_rows_redelivery ON public.ingestion_rows USING btree (batch_id, "position") WHERE ((delivery_attempts > 0) AND (delivery_status <> 'done'::public.delivery_status));
+
+
+--
 -- Name: idx_projects_user_id_created_at; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -583,4 +615,6 @@ INSERT INTO public.schema_migrations (version) VALUES
     ('20261203122000'),
     ('20261203122100'),
     ('20261203122200'),
-    ('20261203122300');
+    ('20261203122300'),
+    ('20261203123000'),
+    ('20261203123100');

@@ -10,7 +10,15 @@
 SELECT id, project_id, user_id, mode, status, file_count, row_count, column_metadata,
     jsonb_build_object('valid', valid_count, 'warning', warning_count, 'error', error_count)
         AS status_counts,
-    created_at, updated_at
+    name, identifier_field_key, secondary_field_key,
+    CASE WHEN status = 'completed' THEN jsonb_build_object(
+        'pending', valid_count + warning_count + error_count - delivery_in_progress_count
+            - delivery_done_count - delivery_error_count,
+        'in_progress', delivery_in_progress_count,
+        'done', delivery_done_count,
+        'error', delivery_error_count
+    ) END AS delivery_counts,
+    schema_version, review_note, created_at, updated_at
 FROM ingestion_batches
 WHERE id = $1::uuid AND deleted_at IS NULL
 FOR UPDATE;

@@ -159,10 +159,13 @@ def domain_error(_: Request[Any, Any, Any], error: Exception) -> Response[Any]:
         }
     if isinstance(error, errors.LimitExceeded | errors.Busy):
         where |= {"limit": error.limit, "limit_value": error.value}
-    problems = None
+    if isinstance(error, errors.Unprocessable) and error.field is not None:
+        where["problems"] = [FieldProblem(field=error.field, message=error.detail)]
     if isinstance(error, errors.InvalidSchema):
-        problems = [FieldProblem(field=field, message=message) for field, message in error.problems]
-    return problem_response(status_for(error), error.detail, problems=problems, **where)
+        where["problems"] = [
+            FieldProblem(field=field, message=message) for field, message in error.problems
+        ]
+    return problem_response(status_for(error), error.detail, **where)
 
 
 def http_error(_: Request[Any, Any, Any], error: Exception) -> Response[Any]:
