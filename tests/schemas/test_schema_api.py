@@ -156,3 +156,14 @@ async def test_catastrophic_patterns_that_re2_accepts_are_saved_and_run_fast(
 async def test_malformed_project_id_is_still_400(client, auth):
     response = await client.put("/projects/nope/schema", json=EXAMPLE, headers=auth())
     assert response.status_code == 400
+
+
+async def test_text_that_postgresql_cannot_store_is_400_as_everywhere(client, auth, project_url):
+    body = {"fields": [{"key": "nome", "aliases": ["no\u0000me"]}]}
+    response = await client.put(f"{project_url}/schema", json=body, headers=auth())
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "fields[0].aliases[0]"
+    too_many = {"fields": [{"key": f"f{i}"} for i in range(1001)]}
+    response = await client.put(f"{project_url}/schema", json=too_many, headers=auth())
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "fields"
