@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -211,7 +210,7 @@ async def main(options: argparse.Namespace) -> None:
     print("| file | rows | method | seconds | rows/s | vs psql \\copy | peak RSS | notes |")
     print("|---|---:|---|---:|---:|---:|---:|---|")
     for kind, rows, runs in table:
-        copy_seconds = statistics.median(run["seconds"] for run in runs["copy"])
+        copy_seconds = median(runs["copy"])["seconds"]
         ingest_seconds = median(runs["schema"])["seconds"]
         for name, label in (
             ("plain", "engine, no schema"),

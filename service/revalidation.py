@@ -4,15 +4,17 @@ against a version of its project's schema, without uploading the file again.
 One transaction: the batch row is locked first (`FOR UPDATE`), so a review of the same batch
 waits for the re-validation or the re-validation finds the batch reviewed (409): counts and
 rows never disagree. Then `unique` is recomputed set-based in SQL (`rule_checks`), the rows
-are read in pages of `PAGE_ROWS` by position and every other rule message recomputed off the
-event loop (`rules.rows`), only the rows whose messages or status change are written back, and
-the counts are recounted. Memory stays flat (one page at a time) whatever the batch's size.
-Values are never changed: a re-validation rewrites messages and statuses only.
+are read in pages of `PAGE_ROWS` by position (the next page read while one is checked) and
+every other rule message recomputed off the event loop (`rules.rows`), only the rows whose
+messages or status change are written back, and the counts recorded. Memory stays flat (two
+pages at a time) whatever the batch's size. Values are never changed: a re-validation
+rewrites messages and statuses only.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import Counter
 from uuid import UUID
 
@@ -67,12 +69,23 @@ async def revalidate(
         row_rules = RowRules(keys, schema)
         tally: Counter[RowStatus] = Counter()
         changed = 0
-        position = -1
-        while page := await store.rows_after(conn, batch_id, position, PAGE_ROWS):
-            position = page[-1].position
-            ids, statuses, messages, page_tally, touched = await asyncio.to_thread(
-                _changes, row_rules, page
+        page = await store.rows_after(conn, batch_id, -1, PAGE_ROWS)
+        while page:
+            # The next page is read while this one is checked (in a thread): its rows are
+            # others, so the rewrite of this one can wait until both are done.
+            following = asyncio.ensure_future(
+                store.rows_after(conn, batch_id, page[-1].position, PAGE_ROWS)
             )
+            try:
+                ids, statuses, messages, page_tally, touched = await asyncio.to_thread(
+                    _changes, row_rules, page
+                )
+                page = await following
+            finally:
+                if not following.done():
+                    following.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await following
             tally.update(page_tally)
             changed += len(ids) + touched
             if ids:

@@ -23,9 +23,11 @@ class LockedBatch(msgspec.Struct, frozen=True, kw_only=True):
 class RowToCheck(msgspec.Struct, frozen=True, kw_only=True):
     id: UUID
     position: int
-    data: dict[str, Any]
+    data: Any
+    """A JSON object (left unchecked: the jsonb codec made it)."""
     status: RowStatus
-    validation_messages: list[dict[str, Any]]
+    validation_messages: Any
+    """A JSON array of message objects."""
     touched: bool
     """Rewritten by this transaction already (its `unique` messages, `rule_checks`)."""
 
