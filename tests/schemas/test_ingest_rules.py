@@ -184,7 +184,8 @@ async def test_unique_names_up_to_five_other_rows(client, auth):
 
 async def test_unique_across_two_files_of_one_upload(client, auth):
     project = await new_project(client, auth)
-    await put_schema(client, auth, project, [{"key": "b1", "unique": True, "severity": "warning"}])
+    field = {"key": "cpf", "unique": True, "severity": "warning", "anchor": {"cell": "B1"}}
+    await put_schema(client, auth, project, [field])
     files = [csv("a.csv", "CPF,111\n"), csv("b.csv", "CPF,222\n"), csv("c.csv", "CPF,111\n")]
     batch = await upload(client, auth, project, files, mode="profile_mode")
     rows = await rows_of(client, auth, project, batch)
