@@ -118,6 +118,7 @@ class Uploads:
                     on_created=claim.on_batch_created if claim is not None else None,
                     spare=self.spare,
                     schema=schema,
+                    budget=project.error_budget,
                     mapping=mapping,
                     saved=saved,
                 )

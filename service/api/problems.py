@@ -54,6 +54,7 @@ STATUS_BY_ERROR: dict[type[errors.SheetflowError], int] = {
     errors.Conflict: 409,
     errors.InvalidInput: 400,
     errors.KeyReused: 422,
+    errors.InvalidSchema: 422,
     errors.Unprocessable: 422,
     errors.PreconditionFailed: 412,
     errors.Unavailable: 503,
@@ -160,6 +161,10 @@ def domain_error(_: Request[Any, Any, Any], error: Exception) -> Response[Any]:
         where |= {"limit": error.limit, "limit_value": error.value}
     if isinstance(error, errors.Unprocessable) and error.field is not None:
         where["problems"] = [FieldProblem(field=error.field, message=error.detail)]
+    if isinstance(error, errors.InvalidSchema):
+        where["problems"] = [
+            FieldProblem(field=field, message=message) for field, message in error.problems
+        ]
     return problem_response(status_for(error), error.detail, **where)
 
 

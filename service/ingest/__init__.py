@@ -25,6 +25,7 @@ the batch's `Profile` (columns, inferred types, row count). Each module owns one
     values       cell values in JSON/jsonb-safe shapes
     inference    whole-column type inference and per-value type checks
     validation   validation messages and row status
+    conforming   a project schema applied to the rows: types and rules (`service.rules`)
 """
 
 from service.ingest.parse import (

@@ -134,6 +134,7 @@ def _parser(request: Request, sources: list[ingest.Source]) -> ingest.Parser:
         scratch=Path(request.scratch) if request.scratch else None,
         matching=matching(request),
         row_limit=request.preview_rows or None,
+        schema=request.schema,
     )
 
 
