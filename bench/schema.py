@@ -48,19 +48,6 @@ FIELDS: list[dict[str, Any]] = [
 TIGHTER = [{**field, "max": 60} if field["key"] == "idade" else field for field in FIELDS]
 
 
-async def reset(pool: db.Pool) -> None:
-    """`baselines.reset`, with the rows' audit events (none are written here) emptied too:
-    their foreign key to the rows forbids truncating the rows alone, and their append-only
-    trigger is off in this session only (replica role: no ordinary trigger fires)."""
-    async with pool.acquire() as conn:
-        await conn.execute("SET session_replication_role = replica")
-        try:
-            await conn.execute("TRUNCATE ingestion_events, ingestion_rows")
-        finally:
-            await conn.execute("RESET session_replication_role")
-    await pool.execute("CHECKPOINT")
-
-
 async def save_schema(
     pool: db.Pool, owner: UUID, project: UUID, fields: list[dict[str, Any]]
 ) -> int:
@@ -181,10 +168,10 @@ async def main(options: argparse.Namespace) -> None:
                 )
                 runs: dict[str, list[dict[str, Any]]] = {}
                 for _ in range(options.rounds):
-                    await reset(pool)
+                    await baselines.reset(pool)
                     plain = await asyncio.to_thread(child, "_measure", *ids, str(path), "0")
                     runs.setdefault("plain", []).append(plain)
-                    await reset(pool)
+                    await baselines.reset(pool)
                     typed = await asyncio.to_thread(child, "_measure", *ids, str(path), str(same))
                     runs.setdefault("schema", []).append(typed)
                     batch = typed["batch"]
@@ -196,7 +183,7 @@ async def main(options: argparse.Namespace) -> None:
                     runs.setdefault("tighter", []).append(changed)
                     exported = scratch / "rows.csv"
                     baselines.export_rows(url, UUID(batch), exported)
-                    await reset(pool)
+                    await baselines.reset(pool)
                     runs.setdefault("copy", []).append(
                         {"seconds": baselines.psql_copy(url, exported)}
                     )
