@@ -14,7 +14,7 @@ from litestar.openapi.spec import Components, OpenAPI, Schema, SecurityScheme
 
 from service import fields, logs, metrics
 from service.admission import Slots
-from service.api import batches, health, observability, projects, rows, users
+from service.api import batches, export, health, observability, projects, rows, users
 from service.api import fields as field_routes
 from service.api.auth import PUBLIC_PATHS, BearerAuthentication, KnownUsers, Verifier
 from service.api.deadlines import AnswerCancelled
@@ -92,6 +92,7 @@ def create_app(settings: Settings, database_url: str) -> Litestar:
                     batches.upload_handler(settings),
                     *rows.HANDLERS,
                     *field_routes.HANDLERS,
+                    *export.HANDLERS,
                 ],
                 security=[{"bearer": []}],
             ),

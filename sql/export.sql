@@ -1,0 +1,105 @@
+-- Exports: a batch's rows (or the completed batches of a project) as CSV, NDJSON or XLSX,
+-- in source order, read inside one read-only transaction held for the whole download.
+-- PostgreSQL writes the CSV and NDJSON lines itself (run through COPY … TO STDOUT); the
+-- XLSX cells come through a cursor. JSON keys arrive as parameters, never as identifiers.
+-- Extra columns (the batch, the provenance) are read from pseudo-keys that begin with a
+-- space, which no row key can (keys are normalized to [a-z0-9_] or A1 addresses).
+
+-- name: set_export_timeout :exec
+-- Let the statements of this transaction (an export's COPY, read as fast as its client
+-- downloads) run for up to $1 milliseconds, instead of the pool's statement_timeout.
+SELECT set_config('statement_timeout', $1::text, true);
+
+-- name: list_completed_batches :many
+-- The live completed batches of live project $1 owned by user $2, oldest first: what a
+-- project export reads, in that order.
+SELECT b.id, b.project_id, b.user_id, b.mode, b.status, b.file_count, b.row_count,
+    b.column_metadata,
+    jsonb_build_object('valid', b.valid_count, 'warning', b.warning_count, 'error', b.error_count)
+        AS status_counts,
+    b.created_at, b.updated_at
+FROM ingestion_batches AS b
+JOIN projects AS p ON p.id = b.project_id AND p.deleted_at IS NULL
+WHERE b.project_id = $1::uuid AND p.user_id = $2::uuid AND b.deleted_at IS NULL
+    AND b.status = 'completed'
+ORDER BY b.created_at, b.id;
+
+-- name: export_ndjson_lines :many
+-- One JSON text per live row of batch $1 (statuses $2, NULL: any), in source order: the row's
+-- data exactly as stored, or with $3 an object of the batch id ($4), the data and, with $5,
+-- its provenance. json_build_object keeps this key order (a jsonb object would sort it).
+SELECT CASE WHEN $3::boolean
+    THEN '{' || CASE WHEN $4::boolean THEN '"batchId": "' || r.batch_id || '", ' ELSE '' END
+        || '"data": ' || r.data::text
+        || CASE WHEN $5::boolean THEN ', "sourceFileName": ' || to_json(r.source_file_name)::text
+            || ', "sourceSheetName": ' || to_json(r.source_sheet_name)::text
+            || ', "sourceRowIndex": ' || r.source_row_index
+        ELSE '' END || '}'
+    ELSE r.data::text END AS line
+FROM ingestion_rows AS r
+WHERE r.batch_id = $1::uuid AND r.deleted_at IS NULL
+    AND ($2::row_status[] IS NULL OR r.status = ANY($2::row_status[]))
+ORDER BY r.position;
+
+-- name: export_csv_lines :many
+-- One CSV record (RFC 4180, ending in CRLF) per live row of batch $1 (statuses $2, NULL:
+-- any), in source order: the values of keys $3 in that order, separated by $4, quoted when
+-- they hold a quote, the separator, CR or LF. With $5, a text value that a spreadsheet would
+-- run as a formula (it starts with = + - @ TAB or CR) gets a leading apostrophe; numbers
+-- (a JSON -5) are left alone. $6: the row has the pseudo-keys " batchId", " sourceFileName",
+-- " sourceSheetName" and " sourceRowIndex".
+SELECT coalesce((
+    SELECT string_agg(
+        CASE
+            WHEN c.cell IS NULL THEN ''
+            WHEN c.cell ~ '["\r\n]' OR strpos(c.cell, $4::text) > 0
+                THEN '"' || replace(c.cell, '"', '""') || '"'
+            ELSE c.cell
+        END, $4::text ORDER BY k.ordinal)
+    FROM unnest($3::text[]) WITH ORDINALITY AS k(key, ordinal)
+    CROSS JOIN LATERAL (
+        SELECT CASE
+            WHEN $5::boolean AND jsonb_typeof(d.data -> k.key) = 'string'
+                AND (d.data ->> k.key) ~ '^[-=+@\t\r]'
+                THEN '''' || (d.data ->> k.key)
+            ELSE d.data ->> k.key
+        END AS cell
+    ) AS c
+), '') || E'\r\n' AS line
+FROM ingestion_rows AS r
+CROSS JOIN LATERAL (
+    SELECT CASE WHEN $6::boolean
+        THEN r.data || jsonb_build_object(' batchId', r.batch_id,
+            ' sourceFileName', r.source_file_name, ' sourceSheetName', r.source_sheet_name,
+            ' sourceRowIndex', r.source_row_index)
+        ELSE r.data END AS data
+) AS d
+WHERE r.batch_id = $1::uuid AND r.deleted_at IS NULL
+    AND ($2::row_status[] IS NULL OR r.status = ANY($2::row_status[]))
+ORDER BY r.position;
+
+-- name: export_cells :many
+-- The cells of the live rows of batch $1 (statuses $2, NULL: any), in source order: a JSON
+-- array of the values of keys $3 (pseudo-keys as in export_csv_lines when $4), with the row's
+-- id, and with $5 its validation messages (else an empty array).
+SELECT r.id,
+    CASE WHEN $5::boolean THEN r.validation_messages ELSE '[]'::jsonb END
+        AS validation_messages,
+    (SELECT coalesce(jsonb_agg(d.data -> k.key ORDER BY k.ordinal), '[]'::jsonb)
+        FROM unnest($3::text[]) WITH ORDINALITY AS k(key, ordinal)) AS cells
+FROM ingestion_rows AS r
+CROSS JOIN LATERAL (
+    SELECT CASE WHEN $4::boolean
+        THEN r.data || jsonb_build_object(' batchId', r.batch_id,
+            ' sourceFileName', r.source_file_name, ' sourceSheetName', r.source_sheet_name,
+            ' sourceRowIndex', r.source_row_index)
+        ELSE r.data END AS data
+) AS d
+WHERE r.batch_id = $1::uuid AND r.deleted_at IS NULL
+    AND ($2::row_status[] IS NULL OR r.status = ANY($2::row_status[]))
+ORDER BY r.position;
+
+-- name: get_first_source_file_name :scalar
+-- The file the first row of batch $1 came from (what an export of it is named after), NULL
+-- for a batch without rows.
+SELECT source_file_name FROM ingestion_rows WHERE batch_id = $1::uuid AND position = 0;
