@@ -37,6 +37,18 @@ CREATE TYPE public.batch_status AS ENUM (
 
 
 --
+-- Name: delivery_status; Type: TYPE; Schema: public; Owner: -
+--
+
+CREATE TYPE public.delivery_status AS ENUM (
+    'pending',
+    'in_progress',
+    'done',
+    'error'
+);
+
+
+--
 -- Name: project_status; Type: TYPE; Schema: public; Owner: -
 --
 
@@ -55,6 +67,65 @@ CREATE TYPE public.row_status AS ENUM (
     'warning',
     'error'
 );
+
+
+--
+-- Name: refuse_ingestion_events_change(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.refuse_ingestion_events_change() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    RAISE EXCEPTION 'ingestion_events is append-only (% refused)', TG_OP
+        USING ERRCODE = 'insufficient_privilege';
+END
+$$;
+
+
+--
+-- Name: sheetflow_is_real_date(text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.sheetflow_is_real_date(t text) RETURNS boolean
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    RETURN (SELECT ((parts.d <= 28) OR ((parts.d)::numeric <= EXTRACT(day FROM ((make_date(parts.y, parts.m, 1) + '1 mon'::interval) - '1 day'::interval)))) FROM (SELECT CASE WHEN (substr(sheetflow_is_real_date.t, 5, 1) = '-'::text) THEN (substr(sheetflow_is_real_date.t, 1, 4))::integer ELSE (substr(split_part(sheetflow_is_real_date.t, '/'::text, 3), 1, 4))::integer END AS y, CASE WHEN (substr(sheetflow_is_real_date.t, 5, 1) = '-'::text) THEN (substr(sheetflow_is_real_date.t, 6, 2))::integer ELSE (split_part(sheetflow_is_real_date.t, '/'::text, 2))::integer END AS m, CASE WHEN (substr(sheetflow_is_real_date.t, 5, 1) = '-'::text) THEN (substr(sheetflow_is_real_date.t, 9, 2))::integer ELSE (split_part(sheetflow_is_real_date.t, '/'::text, 1))::integer END AS d) parts);
+
+
+--
+-- Name: sheetflow_text_kind(text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.sheetflow_text_kind(t text) RETURNS text
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    RETURN CASE WHEN (t ~ '^-?(?:0|[1-9][0-9]{0,17})$'::text) THEN 'integer'::text WHEN (t ~ '^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?$'::text) THEN 'number'::text WHEN (t ~ '^(?:[Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ssſ][Ee]|[Vv][Ee][Rr][Dd][Aa][Dd][Ee][IiİıI][Rr][Oo]|[Ff][Aa][Ll][Ssſ][Oo])$'::text) THEN 'boolean'::text WHEN (t ~ '^(?:[1-9][0-9]{3}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])|(?:0?[1-9]|[12][0-9]|3[01])/(?:0?[1-9]|1[0-2])/[1-9][0-9]{3})$'::text) THEN CASE WHEN public.sheetflow_is_real_date(t) THEN 'date'::text ELSE 'string'::text END WHEN (t ~ '^(?:[1-9][0-9]{3}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])[T ](?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9](?:\.[0-9]{1,9})?)?(?:Z|[+-](?:[01][0-9]|2[0-3]):?[0-5][0-9])?|(?:0?[1-9]|[12][0-9]|3[01])/(?:0?[1-9]|1[0-2])/[1-9][0-9]{3} (?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9](?:\.[0-9]{1,9})?)?)$'::text) THEN CASE WHEN public.sheetflow_is_real_date(t) THEN 'datetime'::text ELSE 'string'::text END WHEN (t ~ '^(?:[01]?[0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9](?:\.[0-9]{1,9})?)?$'::text) THEN 'time'::text WHEN (t ~ '^[A-Za-z0-9.!#$%&''*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$'::text) THEN 'email'::text WHEN (t ~ '^(?:[Hh][Tt][Tt][Pp][Ssſ]?|[Ff][Tt][Pp])://[^\t\n\u000b\f\r\u001c-\u001f \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000/?#]+(?:[/?#][^\t\n\u000b\f\r\u001c-\u001f \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*)?$'::text) THEN 'url'::text ELSE 'string'::text END;
+
+
+--
+-- Name: sheetflow_value_kind(jsonb); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.sheetflow_value_kind(v jsonb) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN CASE jsonb_typeof(v) WHEN 'boolean'::text THEN 'boolean'::text WHEN 'number'::text THEN CASE WHEN (((v)::numeric = trunc((v)::numeric)) AND (abs((v)::numeric) <= ('9007199254740992'::bigint)::numeric)) THEN 'integer'::text ELSE 'number'::text END WHEN 'string'::text THEN CASE WHEN ((v #>> '{}'::text[]) = ''::text) THEN 'empty'::text ELSE public.sheetflow_text_kind((v #>> '{}'::text[])) END WHEN 'array'::text THEN 'string'::text WHEN 'object'::text THEN 'string'::text ELSE 'empty'::text END;
+
+
+--
+-- Name: sheetflow_revalidate(jsonb, jsonb, text[], jsonb); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.sheetflow_revalidate(messages jsonb, data jsonb, keys text[], rules jsonb) RETURNS jsonb
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN (SELECT COALESCE(jsonb_agg(m.message ORDER BY m.column_position, m.ordinal), '[]'::jsonb) AS "coalesce" FROM (SELECT kept.message, COALESCE((((sheetflow_revalidate.rules -> (kept.message ->> 'field'::text)) ->> 'position'::text))::integer, 2147483647) AS column_position, kept.ordinal FROM jsonb_array_elements(sheetflow_revalidate.messages) WITH ORDINALITY kept(message, ordinal) WHERE (NOT COALESCE(((kept.message ->> 'field'::text) = ANY (sheetflow_revalidate.keys)), false)) UNION ALL SELECT CASE WHEN (checked.kind = 'empty'::text) THEN ((sheetflow_revalidate.rules -> checked.key) -> 'empty'::text) WHEN ((jsonb_typeof(((sheetflow_revalidate.rules -> checked.key) -> 'accepts'::text)) = 'array'::text) AND (NOT (((sheetflow_revalidate.rules -> checked.key) -> 'accepts'::text) ? checked.kind))) THEN ((sheetflow_revalidate.rules -> checked.key) -> 'mismatch'::text) ELSE NULL::jsonb END AS "case", (((sheetflow_revalidate.rules -> checked.key) ->> 'position'::text))::integer AS int4, 0 FROM (SELECT edited.key, public.sheetflow_value_kind((sheetflow_revalidate.data -> edited.key)) AS kind FROM unnest(sheetflow_revalidate.keys) edited(key)) checked) m WHERE ((m.message IS NOT NULL) AND (jsonb_typeof(m.message) = 'object'::text)));
+
+
+--
+-- Name: sheetflow_row_status(jsonb); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.sheetflow_row_status(messages jsonb) RETURNS public.row_status
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    RETURN CASE WHEN (messages @> '[{"type": "cell_error"}]'::jsonb) THEN 'error'::public.row_status WHEN (jsonb_array_length(messages) > 0) THEN 'warning'::public.row_status ELSE 'valid'::public.row_status END;
 
 
 SET default_tablespace = '';
@@ -98,7 +169,47 @@ CREATE TABLE public.ingestion_batches (
     valid_count integer DEFAULT 0 NOT NULL,
     warning_count integer DEFAULT 0 NOT NULL,
     error_count integer DEFAULT 0 NOT NULL,
-    field_stats jsonb
+    field_stats jsonb,
+    schema_version integer,
+    review_note text,
+    delivery_cursor integer DEFAULT 0 NOT NULL,
+    delivery_in_progress_count integer DEFAULT 0 NOT NULL,
+    delivery_done_count integer DEFAULT 0 NOT NULL,
+    delivery_error_count integer DEFAULT 0 NOT NULL,
+    name text NOT NULL,
+    identifier_field_key text,
+    secondary_field_key text
+);
+
+
+--
+-- Name: ingestion_events; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.ingestion_events (
+    id bigint NOT NULL,
+    batch_id uuid NOT NULL,
+    row_id uuid,
+    actor_id uuid NOT NULL,
+    kind text NOT NULL,
+    before jsonb,
+    after jsonb,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT ck_ingestion_events_kind CHECK ((kind ~ '^[a-z]+(\.[a-z_]+)+$'::text))
+);
+
+
+--
+-- Name: ingestion_events_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+ALTER TABLE public.ingestion_events ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.ingestion_events_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
 );
 
 
@@ -118,7 +229,31 @@ CREATE TABLE public.ingestion_rows (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     deleted_at timestamp with time zone,
-    "position" integer NOT NULL
+    "position" integer NOT NULL,
+    version integer DEFAULT 1 NOT NULL,
+    delivery_status public.delivery_status DEFAULT 'pending'::public.delivery_status NOT NULL,
+    delivery_message text,
+    delivery_step text,
+    delivery_attempts integer DEFAULT 0 NOT NULL,
+    delivery_lease_until timestamp with time zone,
+    delivery_updated_at timestamp with time zone
+);
+
+
+--
+-- Name: project_schemas; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.project_schemas (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    project_id uuid NOT NULL,
+    version integer NOT NULL,
+    fields jsonb NOT NULL,
+    created_by uuid NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    retired_at timestamp with time zone,
+    CONSTRAINT ck_project_schemas_fields CHECK ((jsonb_typeof(fields) = 'array'::text)),
+    CONSTRAINT ck_project_schemas_version CHECK ((version >= 1))
 );
 
 
@@ -136,7 +271,11 @@ CREATE TABLE public.projects (
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     deleted_at timestamp with time zone,
     deleted_by uuid,
+    max_error_rows integer,
+    max_error_ratio double precision,
     CONSTRAINT ck_projects_description_length CHECK ((char_length(description) <= 2000)),
+    CONSTRAINT ck_projects_max_error_ratio CHECK (((max_error_ratio >= (0)::double precision) AND (max_error_ratio <= (1)::double precision))),
+    CONSTRAINT ck_projects_max_error_rows CHECK ((max_error_rows >= 0)),
     CONSTRAINT ck_projects_name_length CHECK (((char_length(name) >= 1) AND (char_length(name) <= 100)))
 );
 
@@ -182,11 +321,27 @@ ALTER TABLE ONLY public.ingestion_batches
 
 
 --
+-- Name: ingestion_events pk_ingestion_events; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.ingestion_events
+    ADD CONSTRAINT pk_ingestion_events PRIMARY KEY (id);
+
+
+--
 -- Name: ingestion_rows pk_ingestion_rows; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
 ALTER TABLE ONLY public.ingestion_rows
     ADD CONSTRAINT pk_ingestion_rows PRIMARY KEY (id);
+
+
+--
+-- Name: project_schemas pk_project_schemas; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.project_schemas
+    ADD CONSTRAINT pk_project_schemas PRIMARY KEY (id);
 
 
 --
@@ -222,6 +377,14 @@ ALTER TABLE ONLY public.idempotency_keys
 
 
 --
+-- Name: project_schemas uq_project_schemas_project_version; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.project_schemas
+    ADD CONSTRAINT uq_project_schemas_project_version UNIQUE (project_id, version);
+
+
+--
 -- Name: users uq_users_external_id; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -251,10 +414,38 @@ CREATE INDEX idx_ingestion_batches_user_id ON public.ingestion_batches USING btr
 
 
 --
+-- Name: idx_ingestion_events_batch_id_id; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX idx_ingestion_events_batch_id_id ON public.ingestion_events USING btree (batch_id, id DESC);
+
+
+--
+-- Name: idx_ingestion_events_row_id_id; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX idx_ingestion_events_row_id_id ON public.ingestion_events USING btree (row_id, id DESC) WHERE (row_id IS NOT NULL);
+
+
+--
 -- Name: idx_ingestion_rows_batch_id; Type: INDEX; Schema: public; Owner: -
 --
 
 CREATE INDEX idx_ingestion_rows_batch_id ON public.ingestion_rows USING btree (batch_id);
+
+
+--
+-- Name: idx_ingestion_rows_batch_id_position_deleted; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX idx_ingestion_rows_batch_id_position_deleted ON public.ingestion_rows USING btree (batch_id, "position") WHERE (deleted_at IS NOT NULL);
+
+
+--
+-- Name: idx_ingestion_rows_redelivery; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX idx_ingestion_rows_redelivery ON public.ingestion_rows USING btree (batch_id, "position") WHERE ((delivery_attempts > 0) AND (delivery_status <> 'done'::public.delivery_status));
 
 
 --
@@ -276,6 +467,20 @@ CREATE UNIQUE INDEX uq_ingestion_rows_batch_position ON public.ingestion_rows US
 --
 
 CREATE UNIQUE INDEX uq_projects_user_name ON public.projects USING btree (user_id, name) WHERE (deleted_at IS NULL);
+
+
+--
+-- Name: ingestion_events trg_ingestion_events_append_only; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER trg_ingestion_events_append_only BEFORE DELETE OR UPDATE ON public.ingestion_events FOR EACH ROW EXECUTE FUNCTION public.refuse_ingestion_events_change();
+
+
+--
+-- Name: ingestion_events trg_ingestion_events_no_truncate; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER trg_ingestion_events_no_truncate BEFORE TRUNCATE ON public.ingestion_events FOR EACH STATEMENT EXECUTE FUNCTION public.refuse_ingestion_events_change();
 
 
 --
@@ -303,6 +508,14 @@ ALTER TABLE ONLY public.ingestion_batches
 
 
 --
+-- Name: ingestion_batches fk_ingestion_batches_schema_version; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.ingestion_batches
+    ADD CONSTRAINT fk_ingestion_batches_schema_version FOREIGN KEY (project_id, schema_version) REFERENCES public.project_schemas(project_id, version) ON DELETE RESTRICT;
+
+
+--
 -- Name: ingestion_batches fk_ingestion_batches_user_id; Type: FK CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -311,11 +524,51 @@ ALTER TABLE ONLY public.ingestion_batches
 
 
 --
+-- Name: ingestion_events fk_ingestion_events_actor_id; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.ingestion_events
+    ADD CONSTRAINT fk_ingestion_events_actor_id FOREIGN KEY (actor_id) REFERENCES public.users(id) ON DELETE RESTRICT;
+
+
+--
+-- Name: ingestion_events fk_ingestion_events_batch_id; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.ingestion_events
+    ADD CONSTRAINT fk_ingestion_events_batch_id FOREIGN KEY (batch_id) REFERENCES public.ingestion_batches(id) ON DELETE RESTRICT;
+
+
+--
+-- Name: ingestion_events fk_ingestion_events_row_id; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.ingestion_events
+    ADD CONSTRAINT fk_ingestion_events_row_id FOREIGN KEY (row_id) REFERENCES public.ingestion_rows(id) ON DELETE RESTRICT;
+
+
+--
 -- Name: ingestion_rows fk_ingestion_rows_batch_id; Type: FK CONSTRAINT; Schema: public; Owner: -
 --
 
 ALTER TABLE ONLY public.ingestion_rows
     ADD CONSTRAINT fk_ingestion_rows_batch_id FOREIGN KEY (batch_id) REFERENCES public.ingestion_batches(id) ON DELETE RESTRICT;
+
+
+--
+-- Name: project_schemas fk_project_schemas_created_by; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.project_schemas
+    ADD CONSTRAINT fk_project_schemas_created_by FOREIGN KEY (created_by) REFERENCES public.users(id) ON DELETE RESTRICT;
+
+
+--
+-- Name: project_schemas fk_project_schemas_project_id; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.project_schemas
+    ADD CONSTRAINT fk_project_schemas_project_id FOREIGN KEY (project_id) REFERENCES public.projects(id) ON DELETE RESTRICT;
 
 
 --
@@ -354,4 +607,14 @@ INSERT INTO public.schema_migrations (version) VALUES
     ('20261124201000'),
     ('20261124211500'),
     ('20261125090000'),
-    ('20261203110000');
+    ('20261203110000'),
+    ('20261203120000'),
+    ('20261203120100'),
+    ('20261203120200'),
+    ('20261203120300'),
+    ('20261203122000'),
+    ('20261203122100'),
+    ('20261203122200'),
+    ('20261203122300'),
+    ('20261203123000'),
+    ('20261203123100');

@@ -38,6 +38,15 @@ class RowStatus(enum.StrEnum):
     ERROR = "error"
 
 
+class DeliveryStatus(enum.StrEnum):
+    """Where a row of a completed batch stands with the automation that consumes it."""
+
+    PENDING = "pending"
+    IN_PROGRESS = "in_progress"
+    DONE = "done"
+    ERROR = "error"
+
+
 class InferredType(enum.StrEnum):
     INTEGER = "integer"
     NUMBER = "number"
@@ -77,6 +86,8 @@ class ColumnMetadata(msgspec.Struct, frozen=True, kw_only=True, rename="camel", 
     position: int
     sheet_names: list[str] | None = None
     """Only in list-mode batches read from several sheets: where the column appears."""
+    label: str | None = None
+    """A display label set by the batch's owner (`PATCH …/columns`); absent until then."""
 
 
 class StatusCounts(msgspec.Struct, frozen=True, kw_only=True):
@@ -87,24 +98,96 @@ class StatusCounts(msgspec.Struct, frozen=True, kw_only=True):
     error: int
 
 
+class DeliveryCounts(msgspec.Struct, frozen=True, kw_only=True):
+    """How many live rows of a completed batch are in each delivery state (`in_progress`
+    includes leases that ran out and wait to be claimed again)."""
+
+    pending: int
+    in_progress: int
+    done: int
+    error: int
+
+
 class Batch(msgspec.Struct, frozen=True, kw_only=True):
     id: UUID
     project_id: UUID
     user_id: UUID
+    name: str
     mode: BatchMode
     status: BatchStatus
     file_count: int
     row_count: int
     column_metadata: list[ColumnMetadata]
     status_counts: StatusCounts
+    identifier_field_key: str | None
+    secondary_field_key: str | None
+    delivery_counts: DeliveryCounts | None
+    """Only for a completed batch: its rows have a delivery state from then on."""
     created_at: datetime
     updated_at: datetime
+
+
+class EventKind(enum.StrEnum):
+    """What an audit event records (`ingestion_events.kind`, a dotted name: `<subject>.<change>`).
+
+    Text in the database, so a new kind is a new member here and needs no migration. Before
+    and after values by kind (JSON; absent means NULL):
+    - `row.edited`, `row.bulk_edited`: `{key: value}` of the keys the edit changed, before and
+      after (the first `before` of a key is its value as uploaded).
+    - `row.deleted`, `row.restored`: none.
+    - `batch.reviewed`: `{"status": …}` before and after.
+    - `batch.deleted`, `batch.restored`: none, or `{"cascade": "project"}` after when the
+      project's deletion or restore carried the batch.
+    - `batch.settings_changed`: `{member: value}` of the settings the PATCH gave (`name`,
+      `identifierFieldKey`, `secondaryFieldKey`), before and after.
+    - `batch.columns_labelled`: `{key: label}` of the columns labelled (null: no label).
+    - `row.delivery_claimed`: `{"status": …}` before (pending, or in_progress whose lease ran
+      out), `{"status": "in_progress", "attempts": …, "leaseUntil": …}` after.
+    - `row.delivery_reported`: `{"status", "message", "step"}` before and after.
+    """
+
+    ROW_EDITED = "row.edited"
+    ROW_BULK_EDITED = "row.bulk_edited"
+    ROW_DELETED = "row.deleted"
+    ROW_RESTORED = "row.restored"
+    BATCH_REVIEWED = "batch.reviewed"
+    BATCH_DELETED = "batch.deleted"
+    BATCH_RESTORED = "batch.restored"
+    BATCH_SETTINGS_CHANGED = "batch.settings_changed"
+    BATCH_COLUMNS_LABELLED = "batch.columns_labelled"
+    ROW_DELIVERY_CLAIMED = "row.delivery_claimed"
+    ROW_DELIVERY_REPORTED = "row.delivery_reported"
+
+
+class Event(msgspec.Struct, frozen=True, kw_only=True):
+    """One entry of the append-only audit trail: of a batch (`row_id` None) or of one row."""
+
+    id: int
+    batch_id: UUID
+    row_id: UUID | None
+    actor_id: UUID
+    kind: EventKind
+    before: Any
+    after: Any
+    created_at: datetime
 
 
 class ValidationMessage(msgspec.Struct, frozen=True, kw_only=True):
     field: str
     type: str
     message: str
+
+
+class Delivery(msgspec.Struct, frozen=True, kw_only=True):
+    """A row's delivery state: what the last consumer reported (`message`, `step`), how many
+    times it was claimed, and until when the current claim holds (`in_progress` only)."""
+
+    status: DeliveryStatus
+    message: str | None
+    step: str | None
+    attempts: int
+    lease_until: datetime | None
+    updated_at: datetime | None
 
 
 class Row(msgspec.Struct, frozen=True, kw_only=True):
@@ -117,6 +200,10 @@ class Row(msgspec.Struct, frozen=True, kw_only=True):
     source_file_name: str
     source_sheet_name: str
     source_row_index: int
+    version: int
+    """1 as copied, bumped by every change of the row (its ETag)."""
+    delivery: Delivery | None
+    """Only for a row of a completed batch."""
     created_at: datetime
     updated_at: datetime
 

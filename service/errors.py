@@ -7,6 +7,9 @@
     │   ├── RequestInFlight         a request with the same Idempotency-Key is still running
     │   └── ProjectArchived         an upload into an archived project
     ├── InvalidInput                the request itself is malformed (400)
+    ├── Unprocessable               well-formed, but names what is not there or does not fit
+    │                               (422; `field` names the request member when known)
+    ├── PreconditionFailed          an If-Match that no longer holds: the row changed (412)
     ├── KeyReused                   an Idempotency-Key sent again with a different request (422)
     ├── Unavailable                 the database cannot be reached now; try again (503)
     ├── Busy                        too many uploads running now; try again later (429)
@@ -54,6 +57,20 @@ class ProjectArchived(Conflict):
 
 
 class InvalidInput(SheetflowError):
+    pass
+
+
+class Unprocessable(SheetflowError):
+    """A well-formed request that cannot apply to this resource: an unknown key, a value that
+    does not fit its column's type. `field` names the request member at fault
+    (`where.idade`, `identifierFieldKey`) when there is one."""
+
+    def __init__(self, detail: str, *, field: str | None = None) -> None:
+        super().__init__(detail)
+        self.field = field
+
+
+class PreconditionFailed(SheetflowError):
     pass
 
 

@@ -51,6 +51,7 @@ from service.db import Connection, Pool
 from service.entities import Batch, InferredType, RowStatus
 from service.errors import InvalidInput
 from service.ingest import inference
+from service.row_filter import RowFilter
 from service.store import export as store
 
 XLSX_MAX_ROWS = 1_048_576
@@ -104,6 +105,9 @@ class Options(msgspec.Struct, frozen=True, kw_only=True):
     header: Header = Header.ORIGINAL
     provenance: bool = False
     statuses: tuple[RowStatus, ...] | None = None
+    """The report's statuses (error and warning); the `status` filter is in `rows`."""
+    rows: RowFilter = RowFilter()
+    """The rows-list filter: `status`, `delivery`, `q`, `where.<key>`."""
     bom: bool = False
     delimiter: str = ","
     raw: bool = False
@@ -193,8 +197,8 @@ def _labelled(columns: list[Column]) -> list[Column]:
 
 
 def file_name(stem: str | None, fallback: str, options: Options) -> str:
-    """A name for the download: `stem` without its extension (the batch's first file, the
-    project's name), else `fallback`, then `-issues` for the report, then the format's."""
+    """A name for the download: `stem` without its extension (the batch's or the project's
+    name), else `fallback`, then `-issues` for the report, then the format's."""
     base = (stem or "").rsplit(".", 1)[0] if stem and "." in stem[1:] else (stem or "")
     base = re.sub(r"[\x00-\x1f\x7f/\\\"]+", "_", base).strip(" ._") or fallback
     suffix = "-issues" if options.report is not None else ""
@@ -208,8 +212,12 @@ def content_disposition(name: str) -> str:
 
 
 def xlsx_row_count(batches: Sequence[Batch], options: Options) -> None:
-    """Refuse an XLSX export that a sheet cannot hold (400), before its first byte."""
-    statuses = options.statuses or tuple(RowStatus)
+    """Refuse an XLSX export that a sheet cannot hold (400), before its first byte: counted
+    by status, before the filters that read the rows (a batch alone always fits)."""
+    if options.rows.status is not None:
+        statuses: tuple[RowStatus, ...] = (options.rows.status,)
+    else:
+        statuses = options.statuses or tuple(RowStatus)
     rows = sum(
         getattr(batch.status_counts, status.value) for batch in batches for status in statuses
     )
@@ -293,6 +301,7 @@ async def _ndjson(
                 conn,
                 batch_id,
                 options.statuses,
+                options.rows.arguments(),
                 wrapped=with_batch or options.provenance,
                 with_batch=with_batch,
                 provenance=options.provenance,
@@ -382,6 +391,7 @@ async def _csv(
                 conn,
                 batch_id,
                 options.statuses,
+                options.rows.arguments(),
                 keys,
                 delimiter=options.delimiter,
                 neutralise=neutralise,
@@ -555,6 +565,7 @@ async def _xlsx(
                     conn,
                     batch.id,
                     options.statuses,
+                    options.rows.arguments(),
                     keys,
                     extras=extras,
                     messages=report,

@@ -4,6 +4,9 @@
 -- XLSX cells come through a cursor. JSON keys arrive as parameters, never as identifiers.
 -- Extra columns (the batch, the provenance) are read from pseudo-keys that begin with a
 -- space, which no row key can (keys are normalized to [a-z0-9_] or A1 addresses).
+-- Every export query takes the batch as $1, the statuses of a report as $2 (NULL: any), and
+-- its last four parameters are the rows-list filter of `service.row_filter.RowFilter.arguments`
+-- (status, delivery, the pattern of q, where), stated as in sql/row_filter.sql.
 
 -- name: set_export_timeout :exec
 -- Let the statements of this transaction (an export's COPY, read as fast as its client
@@ -17,6 +20,14 @@ SELECT b.id, b.project_id, b.user_id, b.mode, b.status, b.file_count, b.row_coun
     b.column_metadata,
     jsonb_build_object('valid', b.valid_count, 'warning', b.warning_count, 'error', b.error_count)
         AS status_counts,
+    b.name, b.identifier_field_key, b.secondary_field_key,
+    jsonb_build_object(
+        'pending', b.valid_count + b.warning_count + b.error_count
+            - b.delivery_in_progress_count - b.delivery_done_count - b.delivery_error_count,
+        'in_progress', b.delivery_in_progress_count,
+        'done', b.delivery_done_count,
+        'error', b.delivery_error_count
+    ) AS delivery_counts,
     b.created_at, b.updated_at
 FROM ingestion_batches AS b
 JOIN projects AS p ON p.id = b.project_id AND p.deleted_at IS NULL
@@ -25,7 +36,7 @@ WHERE b.project_id = $1::uuid AND p.user_id = $2::uuid AND b.deleted_at IS NULL
 ORDER BY b.created_at, b.id;
 
 -- name: export_ndjson_lines :many
--- One JSON text per live row of batch $1 (statuses $2, NULL: any), in source order: the row's
+-- One JSON text per live row of batch $1 (statuses $2, filter $6-$9), in source order: the row's
 -- data exactly as stored, or with $3 an object of the batch id ($4), the data and, with $5,
 -- its provenance. json_build_object keeps this key order (a jsonb object would sort it).
 SELECT CASE WHEN $3::boolean
@@ -37,13 +48,24 @@ SELECT CASE WHEN $3::boolean
         ELSE '' END || '}'
     ELSE r.data::text END AS line
 FROM ingestion_rows AS r
+JOIN ingestion_batches AS b ON b.id = r.batch_id
 WHERE r.batch_id = $1::uuid AND r.deleted_at IS NULL
     AND ($2::row_status[] IS NULL OR r.status = ANY($2::row_status[]))
+    AND ($6::row_status IS NULL OR r.status = $6::row_status)
+    AND ($7::delivery_status IS NULL
+        OR (b.status = 'completed' AND r.delivery_status = $7::delivery_status))
+    AND ($8::text IS NULL OR (
+        SELECT string_agg(e.value, chr(31)) FROM jsonb_each_text(r.data) AS e(key, value)
+    ) ~ $8::text)
+    AND NOT EXISTS (
+        SELECT 1 FROM jsonb_each($9::jsonb) AS w(key, accepted)
+        WHERE NOT w.accepted @> jsonb_build_array(r.data -> w.key)
+    )
 ORDER BY r.position;
 
 -- name: export_csv_lines :many
--- One CSV record (RFC 4180, ending in CRLF) per live row of batch $1 (statuses $2, NULL:
--- any), in source order: the values of keys $3 in that order, separated by $4, quoted when
+-- One CSV record (RFC 4180, ending in CRLF) per live row of batch $1 (statuses $2, filter
+-- $7-$10), in source order: the values of keys $3 in that order, separated by $4, quoted when
 -- they hold a quote, the separator, CR or LF. With $5, a text value that a spreadsheet would
 -- run as a formula (it starts with = + - @ TAB or CR) gets a leading apostrophe; numbers
 -- (a JSON -5) are left alone. $6: the row has the pseudo-keys " batchId", " sourceFileName",
@@ -74,12 +96,23 @@ CROSS JOIN LATERAL (
             ' sourceRowIndex', r.source_row_index)
         ELSE r.data END AS data
 ) AS d
+JOIN ingestion_batches AS b ON b.id = r.batch_id
 WHERE r.batch_id = $1::uuid AND r.deleted_at IS NULL
     AND ($2::row_status[] IS NULL OR r.status = ANY($2::row_status[]))
+    AND ($7::row_status IS NULL OR r.status = $7::row_status)
+    AND ($8::delivery_status IS NULL
+        OR (b.status = 'completed' AND r.delivery_status = $8::delivery_status))
+    AND ($9::text IS NULL OR (
+        SELECT string_agg(e.value, chr(31)) FROM jsonb_each_text(r.data) AS e(key, value)
+    ) ~ $9::text)
+    AND NOT EXISTS (
+        SELECT 1 FROM jsonb_each($10::jsonb) AS w(key, accepted)
+        WHERE NOT w.accepted @> jsonb_build_array(r.data -> w.key)
+    )
 ORDER BY r.position;
 
 -- name: export_cells :many
--- The cells of the live rows of batch $1 (statuses $2, NULL: any), in source order: a JSON
+-- The cells of the live rows of batch $1 (statuses $2, filter $6-$9), in source order: a JSON
 -- array of the values of keys $3 (pseudo-keys as in export_csv_lines when $4), with the row's
 -- id, and with $5 its validation messages (else an empty array).
 SELECT r.id,
@@ -95,11 +128,17 @@ CROSS JOIN LATERAL (
             ' sourceRowIndex', r.source_row_index)
         ELSE r.data END AS data
 ) AS d
+JOIN ingestion_batches AS b ON b.id = r.batch_id
 WHERE r.batch_id = $1::uuid AND r.deleted_at IS NULL
     AND ($2::row_status[] IS NULL OR r.status = ANY($2::row_status[]))
+    AND ($6::row_status IS NULL OR r.status = $6::row_status)
+    AND ($7::delivery_status IS NULL
+        OR (b.status = 'completed' AND r.delivery_status = $7::delivery_status))
+    AND ($8::text IS NULL OR (
+        SELECT string_agg(e.value, chr(31)) FROM jsonb_each_text(r.data) AS e(key, value)
+    ) ~ $8::text)
+    AND NOT EXISTS (
+        SELECT 1 FROM jsonb_each($9::jsonb) AS w(key, accepted)
+        WHERE NOT w.accepted @> jsonb_build_array(r.data -> w.key)
+    )
 ORDER BY r.position;
-
--- name: get_first_source_file_name :scalar
--- The file the first row of batch $1 came from (what an export of it is named after), NULL
--- for a batch without rows.
-SELECT source_file_name FROM ingestion_rows WHERE batch_id = $1::uuid AND position = 0;

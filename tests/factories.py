@@ -18,6 +18,7 @@ from service.entities import (
     RowStatus,
     StatusCounts,
     User,
+    ValidationMessage,
 )
 from service.store import batches, projects, rows, users
 
@@ -42,10 +43,15 @@ async def make_batch(
     file_count: int = 1,
     records: list[dict[str, Any]] | None = None,
     statuses: list[RowStatus] | None = None,
+    messages: list[list[ValidationMessage]] | None = None,
+    types: dict[str, InferredType] | None = None,
 ) -> Batch:
-    """A batch, with `records` as its rows (and their `statuses`, default valid) if given."""
+    """A batch, with `records` as its rows (and their `statuses`, default valid, and
+    `messages`, default none) if given; its columns are strings unless `types` says."""
     records = records or []
     statuses = statuses or [RowStatus.VALID] * len(records)
+    messages = messages or [[] for _ in records]
+    types = types or {}
     keys = list(records[0]) if records else []
     batch = await batches.create(
         db,
@@ -53,12 +59,13 @@ async def make_batch(
         user_id=(uploader.id if uploader else project.user_id),
         mode=BatchMode.LIST_MODE,
         file_count=file_count,
+        name="people.csv",
         row_count=len(records),
         column_metadata=[
             ColumnMetadata(
                 normalized_key=key,
                 original_header=key.title(),
-                inferred_type=InferredType.STRING,
+                inferred_type=types.get(key, InferredType.STRING),
                 position=index,
             )
             for index, key in enumerate(keys)
@@ -69,8 +76,10 @@ async def make_batch(
         await rows.create_many(
             db,
             [
-                row._replace(data=record, status=status)
-                for row, record, status in zip(stream, records, statuses, strict=True)
+                row._replace(data=record, status=status, validation_messages=sent)
+                for row, record, status, sent in zip(
+                    stream, records, statuses, messages, strict=True
+                )
             ],
         )
         counts = StatusCounts(

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
+import msgspec
 from litestar import Request, get
 from litestar.datastructures import State
 from litestar.openapi.datastructures import ResponseSpec
@@ -15,11 +16,12 @@ from litestar.response.base import ASGIResponse
 from litestar.response.streaming import ASGIStreamingResponse
 from litestar.types import Receive, Send
 
-from service import export, ownership
+from service import export, ownership, row_filter
 from service.api.auth import Claims
 from service.api.problems import AUTHENTICATED, documented
+from service.api.rows import DeliveryQuery, SearchQuery, StatusQuery
 from service.api.wire import TEXT_PATTERN
-from service.entities import Batch, RowStatus, User
+from service.entities import Batch, ColumnMetadata, DeliveryStatus, RowStatus, User
 from service.settings import Settings
 from service.store import export as store
 
@@ -47,9 +49,6 @@ HeaderParameter = Annotated[
 ProvenanceParameter = Annotated[
     bool,
     QueryParameter(description="add each row's source file, sheet and row number"),
-]
-StatusParameter = Annotated[
-    RowStatus | None, QueryParameter(description="only rows of this status")
 ]
 BomParameter = Annotated[bool, QueryParameter(description="CSV: start with a UTF-8 BOM (Excel)")]
 DelimiterParameter = Annotated[
@@ -147,7 +146,6 @@ def _options(
     columns: str | None,
     header: export.Header,
     provenance: bool,
-    status: RowStatus | None,
     bom: bool,
     delimiter: export.Delimiter,
     raw: bool,
@@ -159,7 +157,6 @@ def _options(
             columns=export.parse_columns(columns),
             header=header,
             provenance=provenance,
-            statuses=(status,) if status else None,
             bom=bom,
             delimiter=delimiter.value,
             raw=raw,
@@ -168,12 +165,36 @@ def _options(
     )
 
 
+def _filtered(
+    request: AuthRequest,
+    options: export.Options,
+    batches: list[Batch],
+    status: RowStatus | None,
+    delivery: DeliveryStatus | None,
+    q: str | None,
+) -> export.Options:
+    """The options with the rows-list filter of this request (`where.<key>` takes the keys
+    of every batch exported)."""
+    columns: dict[str, ColumnMetadata] = {}
+    for batch in batches:
+        for column in batch.column_metadata:
+            columns.setdefault(column.normalized_key, column)
+    wanted = row_filter.parse(
+        list(columns.values()),
+        status=status,
+        delivery=delivery,
+        q=q,
+        query=list(request.query_params.multi_items()),
+    )
+    return msgspec.structs.replace(options, rows=wanted)
+
+
 @get(
     BATCH_PATH,
     tags=["export"],
     responses={
         **_ok("the file: CSV (text/csv), XLSX or NDJSON (application/x-ndjson), streamed"),
-        **documented(*AUTHENTICATED, 404),
+        **documented(*AUTHENTICATED, 404, 422),
     },
 )
 async def export_batch(
@@ -185,21 +206,23 @@ async def export_batch(
     columns: ColumnsParameter = None,
     header: HeaderParameter = export.Header.ORIGINAL,
     provenance: ProvenanceParameter = False,
-    status: StatusParameter = None,
+    status: StatusQuery = None,
+    delivery: DeliveryQuery = None,
+    q: SearchQuery = None,
     bom: BomParameter = False,
     delimiter: DelimiterParameter = export.Delimiter.COMMA,
     raw: RawParameter = False,
     report: ReportParameter = None,
 ) -> ExportStream:
-    """The batch's rows in source order as one file, named after the batch's first file.
+    """The batch's rows in source order as one file, named after the batch.
     CSV text that a spreadsheet would run as a formula gets a leading apostrophe (see
     `raw`); XLSX cells are typed and text is never a formula; NDJSON lines are each row's
     data exactly as stored (with `provenance`, `{"data", "sourceFileName",
     "sourceSheetName", "sourceRowIndex"}`)."""
-    options = _options(format, columns, header, provenance, status, bom, delimiter, raw, report)
+    options = _options(format, columns, header, provenance, bom, delimiter, raw, report)
     batch = await ownership.batch(state.pool, request.user.id, project_id, batch_id)
-    first = await store.first_source_file_name(state.pool, batch.id)
-    name = export.file_name(first, f"batch-{batch.id}", options)
+    options = _filtered(request, options, [batch], status, delivery, q)
+    name = export.file_name(batch.name, f"batch-{batch.id}", options)
     return _stream(state, [batch], options, name, with_batch=False)
 
 
@@ -208,7 +231,7 @@ async def export_batch(
     tags=["export"],
     responses={
         **_ok("the file, as for a batch, with a batchId column first"),
-        **documented(*AUTHENTICATED, 404),
+        **documented(*AUTHENTICATED, 404, 422),
     },
 )
 async def export_project(
@@ -219,7 +242,9 @@ async def export_project(
     columns: ColumnsParameter = None,
     header: HeaderParameter = export.Header.ORIGINAL,
     provenance: ProvenanceParameter = False,
-    status: StatusParameter = None,
+    status: StatusQuery = None,
+    delivery: DeliveryQuery = None,
+    q: SearchQuery = None,
     bom: BomParameter = False,
     delimiter: DelimiterParameter = export.Delimiter.COMMA,
     raw: RawParameter = False,
@@ -227,9 +252,10 @@ async def export_project(
     """The rows of the project's completed batches, oldest batch first, each in source
     order, as one file with a `batchId` column first (NDJSON: `{"batchId", "data", …}`).
     Columns: every key of those batches, in the order they first appear."""
-    options = _options(format, columns, header, provenance, status, bom, delimiter, raw)
+    options = _options(format, columns, header, provenance, bom, delimiter, raw)
     project = await ownership.project(state.pool, request.user.id, project_id)
     batches = await store.completed_batches(state.pool, request.user.id, project.id)
+    options = _filtered(request, options, batches, status, delivery, q)
     name = export.file_name(project.name, f"project-{project.id}", options)
     return _stream(state, batches, options, name, with_batch=True)
 

@@ -1,6 +1,8 @@
 """Exports: the named queries that read a batch's rows out in bulk (COPY … TO STDOUT for the
 lines PostgreSQL writes itself, a cursor for the cells the service types), and the batches of
-a project export. Run them in one read-only transaction: the download sees one snapshot."""
+a project export. Run them in one read-only transaction: the download sees one snapshot.
+Each reader takes `statuses` (a report's: NULL for any) and `filtered`, the four arguments
+of the rows-list filter (`service.row_filter.RowFilter.arguments`)."""
 
 from __future__ import annotations
 
@@ -32,15 +34,11 @@ async def completed_batches(db: Executor, owner_id: UUID, project_id: UUID) -> l
     return await queries.many(db, "list_completed_batches", project_id, owner_id, into=Batch)
 
 
-async def first_source_file_name(db: Executor, batch_id: UUID) -> str | None:
-    name: str | None = await queries.scalar(db, "get_first_source_file_name", batch_id)
-    return name
-
-
 async def copy_ndjson(
     conn: Connection,
     batch_id: UUID,
     statuses: Sequence[RowStatus] | None,
+    filtered: Sequence[Any],
     *,
     wrapped: bool,
     with_batch: bool,
@@ -57,6 +55,7 @@ async def copy_ndjson(
         wrapped,
         with_batch,
         provenance,
+        *filtered,
         output=output,
         format="csv",
         delimiter=NDJSON_DELIMITER,
@@ -69,6 +68,7 @@ async def copy_csv(
     conn: Connection,
     batch_id: UUID,
     statuses: Sequence[RowStatus] | None,
+    filtered: Sequence[Any],
     keys: Sequence[str],
     *,
     delimiter: str,
@@ -87,6 +87,7 @@ async def copy_csv(
         delimiter,
         neutralise,
         extras,
+        *filtered,
         output=output,
         format="binary",
         guard_seconds=guard_seconds,
@@ -97,6 +98,7 @@ async def cells(
     conn: Connection,
     batch_id: UUID,
     statuses: Sequence[RowStatus] | None,
+    filtered: Sequence[Any],
     keys: Sequence[str],
     *,
     extras: bool,
@@ -113,6 +115,7 @@ async def cells(
         list(keys),
         extras,
         messages,
+        *filtered,
         prefetch=prefetch,
     ):
         yield row_id, found, values

@@ -359,3 +359,32 @@ async def test_the_issues_report_has_the_rows_with_problems(client, auth, pool):
         (ids[1], "", "x", "Idade: Not an integer"),
         (ids[2], "Caio", 7, None),
     ]
+
+
+@pytest.mark.parametrize(
+    "query", ["q=s%C3%A3o", "where.idade=41", "where.ativo=true&where.idade=7", "status=valid"]
+)
+@pytest.mark.parametrize("format", ["csv", "ndjson", "xlsx"])
+async def test_the_rows_list_filters_choose_the_same_rows(client, uploaded, query, format):
+    headers, project, batch, _ = uploaded
+    base = f"/projects/{project['id']}/batches/{batch['id']}"
+    listed = (await client.get(f"{base}/rows?{query}&limit=100", headers=headers)).json()
+    expected = [row["data"]["nome"] for row in listed["items"]]
+    response = await client.get(f"{base}/export?format={format}&{query}", headers=headers)
+    assert response.status_code == 200, response.text
+    if format == "csv":
+        names = [record[0] for record in csv.reader(io.StringIO(response.text, newline=""))][1:]
+    elif format == "ndjson":
+        names = [json.loads(line)["nome"] for line in response.text.splitlines()]
+    else:
+        sheet = openpyxl.load_workbook(io.BytesIO(response.content)).active
+        names = [row[0] for row in sheet.iter_rows(min_row=2, values_only=True)]
+    assert names == expected
+    assert 0 < len(expected) < 3 or query == "status=valid"
+
+
+async def test_an_unknown_where_key_is_a_422(client, uploaded):
+    headers, project, batch, _ = uploaded
+    response = await client.get(export_url(project, batch, **{"where.nope": "1"}), headers=headers)
+    assert response.status_code == 422
+    assert "where.nope" in response.text
