@@ -36,6 +36,7 @@ file, streamed as it is produced, in constant memory.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import enum
 import re
@@ -252,8 +253,11 @@ async def stream(
             produced = _csv(conn, batches, columns, options, with_batch, timeout_seconds, on_rows)
         else:
             produced = _xlsx(conn, batches, columns, options, with_batch, on_rows)
-        async for chunk in produced:
-            yield chunk
+        # Closed explicitly, as each inner iterator below: `async for` leaves an iterator it
+        # stops reading (this one closed, or failed) suspended, its COPY still running.
+        async with contextlib.aclosing(produced):
+            async for chunk in produced:
+                yield chunk
 
 
 async def _copied(copy: Callable[[store.Output], Awaitable[None]]) -> AsyncIterator[bytes]:
@@ -309,10 +313,11 @@ async def _ndjson(
                 guard_seconds=timeout_seconds + 1,
             )
 
-        async for chunk in _copied(copy):
-            if on_rows is not None:
-                on_rows(chunk.count(b"\n"))
-            yield chunk
+        async with contextlib.aclosing(_copied(copy)) as chunks:
+            async for chunk in chunks:
+                if on_rows is not None:
+                    on_rows(chunk.count(b"\n"))
+                yield chunk
 
 
 def csv_field(text: str, delimiter: str, *, neutralise: bool) -> str:
@@ -401,13 +406,14 @@ async def _csv(
             )
 
         lines = BinaryCopyLines()
-        async for chunk in _copied(copy):
-            before = lines.rows
-            text = lines.feed(chunk)
-            if on_rows is not None:
-                on_rows(lines.rows - before)
-            if text:
-                yield text
+        async with contextlib.aclosing(_copied(copy)) as chunks:
+            async for chunk in chunks:
+                before = lines.rows
+                text = lines.feed(chunk)
+                if on_rows is not None:
+                    on_rows(lines.rows - before)
+                if text:
+                    yield text
 
 
 # XLSX ---------------------------------------------------------------------------------------
