@@ -42,7 +42,7 @@ import enum
 import re
 import struct
 import tempfile
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from typing import IO, Any
 from urllib.parse import quote
 
@@ -241,7 +241,7 @@ async def stream(
     with_batch: bool,
     timeout_seconds: float,
     on_rows: OnRows | None = None,
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     """The file's bytes, in order. The connection and its transaction are taken at the first
     step and given back when the iterator ends, fails or is closed (a client gone: the
     statement running is cancelled and the transaction rolled back)."""
@@ -260,7 +260,7 @@ async def stream(
                 yield chunk
 
 
-async def _copied(copy: Callable[[store.Output], Awaitable[None]]) -> AsyncIterator[bytes]:
+async def _copied(copy: Callable[[store.Output], Awaitable[None]]) -> AsyncGenerator[bytes, None]:
     """What a COPY hands its output, as an iterator: a small queue between them, so the
     COPY waits while the consumer does (memory: a few of asyncpg's buffers). Closing the
     iterator cancels the COPY (asyncpg then cancels the statement on the server)."""
@@ -297,7 +297,7 @@ async def _ndjson(
     with_batch: bool,
     timeout_seconds: float,
     on_rows: OnRows | None,
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     for batch in batches:
 
         async def copy(output: store.Output, batch_id: Any = batch.id) -> None:
@@ -381,7 +381,7 @@ async def _csv(
     with_batch: bool,
     timeout_seconds: float,
     on_rows: OnRows | None,
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     neutralise = not options.raw
     header = options.delimiter.join(
         csv_field(column.heading, options.delimiter, neutralise=neutralise) for column in columns
@@ -552,7 +552,7 @@ async def _xlsx(
     options: Options,
     with_batch: bool,
     on_rows: OnRows | None,
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     report = options.report is not None
     headings = [column.heading for column in columns]
     if report:
