@@ -70,24 +70,24 @@ ORDER BY r.position;
 -- run as a formula (it starts with = + - @ TAB or CR) gets a leading apostrophe; numbers
 -- (a JSON -5) are left alone. $6: the row has the pseudo-keys " batchId", " sourceFileName",
 -- " sourceSheetName" and " sourceRowIndex".
-SELECT coalesce((
-    SELECT string_agg(
-        CASE
-            WHEN c.cell IS NULL THEN ''
-            WHEN c.cell ~ '["\r\n]' OR strpos(c.cell, $4::text) > 0
-                THEN '"' || replace(c.cell, '"', '""') || '"'
-            ELSE c.cell
-        END, $4::text ORDER BY k.ordinal)
+SELECT array_to_string(ARRAY(
+    SELECT CASE
+        WHEN c.cell IS NULL THEN ''
+        WHEN c.cell ~ '["\r\n]' OR strpos(c.cell, $4::text) > 0
+            THEN '"' || replace(c.cell, '"', '""') || '"'
+        ELSE c.cell
+    END
     FROM unnest($3::text[]) WITH ORDINALITY AS k(key, ordinal)
     CROSS JOIN LATERAL (
         SELECT CASE
-            WHEN $5::boolean AND jsonb_typeof(d.data -> k.key) = 'string'
-                AND (d.data ->> k.key) ~ '^[-=+@\t\r]'
+            WHEN $5::boolean AND left(d.data ->> k.key, 1) IN ('=', '+', '-', '@', E'\t', E'\r')
+                AND jsonb_typeof(d.data -> k.key) = 'string'
                 THEN '''' || (d.data ->> k.key)
             ELSE d.data ->> k.key
         END AS cell
     ) AS c
-), '') || E'\r\n' AS line
+    ORDER BY k.ordinal
+), $4::text) || E'\r\n' AS line
 FROM ingestion_rows AS r
 CROSS JOIN LATERAL (
     SELECT CASE WHEN $6::boolean
