@@ -142,3 +142,12 @@ WHERE r.batch_id = $1::uuid AND r.deleted_at IS NULL
         WHERE NOT w.accepted @> jsonb_build_array(r.data -> w.key)
     )
 ORDER BY r.position;
+
+-- name: list_row_cells_by_id :many
+-- The values of keys $3 of the live rows of batch $1 whose ids are in $2 (a corrected
+-- report's rows): a JSON array per row, in key order; ids of other batches find nothing.
+SELECT r.id,
+    (SELECT coalesce(jsonb_agg(r.data -> k.key ORDER BY k.ordinal), '[]'::jsonb)
+        FROM unnest($3::text[]) WITH ORDINALITY AS k(key, ordinal)) AS cells
+FROM ingestion_rows AS r
+WHERE r.batch_id = $1::uuid AND r.id = ANY($2::uuid[]) AND r.deleted_at IS NULL;

@@ -16,6 +16,7 @@ from service import fields, logs, metrics
 from service.admission import Slots
 from service.api import (
     batches,
+    corrections,
     deliveries,
     export,
     health,
@@ -114,6 +115,7 @@ def create_app(settings: Settings, database_url: str) -> Litestar:
                     *deliveries.HANDLERS,
                     *field_routes.HANDLERS,
                     *export.HANDLERS,
+                    corrections.corrections_handler(settings),
                 ],
                 security=[{"bearer": []}],
             ),

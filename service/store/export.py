@@ -10,9 +10,17 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 from uuid import UUID
 
+import msgspec
+
 from service import queries
 from service.db import Connection, Executor
 from service.entities import Batch, RowStatus
+
+
+class RowCells(msgspec.Struct, frozen=True, kw_only=True):
+    id: UUID
+    cells: list[Any]
+
 
 Output = Callable[[bytes], Awaitable[None]]
 
@@ -119,3 +127,13 @@ async def cells(
         prefetch=prefetch,
     ):
         yield row_id, found, values
+
+
+async def cells_by_id(
+    db: Executor, batch_id: UUID, row_ids: Sequence[UUID], keys: Sequence[str]
+) -> dict[UUID, list[Any]]:
+    """The values of `keys` of those of `row_ids` that are live rows of the batch."""
+    found = await queries.many(
+        db, "list_row_cells_by_id", batch_id, list(row_ids), list(keys), into=RowCells
+    )
+    return {row.id: row.cells for row in found}

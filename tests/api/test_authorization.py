@@ -32,6 +32,8 @@ def request_for(method, path):
         return {"json": {"limit": 1}}
     if method == "PATCH":
         return {"json": {"name": "taken over", "description": None, "status": "archived"}}
+    if method == "POST" and path.endswith("/corrections"):
+        return {"files": {"file": ("fixed.xlsx", CSV, "application/octet-stream")}}
     if method == "POST" and path.endswith("/batches"):
         return {"data": {"mode": "list_mode"}, "files": {"files": ("x.csv", CSV, "text/csv")}}
     return {}
