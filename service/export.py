@@ -37,10 +37,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import csv
 import datetime as dt
 import enum
+import io
 import re
-import struct
 import tempfile
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from typing import IO, Any
@@ -320,57 +321,63 @@ async def _ndjson(
                 yield chunk
 
 
-def csv_field(text: str, delimiter: str, *, neutralise: bool) -> str:
-    """One CSV field, as `export_csv_lines` writes a text value (for the header row)."""
-    if neutralise and text.startswith(DANGEROUS_PREFIXES):
-        text = "'" + text
-    if '"' in text or "\r" in text or "\n" in text or delimiter in text:
-        return '"' + text.replace('"', '""') + '"'
-    return text
+class Number(str):
+    """A JSON number with a fraction or an exponent, kept as the text PostgreSQL wrote."""
+
+    __slots__ = ()
 
 
-class BinaryCopyLines:
-    """The texts of binary COPY output of one text column, concatenated: a tuple is a field
-    count, then a length and that many bytes (the signature and flags come first, a count of
-    -1 last). Buffers may end anywhere; what is incomplete waits for the next one."""
+_decode_lines = msgspec.json.Decoder(float_hook=Number).decode
+_EXTRA_FIELDS = {f" {name}": name for name in (BATCH_COLUMN, *PROVENANCE_COLUMNS)}
 
-    _HEADER = 19
 
-    def __init__(self) -> None:
-        self.pending = bytearray()
-        self.started = False
-        self.rows = 0
+class CsvWriter:
+    """CSV records (RFC 4180: quotes doubled, a field with the separator, a quote, CR or LF
+    quoted, CRLF line ends) of NDJSON lines as PostgreSQL writes them. Numbers come out as
+    PostgreSQL wrote them (`float_hook`: never through a float), booleans `true`/`false`,
+    null empty; with `neutralise`, text that starts like a formula gets an apostrophe."""
 
-    def feed(self, chunk: bytes) -> bytes:
-        buffer = self.pending
-        buffer += chunk
-        position = 0
-        if not self.started:
-            if len(buffer) < self._HEADER:
-                return b""
-            position = self._HEADER + int.from_bytes(buffer[15:19], "big")
-            if len(buffer) < position:
-                return b""
-            self.started = True
-        texts = []
-        size = len(buffer)
-        unpack = struct.unpack_from
-        while position + 2 <= size:
-            (count,) = unpack(">h", buffer, position)
-            if count == -1:
-                position += 2
-                break
-            if position + 6 > size:
-                break
-            (length,) = unpack(">i", buffer, position + 2)
-            end = position + 6 + max(length, 0)
-            if end > size:
-                break
-            texts.append(bytes(buffer[position + 6 : end]))
-            position = end
-        del buffer[:position]
-        self.rows += len(texts)
-        return b"".join(texts)
+    def __init__(self, keys: Sequence[str], delimiter: str, *, neutralise: bool, extras: bool):
+        self.keys = list(keys)
+        self.neutralise = neutralise
+        self.extras = extras
+        self.buffer = io.StringIO()
+        self.writer = csv.writer(self.buffer, delimiter=delimiter, lineterminator="\r\n")
+
+    def cell(self, value: Any) -> str:
+        kind = type(value)
+        if kind is str:
+            text: str = value
+            return "'" + text if self.neutralise and text.startswith(DANGEROUS_PREFIXES) else text
+        if value is None:
+            return ""
+        if kind is bool:
+            return "true" if value else "false"
+        if kind is int or kind is Number:
+            return str(value)
+        return msgspec.json.encode(value).decode()
+
+    def rows(self, lines: bytes) -> tuple[bytes, int]:
+        """The records of complete NDJSON `lines` (each ending in a newline), and how many."""
+        records = _decode_lines(b"[" + lines[:-1].replace(b"\n", b",") + b"]")
+        cell, keys = self.cell, self.keys
+        if self.extras:
+            records = [
+                {**record["data"], **{key: record.get(name) for key, name in _EXTRA_FIELDS.items()}}
+                for record in records
+            ]
+        self.writer.writerows([[cell(record.get(key)) for key in keys] for record in records])
+        text = self.buffer.getvalue()
+        self.buffer.seek(0)
+        self.buffer.truncate()
+        return text.encode(), len(records)
+
+    def header(self, headings: Sequence[str]) -> bytes:
+        self.writer.writerow([self.cell(heading) for heading in headings])
+        text = self.buffer.getvalue()
+        self.buffer.seek(0)
+        self.buffer.truncate()
+        return text.encode()
 
 
 async def _csv(
@@ -382,38 +389,45 @@ async def _csv(
     timeout_seconds: float,
     on_rows: OnRows | None,
 ) -> AsyncGenerator[bytes, None]:
-    neutralise = not options.raw
-    header = options.delimiter.join(
-        csv_field(column.heading, options.delimiter, neutralise=neutralise) for column in columns
-    )
-    yield ("\ufeff" if options.bom else "").encode() + header.encode() + b"\r\n"
-    keys = [column.key for column in columns]
+    """PostgreSQL writes the rows' JSON (as for NDJSON); the records are made from it off
+    the event loop, a buffer at a time, while PostgreSQL writes on."""
     extras = with_batch or options.provenance
+    writer = CsvWriter(
+        [column.key for column in columns],
+        options.delimiter,
+        neutralise=not options.raw,
+        extras=extras,
+    )
+    yield ("\ufeff" if options.bom else "").encode() + writer.header(
+        [column.heading for column in columns]
+    )
     for batch in batches:
 
         async def copy(output: store.Output, batch_id: Any = batch.id) -> None:
-            await store.copy_csv(
+            await store.copy_ndjson(
                 conn,
                 batch_id,
                 options.statuses,
                 options.rows.arguments(),
-                keys,
-                delimiter=options.delimiter,
-                neutralise=neutralise,
-                extras=extras,
+                wrapped=extras,
+                with_batch=extras,
+                provenance=extras,
                 output=output,
                 guard_seconds=timeout_seconds + 1,
             )
 
-        lines = BinaryCopyLines()
+        pending = b""
         async with contextlib.aclosing(_copied(copy)) as chunks:
             async for chunk in chunks:
-                before = lines.rows
-                text = lines.feed(chunk)
+                buffered = pending + chunk
+                complete = buffered.rfind(b"\n") + 1
+                lines, pending = buffered[:complete], buffered[complete:]
+                if not lines:
+                    continue
+                text, count = await asyncio.to_thread(writer.rows, lines)
                 if on_rows is not None:
-                    on_rows(lines.rows - before)
-                if text:
-                    yield text
+                    on_rows(count)
+                yield text
 
 
 # XLSX ---------------------------------------------------------------------------------------

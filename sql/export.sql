@@ -1,9 +1,9 @@
 -- Exports: a batch's rows (or the completed batches of a project) as CSV, NDJSON or XLSX,
 -- in source order, read inside one read-only transaction held for the whole download.
--- PostgreSQL writes the CSV and NDJSON lines itself (run through COPY … TO STDOUT); the
--- XLSX cells come through a cursor. JSON keys arrive as parameters, never as identifiers.
--- Extra columns (the batch, the provenance) are read from pseudo-keys that begin with a
--- space, which no row key can (keys are normalized to [a-z0-9_] or A1 addresses).
+-- PostgreSQL writes each row's JSON itself (run through COPY … TO STDOUT): the NDJSON file,
+-- and what the service makes the CSV records of; the XLSX cells come through a cursor. JSON keys arrive as parameters, never as identifiers.
+-- Extra XLSX columns (the batch, the provenance) are read from pseudo-keys that begin with
+-- a space, which no row key can (keys are normalized to [a-z0-9_] or A1 addresses).
 -- Every export query takes the batch as $1, the statuses of a report as $2 (NULL: any), and
 -- its last four parameters are the rows-list filter of `service.row_filter.RowFilter.arguments`
 -- (status, delivery, the pattern of q, where), stated as in sql/row_filter.sql.
@@ -63,57 +63,10 @@ WHERE r.batch_id = $1::uuid AND r.deleted_at IS NULL
     )
 ORDER BY r.position;
 
--- name: export_csv_lines :many
--- One CSV record (RFC 4180, ending in CRLF) per live row of batch $1 (statuses $2, filter
--- $7-$10), in source order: the values of keys $3 in that order, separated by $4, quoted when
--- they hold a quote, the separator, CR or LF. With $5, a text value that a spreadsheet would
--- run as a formula (it starts with = + - @ TAB or CR) gets a leading apostrophe; numbers
--- (a JSON -5) are left alone. $6: the row has the pseudo-keys " batchId", " sourceFileName",
--- " sourceSheetName" and " sourceRowIndex".
-SELECT array_to_string(ARRAY(
-    SELECT CASE
-        WHEN c.cell IS NULL THEN ''
-        WHEN c.cell ~ '["\r\n]' OR strpos(c.cell, $4::text) > 0
-            THEN '"' || replace(c.cell, '"', '""') || '"'
-        ELSE c.cell
-    END
-    FROM unnest($3::text[]) WITH ORDINALITY AS k(key, ordinal)
-    CROSS JOIN LATERAL (
-        SELECT CASE
-            WHEN $5::boolean AND left(d.data ->> k.key, 1) IN ('=', '+', '-', '@', E'\t', E'\r')
-                AND jsonb_typeof(d.data -> k.key) = 'string'
-                THEN '''' || (d.data ->> k.key)
-            ELSE d.data ->> k.key
-        END AS cell
-    ) AS c
-    ORDER BY k.ordinal
-), $4::text) || E'\r\n' AS line
-FROM ingestion_rows AS r
-CROSS JOIN LATERAL (
-    SELECT CASE WHEN $6::boolean
-        THEN r.data || jsonb_build_object(' batchId', r.batch_id,
-            ' sourceFileName', r.source_file_name, ' sourceSheetName', r.source_sheet_name,
-            ' sourceRowIndex', r.source_row_index)
-        ELSE r.data END AS data
-) AS d
-JOIN ingestion_batches AS b ON b.id = r.batch_id
-WHERE r.batch_id = $1::uuid AND r.deleted_at IS NULL
-    AND ($2::row_status[] IS NULL OR r.status = ANY($2::row_status[]))
-    AND ($7::row_status IS NULL OR r.status = $7::row_status)
-    AND ($8::delivery_status IS NULL
-        OR (b.status = 'completed' AND r.delivery_status = $8::delivery_status))
-    AND ($9::text IS NULL OR (
-        SELECT string_agg(e.value, chr(31)) FROM jsonb_each_text(r.data) AS e(key, value)
-    ) ~ $9::text)
-    AND NOT EXISTS (
-        SELECT 1 FROM jsonb_each($10::jsonb) AS w(key, accepted)
-        WHERE NOT w.accepted @> jsonb_build_array(r.data -> w.key)
-    )
-ORDER BY r.position;
-
 -- name: export_cells :many
 -- The cells of the live rows of batch $1 (statuses $2, filter $6-$9), in source order: a JSON
--- array of the values of keys $3 (pseudo-keys as in export_csv_lines when $4), with the row's
+-- array of the values of keys $3 (with $4, also the pseudo-keys " batchId", " sourceFileName",
+-- " sourceSheetName" and " sourceRowIndex"), with the row's
 -- id, and with $5 its validation messages (else an empty array).
 SELECT r.id,
     CASE WHEN $5::boolean THEN r.validation_messages ELSE '[]'::jsonb END

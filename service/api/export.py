@@ -219,8 +219,8 @@ async def export_batch(
     `raw`); XLSX cells are typed and text is never a formula; NDJSON lines are each row's
     data exactly as stored (with `provenance`, `{"data", "sourceFileName",
     "sourceSheetName", "sourceRowIndex"}`)."""
-    options = _options(format, columns, header, provenance, bom, delimiter, raw, report)
     batch = await ownership.batch(state.pool, request.user.id, project_id, batch_id)
+    options = _options(format, columns, header, provenance, bom, delimiter, raw, report)
     options = _filtered(request, options, [batch], status, delivery, q)
     name = export.file_name(batch.name, f"batch-{batch.id}", options)
     return _stream(state, [batch], options, name, with_batch=False)
@@ -252,8 +252,8 @@ async def export_project(
     """The rows of the project's completed batches, oldest batch first, each in source
     order, as one file with a `batchId` column first (NDJSON: `{"batchId", "data", …}`).
     Columns: every key of those batches, in the order they first appear."""
-    options = _options(format, columns, header, provenance, bom, delimiter, raw)
     project = await ownership.project(state.pool, request.user.id, project_id)
+    options = _options(format, columns, header, provenance, bom, delimiter, raw)
     batches = await store.completed_batches(state.pool, request.user.id, project.id)
     options = _filtered(request, options, batches, status, delivery, q)
     name = export.file_name(project.name, f"project-{project.id}", options)

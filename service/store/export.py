@@ -72,36 +72,6 @@ async def copy_ndjson(
     )
 
 
-async def copy_csv(
-    conn: Connection,
-    batch_id: UUID,
-    statuses: Sequence[RowStatus] | None,
-    filtered: Sequence[Any],
-    keys: Sequence[str],
-    *,
-    delimiter: str,
-    neutralise: bool,
-    extras: bool,
-    output: Output,
-    guard_seconds: float,
-) -> None:
-    """Hand `output` binary COPY data of one text column: each row's CSV record."""
-    await queries.copy_out(
-        conn,
-        "export_csv_lines",
-        batch_id,
-        statuses,
-        list(keys),
-        delimiter,
-        neutralise,
-        extras,
-        *filtered,
-        output=output,
-        format="binary",
-        guard_seconds=guard_seconds,
-    )
-
-
 async def cells(
     conn: Connection,
     batch_id: UUID,
