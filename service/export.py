@@ -61,6 +61,8 @@ XLSX_MAX_ROWS = 1_048_576
 CHUNK_ROWS = 2_000
 """Rows fetched and written per step of an XLSX export."""
 FILE_CHUNK_BYTES = 1 << 20
+COALESCE_BYTES = 256 << 10
+"""Buffers of a COPY that have arrived while the last was sent go out together, up to this."""
 BATCH_COLUMN = "batchId"
 PROVENANCE_COLUMNS = ("sourceFileName", "sourceSheetName", "sourceRowIndex")
 ROW_ID_HEADING = "Row id"
@@ -263,9 +265,9 @@ async def stream(
 
 async def _copied(copy: Callable[[store.Output], Awaitable[None]]) -> AsyncGenerator[bytes, None]:
     """What a COPY hands its output, as an iterator: a small queue between them, so the
-    COPY waits while the consumer does (memory: a few of asyncpg's buffers). Closing the
+    COPY waits while the consumer does (memory: at most 16 of asyncpg's buffers). Closing the
     iterator cancels the COPY (asyncpg then cancels the statement on the server)."""
-    queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=4)
+    queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=16)
 
     async def sink(data: bytes) -> None:
         await queue.put(bytes(data))  # asyncpg hands over a view of its own buffer
@@ -282,8 +284,18 @@ async def _copied(copy: Callable[[store.Output], Awaitable[None]]) -> AsyncGener
 
     task = asyncio.create_task(run())
     try:
-        while (chunk := await queue.get()) is not None:
-            yield chunk
+        ended = False
+        while not ended and (chunk := await queue.get()) is not None:
+            # What has arrived meanwhile goes with it: fewer, larger writes to the client.
+            parts, size = [chunk], len(chunk)
+            while size < COALESCE_BYTES and not queue.empty():
+                more = queue.get_nowait()
+                if more is None:
+                    ended = True
+                    break
+                parts.append(more)
+                size += len(more)
+            yield b"".join(parts)
         await task
     finally:
         if not task.done():
