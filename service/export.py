@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import csv
 import datetime as dt
 import enum
@@ -248,25 +249,45 @@ async def stream(
     """The file's bytes, in order. The connection and its transaction are taken at the first
     step and given back when the iterator ends, fails or is closed (a client gone: the
     statement running is cancelled and the transaction rolled back)."""
-    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-        await store.allow_long_export(conn, timeout_seconds)
-        if options.format is Format.NDJSON:
-            produced = _ndjson(conn, batches, options, with_batch, timeout_seconds, on_rows)
-        elif options.format is Format.CSV:
-            produced = _csv(conn, batches, columns, options, with_batch, timeout_seconds, on_rows)
-        else:
-            produced = _xlsx(conn, batches, columns, options, with_batch, on_rows)
-        # Closed explicitly, as each inner iterator below: `async for` leaves an iterator it
-        # stops reading (this one closed, or failed) suspended, its COPY still running.
-        async with contextlib.aclosing(produced):
-            async for chunk in produced:
-                yield chunk
+    async with pool.acquire() as conn:
+        transaction = conn.transaction(isolation="repeatable_read", readonly=True)
+        await transaction.start()
+        try:
+            await store.allow_long_export(conn, timeout_seconds)
+            if options.format is Format.NDJSON:
+                produced = _ndjson(conn, batches, options, with_batch, timeout_seconds, on_rows)
+            elif options.format is Format.CSV:
+                produced = _csv(
+                    conn, batches, columns, options, with_batch, timeout_seconds, on_rows
+                )
+            else:
+                produced = _xlsx(conn, batches, columns, options, with_batch, on_rows)
+            # Closed explicitly, as each inner iterator below: `async for` leaves an iterator
+            # it stops reading (this one closed, or failed) suspended, its COPY still running.
+            async with contextlib.aclosing(produced):
+                async for chunk in produced:
+                    yield chunk
+        except BaseException:
+            if not _cut_short.get():  # a COPY cut short closed the connection (`_copied`)
+                await transaction.rollback()
+            raise
+        await transaction.commit()
 
 
-async def _copied(copy: Callable[[store.Output], Awaitable[None]]) -> AsyncGenerator[bytes, None]:
+_cut_short: contextvars.ContextVar[bool] = contextvars.ContextVar("cut_short", default=False)
+"""Set by `_copied` when it closed the export's connection (in the export's own context)."""
+
+
+async def _copied(
+    conn: Connection, copy: Callable[[store.Output], Awaitable[None]]
+) -> AsyncGenerator[bytes, None]:
     """What a COPY hands its output, as an iterator: a small queue between them, so the
     COPY waits while the consumer does (memory: at most 16 of asyncpg's buffers). Closing the
-    iterator cancels the COPY (asyncpg then cancels the statement on the server)."""
+    iterator before the end stops the COPY and closes the connection: asyncpg, its COPY
+    cancelled while it waits on the queue, may leave the connection mid-COPY (the rollback
+    then fails with "another operation is in progress"), and a closed socket stops the
+    server's backend at its next write, its transaction rolled back. The pool opens a new
+    connection in its place."""
     queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=16)
 
     async def sink(data: bytes) -> None:
@@ -301,6 +322,8 @@ async def _copied(copy: Callable[[store.Output], Awaitable[None]]) -> AsyncGener
         if not task.done():
             task.cancel()
             await asyncio.wait({task})
+            _cut_short.set(True)
+            conn.terminate()
 
 
 async def _ndjson(
@@ -326,7 +349,7 @@ async def _ndjson(
                 guard_seconds=timeout_seconds + 1,
             )
 
-        async with contextlib.aclosing(_copied(copy)) as chunks:
+        async with contextlib.aclosing(_copied(conn, copy)) as chunks:
             async for chunk in chunks:
                 if on_rows is not None:
                     on_rows(chunk.count(b"\n"))
@@ -429,7 +452,7 @@ async def _csv(
             )
 
         pending = b""
-        async with contextlib.aclosing(_copied(copy)) as chunks:
+        async with contextlib.aclosing(_copied(conn, copy)) as chunks:
             async for chunk in chunks:
                 buffered = pending + chunk
                 complete = buffered.rfind(b"\n") + 1
