@@ -26,8 +26,9 @@ file, streamed as it is produced, in constant memory.
   given); a project export takes every key of its batches, in the order they first appear,
   after a `batchId` column. `provenance=true` adds `sourceFileName`, `sourceSheetName` and
   `sourceRowIndex` after them. Headers: `original` (the header cell's text, as uploaded),
-  `key` (the normalized key) or `label` (the original header made non-empty and unique: an
-  empty one becomes its key, a repeated one gets " (2)", " (3)"…).
+  `key` (the normalized key) or `label` (the column's label, set by the batch's owner, else
+  the original header; made non-empty and unique: an empty one becomes its key, a repeated
+  one gets " (2)", " (3)"…).
 - **The issues report** (`report=issues`, XLSX): the rows with errors or warnings, their
   original headers, a `Messages` column in words and, first, a hidden `Row id` column: the
   file a sender corrects and sends back (`service/corrections.py`).
@@ -124,6 +125,8 @@ class Column(msgspec.Struct, frozen=True, kw_only=True):
     """The row key, or a pseudo-key (" batchId", " sourceFileName"…) read from extras."""
     heading: str
     inferred_type: InferredType
+    label: str | None = None
+    """The label the batch's owner gave the column, if any (`header=label`)."""
 
 
 def check(options: Options) -> Options:
@@ -164,6 +167,7 @@ def plan(batches: Sequence[Batch], options: Options, *, with_batch: bool) -> lis
                     key=meta.normalized_key,
                     heading=meta.original_header,
                     inferred_type=meta.inferred_type,
+                    label=meta.label,
                 )
     if options.columns is None:
         chosen = list(known.values())
@@ -193,7 +197,7 @@ def _labelled(columns: list[Column]) -> list[Column]:
     seen: dict[str, int] = {}
     labelled = []
     for column in columns:
-        label = column.heading.strip() or column.key
+        label = (column.label or column.heading).strip() or column.key
         seen[label] = seen.get(label, 0) + 1
         if seen[label] > 1:
             label = f"{label} ({seen[label]})"

@@ -15,19 +15,13 @@ SELECT set_config('statement_timeout', $1::text, true);
 
 -- name: list_completed_batches :many
 -- The live completed batches of live project $1 owned by user $2, oldest first: what a
--- project export reads, in that order.
+-- project export reads, in that order (without their delivery counts: an export needs none).
 SELECT b.id, b.project_id, b.user_id, b.mode, b.status, b.file_count, b.row_count,
     b.column_metadata,
     jsonb_build_object('valid', b.valid_count, 'warning', b.warning_count, 'error', b.error_count)
         AS status_counts,
     b.name, b.identifier_field_key, b.secondary_field_key,
-    jsonb_build_object(
-        'pending', b.valid_count + b.warning_count + b.error_count
-            - b.delivery_in_progress_count - b.delivery_done_count - b.delivery_error_count,
-        'in_progress', b.delivery_in_progress_count,
-        'done', b.delivery_done_count,
-        'error', b.delivery_error_count
-    ) AS delivery_counts,
+    NULL::jsonb AS delivery_counts,
     b.created_at, b.updated_at
 FROM ingestion_batches AS b
 JOIN projects AS p ON p.id = b.project_id AND p.deleted_at IS NULL
@@ -55,8 +49,9 @@ WHERE r.batch_id = $1::uuid AND r.deleted_at IS NULL
     AND ($7::delivery_status IS NULL
         OR (b.status = 'completed' AND r.delivery_status = $7::delivery_status))
     AND ($8::text IS NULL OR (
-        SELECT string_agg(e.value, chr(31)) FROM jsonb_each_text(r.data) AS e(key, value)
-    ) ~ $8::text)
+        (starts_with($8::text, '***:') OR r.data::text ~ $8::text)
+        AND (SELECT string_agg(e.value, chr(31)) FROM jsonb_each_text(r.data) AS e(key, value))
+            ~ $8::text))
     AND NOT EXISTS (
         SELECT 1 FROM jsonb_each($9::jsonb) AS w(key, accepted)
         WHERE NOT w.accepted @> jsonb_build_array(r.data -> w.key)
@@ -88,8 +83,9 @@ WHERE r.batch_id = $1::uuid AND r.deleted_at IS NULL
     AND ($7::delivery_status IS NULL
         OR (b.status = 'completed' AND r.delivery_status = $7::delivery_status))
     AND ($8::text IS NULL OR (
-        SELECT string_agg(e.value, chr(31)) FROM jsonb_each_text(r.data) AS e(key, value)
-    ) ~ $8::text)
+        (starts_with($8::text, '***:') OR r.data::text ~ $8::text)
+        AND (SELECT string_agg(e.value, chr(31)) FROM jsonb_each_text(r.data) AS e(key, value))
+            ~ $8::text))
     AND NOT EXISTS (
         SELECT 1 FROM jsonb_each($9::jsonb) AS w(key, accepted)
         WHERE NOT w.accepted @> jsonb_build_array(r.data -> w.key)

@@ -155,6 +155,16 @@ async def test_csv_columns_headers_provenance_and_status(client, uploaded):
     assert next(csv.reader(io.StringIO(labelled.text))) == [
         "Nome", "Idade", "Salário", "Ativo", "Nascimento", "Nota", "Nome (2)"
     ]  # fmt: skip
+    named = await client.patch(
+        f"/projects/{project['id']}/batches/{batch['id']}/columns",
+        json={"nota": {"label": "Observação"}, "nome_2": {"label": "Apelido"}},
+        headers=headers,
+    )
+    assert named.status_code == 200, named.text
+    labelled = await client.get(export_url(project, batch, header="label"), headers=headers)
+    assert next(csv.reader(io.StringIO(labelled.text))) == [
+        "Nome", "Idade", "Salário", "Ativo", "Nascimento", "Observação", "Apelido"
+    ]  # fmt: skip
     for status in ("valid", "warning", "error"):
         expected = [row for row in rows if row["status"] == status]
         filtered = await client.get(export_url(project, batch, status=status), headers=headers)
