@@ -1,4 +1,4 @@
-"""The `sheetflow` command: serve, migrate, token, ingest.
+"""The `sheetflow` command: serve, migrate, token, ingest, export.
 
 With no `DATABASE_URL`, every command that needs a database starts (or reuses) the embedded
 PostgreSQL under `SHEETFLOW_DATA_DIR` and stops it on exit if it was the last user.
@@ -22,7 +22,7 @@ from typing import Any, TextIO
 from uuid import UUID
 
 from service import db, errors
-from service.entities import BatchMode, ProjectStatus
+from service.entities import BatchMode, ProjectStatus, RowStatus
 from service.ingest.matching import ColumnMapping, check_mapping, parse_mapping
 from service.settings import Settings, load_settings
 from service.store import mappings, project_schemas, projects
@@ -261,6 +261,99 @@ async def _ingest(
     return 0
 
 
+def export(settings: Settings, args: argparse.Namespace) -> int:
+    """Export a batch (or with no --batch, the project's completed batches) as its owner,
+    exactly as GET …/export would, into a file, with a progress bar on a terminal."""
+    try:
+        project_id = UUID(args.project)
+        batch_id = UUID(args.batch) if args.batch else None
+    except ValueError:
+        print("sheetflow export: --project and --batch take UUIDs", file=sys.stderr)
+        return 2
+    url = database_url(settings)
+    db.migrate(url)
+    try:
+        return asyncio.run(_export(settings, url, project_id, batch_id, args))
+    except errors.SheetflowError as error:
+        print(f"sheetflow export: {error.detail}", file=sys.stderr)
+        return 1
+
+
+async def _export(
+    settings: Settings,
+    url: str,
+    project_id: UUID,
+    batch_id: UUID | None,
+    args: argparse.Namespace,
+) -> int:
+    from service import export, ownership, row_filter
+    from service.store import export as export_store
+
+    pool = await db.create_pool(url, settings, max_size=2)
+    try:
+        project = await projects.get_any_owner(pool, project_id)
+        if project is None:
+            raise errors.NotFound(f"no live project {project_id}")
+        if batch_id is None:
+            batches = await export_store.completed_batches(pool, project.user_id, project.id)
+            name = project.name
+        else:
+            batches = [await ownership.batch(pool, project.user_id, project.id, batch_id)]
+            name = batches[0].name
+        options = export.check(
+            export.Options(
+                format=export.Format(args.format),
+                columns=export.parse_columns(args.columns),
+                header=export.Header(args.header),
+                provenance=args.provenance,
+                bom=args.bom,
+                delimiter="\t" if args.delimiter == "tab" else args.delimiter,
+                raw=args.raw,
+                report=export.Report(args.report) if args.report else None,
+                rows=row_filter.RowFilter(status=RowStatus(args.status) if args.status else None),
+            )
+        )
+        columns = export.plan(batches, options, with_batch=batch_id is None)
+        if options.format is export.Format.XLSX:
+            export.xlsx_row_count(batches, options)
+        target = Path(args.output or export.file_name(name, f"export-{project.id}", options))
+        statuses = [options.rows.status] if options.rows.status else options.statuses
+        total = sum(
+            getattr(batch.status_counts, status.value)
+            for batch in batches
+            for status in statuses or list(RowStatus)
+        )
+        progress = ProgressBar(sys.stderr) if sys.stderr.isatty() else None
+        done = 0
+
+        def on_rows(count: int) -> None:
+            nonlocal done
+            done += count
+            if progress is not None:
+                progress(done, max(total, done))
+
+        written = 0
+        # Blocking writes: this command does nothing else meanwhile.
+        with target.open("wb") as out:  # noqa: ASYNC230
+            async for chunk in export.stream(
+                pool,
+                batches,
+                columns,
+                options,
+                with_batch=batch_id is None,
+                timeout_seconds=settings.export_timeout_seconds,
+                on_rows=on_rows,
+            ):
+                out.write(chunk)
+                written += len(chunk)
+        if progress is not None:
+            progress.finish(done)
+    finally:
+        await pool.close()
+    print(f"{target}: {done:,} rows, {written:,} bytes")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sheetflow", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -309,6 +402,27 @@ def build_parser() -> argparse.ArgumentParser:
         "upload's `mapping`)",
     )
     ingest_parser.set_defaults(run=ingest)
+
+    export_parser = commands.add_parser(
+        "export", help="export a batch, or a project's completed batches, as its owner"
+    )
+    export_parser.add_argument("--project", required=True, help="the project's id")
+    export_parser.add_argument("--batch", help="the batch's id (default: the whole project)")
+    export_parser.add_argument("--format", default="csv", choices=["csv", "xlsx", "ndjson"])
+    export_parser.add_argument("--columns", help="comma-separated keys (default: all)")
+    export_parser.add_argument("--header", default="original", choices=["original", "key", "label"])
+    export_parser.add_argument("--provenance", action="store_true")
+    export_parser.add_argument("--status", choices=["valid", "warning", "error"])
+    export_parser.add_argument("--bom", action="store_true", help="CSV: start with a BOM")
+    export_parser.add_argument("--delimiter", default=",", choices=[",", ";", "tab", "|"])
+    export_parser.add_argument(
+        "--raw",
+        action="store_true",
+        help="CSV: no apostrophe before text that would run as a formula (unsafe to open)",
+    )
+    export_parser.add_argument("--report", choices=["issues"], help="XLSX of rows to correct")
+    export_parser.add_argument("-o", "--output", help="file to write (default: the export's name)")
+    export_parser.set_defaults(run=export)
     return parser
 
 

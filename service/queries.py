@@ -9,21 +9,22 @@ A file holds one or more queries, each opened by a header and a one-line descrip
 Kinds: `:one` (a Struct or None), `:many` (a list of Structs), `:scalar` (one value),
 `:exec` (the status string), `:copy` (`COPY table (columns) FROM STDIN`, run through
 `copy_records_to_table`, which writes its own COPY statement from the declared table and
-columns). Loading fails fast on a duplicate name, an unknown kind, a missing description or
-an empty body. For the other kinds the header stays in the text sent to PostgreSQL, so server
-logs and `pg_stat_activity` show which query ran.
+columns). A `:many` query may also be streamed: through `COPY (…) TO STDOUT` (`copy_out`)
+or a server-side cursor (`cursor`). Loading fails fast on a duplicate name, an unknown
+kind, a missing description or an empty body. For the other kinds the header stays in the
+text sent to PostgreSQL, so server logs and `pg_stat_activity` show which query ran.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterable, Iterable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 import msgspec
 
-from service.db import Executor
+from service.db import Connection, Executor
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 KINDS = frozenset({"one", "many", "scalar", "exec", "copy"})
@@ -149,3 +150,37 @@ async def copy(
         query.copy_table, columns=list(query.copy_columns), records=records, timeout=guard_seconds
     )
     return int(status.rsplit(" ", 1)[1])
+
+
+async def copy_out(
+    conn: Connection,
+    name: str,
+    *args: Any,
+    output: Callable[[bytes], Awaitable[None]],
+    format: str,
+    delimiter: str | None = None,
+    quote: str | None = None,
+    guard_seconds: float | None = None,
+) -> None:
+    """Run the SELECT of a `:many` query as `COPY (…) TO STDOUT` and hand what PostgreSQL
+    writes to `output`, buffer by buffer (asyncpg waits for `output` before it reads on, so a
+    slow consumer slows the server down instead of filling memory). COPY takes no bind
+    parameters: asyncpg has the server quote each argument as a literal first."""
+    await conn.copy_from_query(
+        _query(name, "many").sql.rstrip().rstrip(";"),
+        *args,
+        output=output,
+        format=format,
+        delimiter=delimiter,
+        quote=quote,
+        timeout=guard_seconds,
+    )
+
+
+async def cursor(
+    conn: Connection, name: str, *args: Any, prefetch: int
+) -> AsyncIterator[tuple[Any, ...]]:
+    """The rows of a `:many` query through a server-side cursor, `prefetch` at a time, as
+    tuples (for readers of many rows that build no Struct per row). Needs a transaction."""
+    async for record in conn.cursor(_query(name, "many").sql, *args, prefetch=prefetch):
+        yield tuple(record.values())

@@ -101,6 +101,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """CPU-time limit (RLIMIT_CPU) of the parsing worker process."""
     ingest_timeout_seconds: float = 900
     """Wall-clock limit of one ingestion, parsing and storing (its statements included)."""
+    export_timeout_seconds: float = 3600
+    """`SHEETFLOW_EXPORT_TIMEOUT_SECONDS`: how long the statements of one export may run (a
+    download is read as fast as its client takes it, so a slow client holds it longer)."""
 
     idempotency_ttl_seconds: int = 24 * 3600
     """`SHEETFLOW_IDEMPOTENCY_TTL_SECONDS`: how long an Idempotency-Key is remembered."""
@@ -141,6 +144,7 @@ _INT_VARIABLES = {
     "SHEETFLOW_WORKER_MEMORY_BYTES": "worker_memory_bytes",
     "SHEETFLOW_WORKER_CPU_SECONDS": "worker_cpu_seconds",
     "SHEETFLOW_INGEST_TIMEOUT_SECONDS": "ingest_timeout_seconds",
+    "SHEETFLOW_EXPORT_TIMEOUT_SECONDS": "export_timeout_seconds",
     "SHEETFLOW_IDEMPOTENCY_TTL_SECONDS": "idempotency_ttl_seconds",
     "SHEETFLOW_JWKS_REFRESH_SECONDS": "jwks_refresh_seconds",
     "SHEETFLOW_JWKS_TIMEOUT_SECONDS": "jwks_timeout_seconds",

@@ -17,7 +17,9 @@ from service import fields, logs, metrics
 from service.admission import Slots
 from service.api import (
     batches,
+    corrections,
     deliveries,
+    export,
     health,
     observability,
     preview,
@@ -157,6 +159,8 @@ def create_app(settings: Settings, database_url: str) -> Litestar:
                     *rows.HANDLERS,
                     *deliveries.HANDLERS,
                     *field_routes.HANDLERS,
+                    *export.HANDLERS,
+                    corrections.corrections_handler(settings),
                 ],
                 security=[{"bearer": []}],
             ),

@@ -35,6 +35,8 @@ def request_for(method, path):
         return {"json": {"name": "taken over", "description": None, "status": "archived"}}
     if method == "PUT" and path.endswith("/schema"):
         return {"json": {"fields": [{"key": "nome", "required": True}]}}
+    if method == "POST" and path.endswith("/corrections"):
+        return {"files": {"file": ("fixed.xlsx", CSV, "application/octet-stream")}}
     if method == "POST" and path.endswith(("/batches", "/batches/preview")):
         return {"data": {"mode": "list_mode"}, "files": {"files": ("x.csv", CSV, "text/csv")}}
     return {}

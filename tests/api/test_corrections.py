@@ -1,0 +1,153 @@
+"""The fix loop: the issues report, edited with openpyxl as a sender would in a spreadsheet
+program, sent back to …/corrections: its changed cells become audited edits of the same
+rows; the same file unchanged changes nothing; a file that is not the report changes
+nothing and says which row or column is wrong."""
+
+from __future__ import annotations
+
+import io
+
+import openpyxl
+import pytest
+
+from service.entities import RowStatus
+from service.store import users
+from tests.factories import make_batch, make_project
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@pytest.fixture
+async def reported(client, auth, pool):
+    """A batch with an error row and a warning row, and its issues report."""
+    await client.get("/users/me", headers=auth("owner"))
+    owner = await users.upsert_by_external_id(pool, "owner", email=None, name=None)
+    project = await make_project(pool, owner=owner)
+    records = [
+        {"nome": "Ana", "idade": 30, "cidade": "Lisboa"},
+        {"nome": "Bia", "idade": "quarenta", "cidade": "Porto"},
+        {"nome": "Caio", "idade": 7, "cidade": None},
+    ]
+    batch = await make_batch(
+        pool,
+        project=project,
+        records=records,
+        statuses=[RowStatus.VALID, RowStatus.ERROR, RowStatus.WARNING],
+    )
+    base = f"/projects/{project.id}/batches/{batch.id}"
+    report = await client.get(f"{base}/export?format=xlsx&report=issues", headers=auth("owner"))
+    assert report.status_code == 200
+    return base, report.content, project, batch
+
+
+def edited(content: bytes, *changes: tuple[str, object]) -> bytes:
+    book = openpyxl.load_workbook(io.BytesIO(content))
+    for cell, value in changes:
+        book.active[cell] = value
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+async def send(client, auth, base, content):
+    return await client.post(
+        f"{base}/corrections", files={"file": ("fixed.xlsx", content, XLSX)}, headers=auth("owner")
+    )
+
+
+async def data_of(client, auth, base):
+    page = (await client.get(f"{base}/rows", headers=auth("owner"))).json()
+    return [row["data"] for row in page["items"]]
+
+
+async def test_changed_cells_become_edits_of_the_same_rows(client, auth, reported, pool):
+    base, content, _, batch = reported
+    # Row 2 of the sheet is the error row (Bia), row 3 the warning row (Caio).
+    fixed = edited(content, ("C2", 40), ("D3", "Recife"))
+    response = await send(client, auth, base, fixed)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["rowsChanged"] == 2
+    assert body["cellsChanged"] == 2
+    assert body["before"] == {"valid": 1, "warning": 1, "error": 1}
+    assert set(body["after"]) == {"valid", "warning", "error"}
+    assert await data_of(client, auth, base) == [
+        {"nome": "Ana", "idade": 30, "cidade": "Lisboa"},
+        {"nome": "Bia", "idade": "40", "cidade": "Porto"},  # it held text: text still
+        {"nome": "Caio", "idade": 7, "cidade": "Recife"},
+    ]
+    edits = await pool.fetch(
+        "SELECT before, after FROM ingestion_events WHERE batch_id = $1 AND kind = 'row.edited'"
+        " ORDER BY id",
+        batch.id,
+    )
+    assert len(edits) == 2  # audited, one event per row changed
+    # Sending the same file again changes nothing more.
+    again = await send(client, auth, base, fixed)
+    assert again.status_code == 200
+    assert (again.json()["rowsChanged"], again.json()["cellsChanged"]) == (0, 0)
+
+
+async def test_the_report_sent_back_unchanged_changes_nothing(client, auth, reported, pool):
+    base, content, _, _ = reported
+    before = await data_of(client, auth, base)
+    for sent in (content, edited(content)):  # as written, and as saved by openpyxl
+        response = await send(client, auth, base, sent)
+        assert response.status_code == 200, response.text
+        assert (response.json()["rowsChanged"], response.json()["cellsChanged"]) == (0, 0)
+    assert await data_of(client, auth, base) == before
+
+
+@pytest.mark.parametrize(
+    ("changes", "words"),
+    [
+        ((("C1", "Age"), ("C2", 40)), "column C of the header row is 'Age', not 'Idade'"),
+        ((("A2", "not an id"), ("C2", 40)), "row 2 has no row id"),
+        ((("A3", "00000000-0000-0000-0000-000000000000"), ("C2", 40)), "row 3 has row id"),
+        ((("A3", "=A2"), ("C2", 40)), "row 3 has no row id"),
+        ((("F1", "Extra"), ("C2", 40)), "column F of the header row"),
+    ],
+)
+async def test_a_file_that_is_not_the_report_changes_nothing(
+    client, auth, reported, changes, words
+):
+    base, content, _, _ = reported
+    before = await data_of(client, auth, base)
+    response = await send(client, auth, base, edited(content, *changes))
+    assert response.status_code == 422, response.text
+    assert words in response.json()["detail"]
+    assert await data_of(client, auth, base) == before
+
+
+async def test_a_row_of_another_batch_is_refused(client, auth, reported, pool):
+    base, content, project, _ = reported
+    other = await make_batch(pool, project=project, records=[{"nome": "Zé"}])
+    foreign = await pool.fetchval("SELECT id FROM ingestion_rows WHERE batch_id = $1", other.id)
+    response = await send(client, auth, base, edited(content, ("A2", str(foreign))))
+    assert response.status_code == 422
+    assert f"row 2 has row id {foreign}" in response.json()["detail"]
+
+
+async def test_a_repeated_row_id_is_refused(client, auth, reported):
+    base, content, _, _ = reported
+    book = openpyxl.load_workbook(io.BytesIO(content))
+    response = await send(
+        client, auth, base, edited(content, ("A3", book.active["A2"].value), ("C2", 40))
+    )
+    assert response.status_code == 422
+    assert "row 3 repeats the row id of row 2" in response.json()["detail"]
+
+
+async def test_a_batch_no_longer_pending_review_is_a_409(client, auth, reported):
+    base, content, _, _ = reported
+    reviewed = await client.patch(base, json={"status": "completed"}, headers=auth("owner"))
+    assert reviewed.status_code == 200
+    response = await send(client, auth, base, edited(content, ("C2", 40)))
+    assert response.status_code == 409
+
+
+async def test_not_a_workbook_is_a_422(client, auth, reported):
+    base, _, _, _ = reported
+    response = await send(client, auth, base, b"nome,idade\n")
+    assert response.status_code == 422
+    assert "not a readable XLSX" in response.json()["detail"]
