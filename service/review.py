@@ -25,7 +25,14 @@ import msgspec
 
 from service import ownership
 from service.db import Connection, Pool, transaction
-from service.entities import Batch, BatchStatus, ColumnMetadata, Row, StatusCounts
+from service.entities import (
+    Batch,
+    BatchStatus,
+    ColumnMetadata,
+    EventKind,
+    Row,
+    StatusCounts,
+)
 from service.errors import InvalidTransition, NotFound, PreconditionFailed, Unprocessable
 from service.ingest import validation
 from service.ingest.inference import (
@@ -40,8 +47,8 @@ from service.ingest.inference import (
     TIME,
     URL,
 )
-from service.ingest.values import MAX_SAFE_INTEGER
-from service.store import batches, edits, rows
+from service.ingest.values import MAX_SAFE_INTEGER, has_surrogates
+from service.store import batches, edits, events, rows
 from service.store.edits import BulkFilter, Changed
 
 KIND_NAMES = {
@@ -81,6 +88,10 @@ def cell_value(key: str, value: Any, max_chars: int) -> Any:
             raise Unprocessable(f"the value of {key!r} must be a finite number")
         return value
     if isinstance(value, str):
+        if "\x00" in value or has_surrogates(value):
+            raise Unprocessable(
+                f"the value of {key!r} must be text without NUL (U+0000) or lone surrogates"
+            )
         text = value.strip()
         if len(text) > max_chars:
             raise Unprocessable(
@@ -190,6 +201,33 @@ async def apply_row_edits(
         rows_changed=changed.rows_changed,
         cells_changed=changed.cells_changed,
     )
+
+
+async def review_batch(
+    pool: Pool, owner_id: UUID, project_id: UUID, batch_id: UUID, status: BatchStatus
+) -> Batch:
+    """Give a batch pending review its verdict (`completed` or `failed`, both final), with a
+    `batch.reviewed` event; `InvalidTransition` when it has one already. Waits for an edit
+    of its rows under way (the batch's lock), so the verdict sees the rows as edited."""
+    async with transaction(pool) as conn:
+        await ownership.batch(conn, owner_id, project_id, batch_id)
+        locked = await edits.lock_batch(conn, batch_id)
+        reviewed = None if locked is None else await batches.review(conn, batch_id, status)
+        if locked is None or reviewed is None:
+            current = await ownership.batch(conn, owner_id, project_id, batch_id)
+            raise InvalidTransition(
+                f"batch {batch_id} is {current.status}, which is final: only a batch pending "
+                "review can be completed or failed"
+            )
+        await events.append(
+            conn,
+            batch_id=batch_id,
+            actor_id=owner_id,
+            kind=EventKind.BATCH_REVIEWED,
+            before={"status": locked.status},
+            after={"status": reviewed.status},
+        )
+        return reviewed
 
 
 def parse_if_match(header: str | None) -> list[int] | None:

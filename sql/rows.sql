@@ -78,6 +78,7 @@ CROSS JOIN LATERAL (
                 'sourceFileName', r.source_file_name,
                 'sourceSheetName', r.source_sheet_name,
                 'sourceRowIndex', r.source_row_index,
+                'version', r.version,
                 'createdAt', to_char(r.created_at AT TIME ZONE 'UTC',
                     CASE WHEN extract(microseconds FROM r.created_at)::integer % 1000000 = 0
                     THEN 'YYYY-MM-DD"T"HH24:MI:SS"Z"' ELSE 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"' END),
@@ -87,8 +88,8 @@ CROSS JOIN LATERAL (
             ) AS item
             FROM (
                 SELECT id, batch_id, position, data, status, validation_messages,
-                    source_file_name, source_sheet_name, source_row_index, created_at,
-                    updated_at
+                    source_file_name, source_sheet_name, source_row_index, version,
+                    created_at, updated_at
                 FROM ingestion_rows
                 WHERE batch_id = b.id AND deleted_at IS NULL
                     AND position >= CASE WHEN $6::row_status IS NULL THEN $5::integer ELSE 0 END

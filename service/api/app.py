@@ -14,7 +14,7 @@ from litestar.openapi.spec import Components, OpenAPI, Schema, SecurityScheme
 
 from service import fields, logs, metrics
 from service.admission import Slots
-from service.api import batches, health, observability, projects, rows, users
+from service.api import batches, edits, health, history, observability, projects, rows, users
 from service.api import fields as field_routes
 from service.api.auth import PUBLIC_PATHS, BearerAuthentication, KnownUsers, Verifier
 from service.api.deadlines import AnswerCancelled
@@ -91,6 +91,8 @@ def create_app(settings: Settings, database_url: str) -> Litestar:
                     *batches.HANDLERS,
                     batches.upload_handler(settings),
                     *rows.HANDLERS,
+                    *edits.HANDLERS,
+                    *history.HANDLERS,
                     *field_routes.HANDLERS,
                 ],
                 security=[{"bearer": []}],

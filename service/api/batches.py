@@ -15,7 +15,7 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi.spec import Example
 from litestar.params import BodyKwarg, FromPath, JSONBody
 
-from service import ownership
+from service import deletion, ownership, review
 from service.api import admission, forms, raw_body
 from service.api.admission import Admission
 from service.api.auth import Claims
@@ -31,7 +31,6 @@ from service.entities import (
     StatusCounts,
     User,
 )
-from service.errors import InvalidTransition
 from service.settings import Settings
 from service.store import batches
 from service.uploads import Uploads
@@ -110,14 +109,9 @@ async def review_batch(
     batch_id: FromPath[UUID],
     data: JSONBody[BatchReview],
 ) -> BatchOut:
-    batch = await ownership.batch(state.pool, request.user.id, project_id, batch_id)
-    reviewed = await batches.review(state.pool, batch.id, BatchStatus(data.status))
-    if reviewed is None:
-        current = await ownership.batch(state.pool, request.user.id, project_id, batch_id)
-        raise InvalidTransition(
-            f"batch {batch_id} is {current.status}, which is final: only a batch pending "
-            "review can be completed or failed"
-        )
+    reviewed = await review.review_batch(
+        state.pool, request.user.id, project_id, batch_id, BatchStatus(data.status)
+    )
     return to_wire(reviewed, BatchOut)
 
 
@@ -130,9 +124,22 @@ async def review_batch(
 async def delete_batch(
     request: AuthRequest, state: State, project_id: FromPath[UUID], batch_id: FromPath[UUID]
 ) -> None:
-    batch = await ownership.batch(state.pool, request.user.id, project_id, batch_id)
-    if not await batches.soft_delete(state.pool, batch.id, request.user.id):
-        raise ownership.missing_batch(project_id, batch_id)
+    await deletion.delete_batch(state.pool, request.user.id, project_id, batch_id)
+
+
+@post(
+    "/projects/{project_id:str}/batches/{batch_id:str}/restore",
+    status_code=200,
+    tags=["batches"],
+    responses=documented(*AUTHENTICATED, 404, 409),
+)
+async def restore_batch(
+    request: AuthRequest, state: State, project_id: FromPath[UUID], batch_id: FromPath[UUID]
+) -> BatchOut:
+    """Bring back a soft-deleted batch of a live project, with its rows as they were (rows
+    deleted one by one stay deleted); 409 when the batch is not deleted."""
+    restored = await deletion.restore_batch(state.pool, request.user.id, project_id, batch_id)
+    return to_wire(restored, BatchOut)
 
 
 @dataclass
@@ -242,4 +249,4 @@ def upload_handler(settings: Settings) -> HTTPRouteHandler:
     )(upload_batch)
 
 
-HANDLERS: list[Any] = [list_batches, get_batch, review_batch, delete_batch]
+HANDLERS: list[Any] = [list_batches, get_batch, review_batch, delete_batch, restore_batch]

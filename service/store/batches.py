@@ -92,3 +92,8 @@ async def review(db: Executor, batch_id: UUID, status: BatchStatus) -> Batch | N
 async def soft_delete(db: Executor, batch_id: UUID, deleted_by: UUID) -> bool:
     """Hide the batch (its rows stay, so it can be restored); False if it was not live."""
     return await queries.scalar(db, "soft_delete_batch", batch_id, deleted_by) is not None
+
+
+async def restore(db: Executor, owner_id: UUID, project_id: UUID, batch_id: UUID) -> Batch | None:
+    """Bring back a soft-deleted batch of the owner's live project; None if there is none."""
+    return await queries.one(db, "restore_batch", batch_id, project_id, owner_id, into=Batch)

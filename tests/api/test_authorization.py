@@ -24,6 +24,10 @@ def request_for(method, path):
     """Keyword arguments for an intruder's request to this route, with a plausible body."""
     if method == "PATCH" and path.endswith("{batch_id:str}"):
         return {"json": {"status": "failed"}}
+    if method == "PATCH" and path.endswith("{row_id:str}"):
+        return {"json": {"data": {"nome": "taken over"}}}
+    if method == "POST" and path.endswith("/bulk-update"):
+        return {"json": {"filter": {}, "set": {"nome": "taken over"}}}
     if method == "PATCH":
         return {"json": {"name": "taken over", "description": None, "status": "archived"}}
     if method == "POST" and path.endswith("/batches"):
