@@ -104,7 +104,12 @@ async def load_batch(pool: db.Pool, project_id: uuid.UUID, user_id: uuid.UUID, s
     async with db.transaction(pool) as conn:
         await rows.allow_long_copy(conn, 3600)
         batch = await batches.create(
-            conn, project_id=project_id, user_id=user_id, mode=BatchMode.LIST_MODE, file_count=1
+            conn,
+            project_id=project_id,
+            user_id=user_id,
+            mode=BatchMode.LIST_MODE,
+            file_count=1,
+            name="bench.csv",
         )
         await rows.create_many(conn, new_rows(batch.id, count, columns), guard_seconds=3600)
         metadata = [

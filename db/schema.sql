@@ -37,6 +37,18 @@ CREATE TYPE public.batch_status AS ENUM (
 
 
 --
+-- Name: delivery_status; Type: TYPE; Schema: public; Owner: -
+--
+
+CREATE TYPE public.delivery_status AS ENUM (
+    'pending',
+    'in_progress',
+    'done',
+    'error'
+);
+
+
+--
 -- Name: project_status; Type: TYPE; Schema: public; Owner: -
 --
 
@@ -157,7 +169,16 @@ CREATE TABLE public.ingestion_batches (
     valid_count integer DEFAULT 0 NOT NULL,
     warning_count integer DEFAULT 0 NOT NULL,
     error_count integer DEFAULT 0 NOT NULL,
-    field_stats jsonb
+    field_stats jsonb,
+    schema_version integer,
+    review_note text,
+    delivery_cursor integer DEFAULT 0 NOT NULL,
+    delivery_in_progress_count integer DEFAULT 0 NOT NULL,
+    delivery_done_count integer DEFAULT 0 NOT NULL,
+    delivery_error_count integer DEFAULT 0 NOT NULL,
+    name text NOT NULL,
+    identifier_field_key text,
+    secondary_field_key text
 );
 
 
@@ -209,7 +230,30 @@ CREATE TABLE public.ingestion_rows (
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     deleted_at timestamp with time zone,
     "position" integer NOT NULL,
-    version integer DEFAULT 1 NOT NULL
+    version integer DEFAULT 1 NOT NULL,
+    delivery_status public.delivery_status DEFAULT 'pending'::public.delivery_status NOT NULL,
+    delivery_message text,
+    delivery_step text,
+    delivery_attempts integer DEFAULT 0 NOT NULL,
+    delivery_lease_until timestamp with time zone,
+    delivery_updated_at timestamp with time zone
+);
+
+
+--
+-- Name: project_schemas; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.project_schemas (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    project_id uuid NOT NULL,
+    version integer NOT NULL,
+    fields jsonb NOT NULL,
+    created_by uuid NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    retired_at timestamp with time zone,
+    CONSTRAINT ck_project_schemas_fields CHECK ((jsonb_typeof(fields) = 'array'::text)),
+    CONSTRAINT ck_project_schemas_version CHECK ((version >= 1))
 );
 
 
@@ -227,7 +271,11 @@ CREATE TABLE public.projects (
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     deleted_at timestamp with time zone,
     deleted_by uuid,
+    max_error_rows integer,
+    max_error_ratio double precision,
     CONSTRAINT ck_projects_description_length CHECK ((char_length(description) <= 2000)),
+    CONSTRAINT ck_projects_max_error_ratio CHECK (((max_error_ratio >= (0)::double precision) AND (max_error_ratio <= (1)::double precision))),
+    CONSTRAINT ck_projects_max_error_rows CHECK ((max_error_rows >= 0)),
     CONSTRAINT ck_projects_name_length CHECK (((char_length(name) >= 1) AND (char_length(name) <= 100)))
 );
 
@@ -289,6 +337,14 @@ ALTER TABLE ONLY public.ingestion_rows
 
 
 --
+-- Name: project_schemas pk_project_schemas; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.project_schemas
+    ADD CONSTRAINT pk_project_schemas PRIMARY KEY (id);
+
+
+--
 -- Name: projects pk_projects; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -318,6 +374,14 @@ ALTER TABLE ONLY public.schema_migrations
 
 ALTER TABLE ONLY public.idempotency_keys
     ADD CONSTRAINT uq_idempotency_keys_user_id_key UNIQUE (user_id, key);
+
+
+--
+-- Name: project_schemas uq_project_schemas_project_version; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.project_schemas
+    ADD CONSTRAINT uq_project_schemas_project_version UNIQUE (project_id, version);
 
 
 --
@@ -375,6 +439,13 @@ CREATE INDEX idx_ingestion_rows_batch_id ON public.ingestion_rows USING btree (b
 --
 
 CREATE INDEX idx_ingestion_rows_batch_id_position_deleted ON public.ingestion_rows USING btree (batch_id, "position") WHERE (deleted_at IS NOT NULL);
+
+
+--
+-- Name: idx_ingestion_rows_redelivery; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX idx_ingestion_rows_redelivery ON public.ingestion_rows USING btree (batch_id, "position") WHERE ((delivery_attempts > 0) AND (delivery_status <> 'done'::public.delivery_status));
 
 
 --
@@ -437,6 +508,14 @@ ALTER TABLE ONLY public.ingestion_batches
 
 
 --
+-- Name: ingestion_batches fk_ingestion_batches_schema_version; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.ingestion_batches
+    ADD CONSTRAINT fk_ingestion_batches_schema_version FOREIGN KEY (project_id, schema_version) REFERENCES public.project_schemas(project_id, version) ON DELETE RESTRICT;
+
+
+--
 -- Name: ingestion_batches fk_ingestion_batches_user_id; Type: FK CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -477,6 +556,22 @@ ALTER TABLE ONLY public.ingestion_rows
 
 
 --
+-- Name: project_schemas fk_project_schemas_created_by; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.project_schemas
+    ADD CONSTRAINT fk_project_schemas_created_by FOREIGN KEY (created_by) REFERENCES public.users(id) ON DELETE RESTRICT;
+
+
+--
+-- Name: project_schemas fk_project_schemas_project_id; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.project_schemas
+    ADD CONSTRAINT fk_project_schemas_project_id FOREIGN KEY (project_id) REFERENCES public.projects(id) ON DELETE RESTRICT;
+
+
+--
 -- Name: projects fk_projects_deleted_by; Type: FK CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -513,7 +608,13 @@ INSERT INTO public.schema_migrations (version) VALUES
     ('20261124211500'),
     ('20261125090000'),
     ('20261203110000'),
+    ('20261203120000'),
+    ('20261203120100'),
+    ('20261203120200'),
+    ('20261203120300'),
     ('20261203122000'),
     ('20261203122100'),
     ('20261203122200'),
-    ('20261203122300');
+    ('20261203122300'),
+    ('20261203123000'),
+    ('20261203123100');

@@ -24,7 +24,7 @@ from uuid import UUID
 from service import db, errors
 from service.entities import BatchMode, ProjectStatus
 from service.settings import Settings, load_settings
-from service.store import projects
+from service.store import project_schemas, projects
 
 
 def database_url(settings: Settings) -> str:
@@ -211,6 +211,7 @@ async def _ingest(settings: Settings, url: str, project_id: UUID, args: argparse
             sheet=args.sheet,
             settings=settings,
             on_rows=progress,
+            schema=await project_schemas.get_current_schema(pool, project.id),
         )
         if progress is not None:
             progress.finish(batch.row_count)

@@ -38,6 +38,15 @@ class RowStatus(enum.StrEnum):
     ERROR = "error"
 
 
+class DeliveryStatus(enum.StrEnum):
+    """Where a row of a completed batch stands with the automation that consumes it."""
+
+    PENDING = "pending"
+    IN_PROGRESS = "in_progress"
+    DONE = "done"
+    ERROR = "error"
+
+
 class InferredType(enum.StrEnum):
     INTEGER = "integer"
     NUMBER = "number"
@@ -77,6 +86,8 @@ class ColumnMetadata(msgspec.Struct, frozen=True, kw_only=True, rename="camel", 
     position: int
     sheet_names: list[str] | None = None
     """Only in list-mode batches read from several sheets: where the column appears."""
+    label: str | None = None
+    """A display label set by the batch's owner (`PATCH …/columns`); absent until then."""
 
 
 class StatusCounts(msgspec.Struct, frozen=True, kw_only=True):
@@ -87,16 +98,31 @@ class StatusCounts(msgspec.Struct, frozen=True, kw_only=True):
     error: int
 
 
+class DeliveryCounts(msgspec.Struct, frozen=True, kw_only=True):
+    """How many live rows of a completed batch are in each delivery state (`in_progress`
+    includes leases that ran out and wait to be claimed again)."""
+
+    pending: int
+    in_progress: int
+    done: int
+    error: int
+
+
 class Batch(msgspec.Struct, frozen=True, kw_only=True):
     id: UUID
     project_id: UUID
     user_id: UUID
+    name: str
     mode: BatchMode
     status: BatchStatus
     file_count: int
     row_count: int
     column_metadata: list[ColumnMetadata]
     status_counts: StatusCounts
+    identifier_field_key: str | None
+    secondary_field_key: str | None
+    delivery_counts: DeliveryCounts | None
+    """Only for a completed batch: its rows have a delivery state from then on."""
     created_at: datetime
     updated_at: datetime
 
@@ -142,6 +168,18 @@ class ValidationMessage(msgspec.Struct, frozen=True, kw_only=True):
     message: str
 
 
+class Delivery(msgspec.Struct, frozen=True, kw_only=True):
+    """A row's delivery state: what the last consumer reported (`message`, `step`), how many
+    times it was claimed, and until when the current claim holds (`in_progress` only)."""
+
+    status: DeliveryStatus
+    message: str | None
+    step: str | None
+    attempts: int
+    lease_until: datetime | None
+    updated_at: datetime | None
+
+
 class Row(msgspec.Struct, frozen=True, kw_only=True):
     id: UUID
     batch_id: UUID
@@ -154,6 +192,8 @@ class Row(msgspec.Struct, frozen=True, kw_only=True):
     source_row_index: int
     version: int
     """1 as copied, bumped by every change of the row (its ETag)."""
+    delivery: Delivery | None
+    """Only for a row of a completed batch."""
     created_at: datetime
     updated_at: datetime
 

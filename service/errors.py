@@ -7,8 +7,8 @@
     │   ├── RequestInFlight         a request with the same Idempotency-Key is still running
     │   └── ProjectArchived         an upload into an archived project
     ├── InvalidInput                the request itself is malformed (400)
-    ├── Unprocessable               well-formed, but names what is not there (422): a key
-    │                               that is not one of the batch's
+    ├── Unprocessable               well-formed, but names what is not there or does not fit
+    │                               (422; `field` names the request member when known)
     ├── PreconditionFailed          an If-Match that no longer holds: the row changed (412)
     ├── KeyReused                   an Idempotency-Key sent again with a different request (422)
     ├── Unavailable                 the database cannot be reached now; try again (503)
@@ -61,7 +61,13 @@ class InvalidInput(SheetflowError):
 
 
 class Unprocessable(SheetflowError):
-    pass
+    """A well-formed request that cannot apply to this resource: an unknown key, a value that
+    does not fit its column's type. `field` names the request member at fault
+    (`where.idade`, `identifierFieldKey`) when there is one."""
+
+    def __init__(self, detail: str, *, field: str | None = None) -> None:
+        super().__init__(detail)
+        self.field = field
 
 
 class PreconditionFailed(SheetflowError):

@@ -23,7 +23,7 @@ from service.errors import InvalidInput, LimitExceeded
 from service.idempotency import Fingerprint, KeysInFlight
 from service.ingest import Source
 from service.settings import Settings
-from service.store import batches, projects
+from service.store import batches, project_schemas, projects
 
 if TYPE_CHECKING:
     from service.ingestion.sandbox import SpareWorker
@@ -83,6 +83,7 @@ class Uploads:
         if project.status is ProjectStatus.ARCHIVED:
             # Checked again at the end: `projects.hold_open_for_upload`.
             raise projects.archived(project_id)
+        schema = await project_schemas.get_current_schema(db, project_id)
         operation = ("create_batch", str(project_id), mode, sheet)
         try:
             with (
@@ -108,6 +109,7 @@ class Uploads:
                     settings=self.settings,
                     on_created=claim.on_batch_created if claim is not None else None,
                     spare=self.spare,
+                    schema=schema,
                 )
         except idempotency.Replayed as replay:
             found = await batches.get_for_owner(db, user_id, project_id, replay.resource_id)

@@ -2,12 +2,22 @@
 -- metadata, in the same transaction as their rows.
 
 -- name: create_batch :one
--- A new batch, pending review; its rows are copied in by the same transaction.
-INSERT INTO ingestion_batches (project_id, user_id, mode, file_count, row_count, column_metadata)
-VALUES ($1::uuid, $2::uuid, $3::batch_mode, $4::integer, $5::integer, $6::jsonb)
+-- A new batch, pending review, named $7 (its first file's name); its rows are copied in by
+-- the same transaction.
+INSERT INTO ingestion_batches
+    (project_id, user_id, mode, file_count, row_count, column_metadata, name)
+VALUES ($1::uuid, $2::uuid, $3::batch_mode, $4::integer, $5::integer, $6::jsonb, $7::text)
 RETURNING id, project_id, user_id, mode, status, file_count, row_count, column_metadata,
     jsonb_build_object('valid', valid_count, 'warning', warning_count, 'error', error_count)
         AS status_counts,
+    name, identifier_field_key, secondary_field_key,
+    CASE WHEN status = 'completed' THEN jsonb_build_object(
+        'pending', valid_count + warning_count + error_count - delivery_in_progress_count
+            - delivery_done_count - delivery_error_count,
+        'in_progress', delivery_in_progress_count,
+        'done', delivery_done_count,
+        'error', delivery_error_count
+    ) END AS delivery_counts,
     created_at, updated_at;
 
 -- name: get_batch :one
@@ -15,6 +25,14 @@ RETURNING id, project_id, user_id, mode, status, file_count, row_count, column_m
 SELECT id, project_id, user_id, mode, status, file_count, row_count, column_metadata,
     jsonb_build_object('valid', valid_count, 'warning', warning_count, 'error', error_count)
         AS status_counts,
+    name, identifier_field_key, secondary_field_key,
+    CASE WHEN status = 'completed' THEN jsonb_build_object(
+        'pending', valid_count + warning_count + error_count - delivery_in_progress_count
+            - delivery_done_count - delivery_error_count,
+        'in_progress', delivery_in_progress_count,
+        'done', delivery_done_count,
+        'error', delivery_error_count
+    ) END AS delivery_counts,
     created_at, updated_at
 FROM ingestion_batches
 WHERE id = $1::uuid AND deleted_at IS NULL;
@@ -24,6 +42,14 @@ WHERE id = $1::uuid AND deleted_at IS NULL;
 SELECT id, project_id, user_id, mode, status, file_count, row_count, column_metadata,
     jsonb_build_object('valid', valid_count, 'warning', warning_count, 'error', error_count)
         AS status_counts,
+    name, identifier_field_key, secondary_field_key,
+    CASE WHEN status = 'completed' THEN jsonb_build_object(
+        'pending', valid_count + warning_count + error_count - delivery_in_progress_count
+            - delivery_done_count - delivery_error_count,
+        'in_progress', delivery_in_progress_count,
+        'done', delivery_done_count,
+        'error', delivery_error_count
+    ) END AS delivery_counts,
     created_at, updated_at
 FROM ingestion_batches
 WHERE project_id = $1::uuid AND deleted_at IS NULL
@@ -40,6 +66,14 @@ SELECT b.id, b.project_id, b.user_id, b.mode, b.status, b.file_count, b.row_coun
     b.column_metadata,
     jsonb_build_object('valid', b.valid_count, 'warning', b.warning_count, 'error', b.error_count)
         AS status_counts,
+    b.name, b.identifier_field_key, b.secondary_field_key,
+    CASE WHEN b.status = 'completed' THEN jsonb_build_object(
+        'pending', b.valid_count + b.warning_count + b.error_count
+            - b.delivery_in_progress_count - b.delivery_done_count - b.delivery_error_count,
+        'in_progress', b.delivery_in_progress_count,
+        'done', b.delivery_done_count,
+        'error', b.delivery_error_count
+    ) END AS delivery_counts,
     b.created_at, b.updated_at
 FROM ingestion_batches AS b
 JOIN projects AS p ON p.id = b.project_id AND p.deleted_at IS NULL
@@ -56,6 +90,14 @@ WHERE id = $1::uuid
 RETURNING id, project_id, user_id, mode, status, file_count, row_count, column_metadata,
     jsonb_build_object('valid', valid_count, 'warning', warning_count, 'error', error_count)
         AS status_counts,
+    name, identifier_field_key, secondary_field_key,
+    CASE WHEN status = 'completed' THEN jsonb_build_object(
+        'pending', valid_count + warning_count + error_count - delivery_in_progress_count
+            - delivery_done_count - delivery_error_count,
+        'in_progress', delivery_in_progress_count,
+        'done', delivery_done_count,
+        'error', delivery_error_count
+    ) END AS delivery_counts,
     created_at, updated_at;
 
 -- name: review_batch :one
@@ -66,6 +108,65 @@ WHERE id = $1::uuid AND status = 'pending_review' AND deleted_at IS NULL
 RETURNING id, project_id, user_id, mode, status, file_count, row_count, column_metadata,
     jsonb_build_object('valid', valid_count, 'warning', warning_count, 'error', error_count)
         AS status_counts,
+    name, identifier_field_key, secondary_field_key,
+    CASE WHEN status = 'completed' THEN jsonb_build_object(
+        'pending', valid_count + warning_count + error_count - delivery_in_progress_count
+            - delivery_done_count - delivery_error_count,
+        'in_progress', delivery_in_progress_count,
+        'done', delivery_done_count,
+        'error', delivery_error_count
+    ) END AS delivery_counts,
+    created_at, updated_at;
+
+-- name: update_batch_settings :one
+-- Change a live batch's name and identifier keys: each is set only when its flag ($2, $4, $6)
+-- is true (a PATCH that leaves it out keeps it); no row when the batch is not live.
+UPDATE ingestion_batches
+SET name = CASE WHEN $2::boolean THEN $3::text ELSE name END,
+    identifier_field_key = CASE WHEN $4::boolean THEN $5::text ELSE identifier_field_key END,
+    secondary_field_key = CASE WHEN $6::boolean THEN $7::text ELSE secondary_field_key END,
+    updated_at = now()
+WHERE id = $1::uuid AND deleted_at IS NULL
+RETURNING id, project_id, user_id, mode, status, file_count, row_count, column_metadata,
+    jsonb_build_object('valid', valid_count, 'warning', warning_count, 'error', error_count)
+        AS status_counts,
+    name, identifier_field_key, secondary_field_key,
+    CASE WHEN status = 'completed' THEN jsonb_build_object(
+        'pending', valid_count + warning_count + error_count - delivery_in_progress_count
+            - delivery_done_count - delivery_error_count,
+        'in_progress', delivery_in_progress_count,
+        'done', delivery_done_count,
+        'error', delivery_error_count
+    ) END AS delivery_counts,
+    created_at, updated_at;
+
+-- name: label_batch_columns :one
+-- Set or clear the labels of some columns of a live batch: $2 maps a key to {"label": text}
+-- (a JSON null label clears it); other columns, and the order, stay as they are.
+UPDATE ingestion_batches
+SET column_metadata = (
+        SELECT coalesce(jsonb_agg(CASE
+            WHEN NOT $2::jsonb ? (c.entry ->> 'normalizedKey') THEN c.entry
+            WHEN jsonb_typeof($2::jsonb -> (c.entry ->> 'normalizedKey') -> 'label') = 'string'
+                THEN jsonb_set(c.entry, '{label}',
+                    $2::jsonb -> (c.entry ->> 'normalizedKey') -> 'label')
+            ELSE c.entry - 'label'
+        END ORDER BY c.ordinal), '[]'::jsonb)
+        FROM jsonb_array_elements(column_metadata) WITH ORDINALITY AS c(entry, ordinal)
+    ),
+    updated_at = now()
+WHERE id = $1::uuid AND deleted_at IS NULL
+RETURNING id, project_id, user_id, mode, status, file_count, row_count, column_metadata,
+    jsonb_build_object('valid', valid_count, 'warning', warning_count, 'error', error_count)
+        AS status_counts,
+    name, identifier_field_key, secondary_field_key,
+    CASE WHEN status = 'completed' THEN jsonb_build_object(
+        'pending', valid_count + warning_count + error_count - delivery_in_progress_count
+            - delivery_done_count - delivery_error_count,
+        'in_progress', delivery_in_progress_count,
+        'done', delivery_done_count,
+        'error', delivery_error_count
+    ) END AS delivery_counts,
     created_at, updated_at;
 
 -- name: soft_delete_batch :scalar
@@ -112,4 +213,12 @@ RETURNING b.id, b.project_id, b.user_id, b.mode, b.status, b.file_count, b.row_c
     b.column_metadata,
     jsonb_build_object('valid', b.valid_count, 'warning', b.warning_count, 'error', b.error_count)
         AS status_counts,
+    b.name, b.identifier_field_key, b.secondary_field_key,
+    CASE WHEN b.status = 'completed' THEN jsonb_build_object(
+        'pending', b.valid_count + b.warning_count + b.error_count
+            - b.delivery_in_progress_count - b.delivery_done_count - b.delivery_error_count,
+        'in_progress', b.delivery_in_progress_count,
+        'done', b.delivery_done_count,
+        'error', b.delivery_error_count
+    ) END AS delivery_counts,
     b.created_at, b.updated_at;

@@ -10,6 +10,14 @@
 SELECT id, project_id, user_id, mode, status, file_count, row_count, column_metadata,
     jsonb_build_object('valid', valid_count, 'warning', warning_count, 'error', error_count)
         AS status_counts,
+    name, identifier_field_key, secondary_field_key,
+    CASE WHEN status = 'completed' THEN jsonb_build_object(
+        'pending', valid_count + warning_count + error_count - delivery_in_progress_count
+            - delivery_done_count - delivery_error_count,
+        'in_progress', delivery_in_progress_count,
+        'done', delivery_done_count,
+        'error', delivery_error_count
+    ) END AS delivery_counts,
     created_at, updated_at
 FROM ingestion_batches
 WHERE id = $1::uuid AND deleted_at IS NULL
@@ -86,13 +94,15 @@ WITH target AS (
     ) AS d
     WHERE b.id = $2::uuid AND EXISTS (SELECT 1 FROM changed)
 )
+-- (Rows change only in a batch pending review, which has no delivery state yet.)
 SELECT id, batch_id, position, data, status, validation_messages, source_file_name,
-    source_sheet_name, source_row_index, version, created_at, updated_at
+    source_sheet_name, source_row_index, version, NULL::jsonb AS delivery, created_at,
+    updated_at
 FROM changed
 UNION ALL
 SELECT r.id, r.batch_id, r.position, r.data, r.status, r.validation_messages,
-    r.source_file_name, r.source_sheet_name, r.source_row_index, r.version, r.created_at,
-    r.updated_at
+    r.source_file_name, r.source_sheet_name, r.source_row_index, r.version,
+    NULL::jsonb AS delivery, r.created_at, r.updated_at
 FROM ingestion_rows AS r
 JOIN target AS t ON t.id = r.id
 WHERE NOT EXISTS (SELECT 1 FROM picked);

@@ -22,8 +22,13 @@ WHERE r.batch_id = $1::uuid AND r.position = a.position;
 -- A page of a live batch's live rows in source order, optionally of one status only
 -- (a NULL limit means all, a NULL status any).
 SELECT r.id, r.batch_id, r.position, r.data, r.status, r.validation_messages,
-    r.source_file_name, r.source_sheet_name, r.source_row_index, r.version, r.created_at,
-    r.updated_at
+    r.source_file_name, r.source_sheet_name, r.source_row_index, r.version,
+    CASE WHEN b.status = 'completed' THEN jsonb_build_object(
+        'status', r.delivery_status, 'message', r.delivery_message, 'step', r.delivery_step,
+        'attempts', r.delivery_attempts, 'lease_until', r.delivery_lease_until,
+        'updated_at', r.delivery_updated_at
+    ) END AS delivery,
+    r.created_at, r.updated_at
 FROM ingestion_rows AS r
 JOIN ingestion_batches AS b ON b.id = r.batch_id AND b.deleted_at IS NULL
 WHERE r.batch_id = $1::uuid AND r.deleted_at IS NULL
@@ -91,6 +96,18 @@ CROSS JOIN LATERAL (
                 'sourceSheetName', r.source_sheet_name,
                 'sourceRowIndex', r.source_row_index,
                 'version', r.version,
+                'delivery', CASE WHEN b.status = 'completed' THEN json_build_object(
+                    'status', r.delivery_status,
+                    'message', r.delivery_message,
+                    'step', r.delivery_step,
+                    'attempts', r.delivery_attempts,
+                    'leaseUntil', to_char(r.delivery_lease_until AT TIME ZONE 'UTC',
+                    CASE WHEN extract(microseconds FROM r.delivery_lease_until)::integer % 1000000 = 0
+                    THEN 'YYYY-MM-DD"T"HH24:MI:SS"Z"' ELSE 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"' END),
+                    'updatedAt', to_char(r.delivery_updated_at AT TIME ZONE 'UTC',
+                    CASE WHEN extract(microseconds FROM r.delivery_updated_at)::integer % 1000000 = 0
+                    THEN 'YYYY-MM-DD"T"HH24:MI:SS"Z"' ELSE 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"' END)
+                ) END,
                 'createdAt', to_char(r.created_at AT TIME ZONE 'UTC',
                     CASE WHEN extract(microseconds FROM r.created_at)::integer % 1000000 = 0
                     THEN 'YYYY-MM-DD"T"HH24:MI:SS"Z"' ELSE 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"' END),
@@ -101,7 +118,8 @@ CROSS JOIN LATERAL (
             FROM (
                 SELECT id, batch_id, position, data, status, validation_messages,
                     source_file_name, source_sheet_name, source_row_index, version,
-                    created_at, updated_at
+                    delivery_status, delivery_message, delivery_step, delivery_attempts,
+                    delivery_lease_until, delivery_updated_at, created_at, updated_at
                 FROM ingestion_rows
                 WHERE batch_id = b.id AND deleted_at IS NULL
                     AND position >= CASE WHEN $6::row_status IS NULL THEN start.position ELSE 0 END
@@ -121,8 +139,13 @@ WHERE b.id = $1::uuid AND b.project_id = $2::uuid AND p.user_id = $3::uuid
 -- name: get_row :one
 -- One live row of a live batch.
 SELECT r.id, r.batch_id, r.position, r.data, r.status, r.validation_messages,
-    r.source_file_name, r.source_sheet_name, r.source_row_index, r.version, r.created_at,
-    r.updated_at
+    r.source_file_name, r.source_sheet_name, r.source_row_index, r.version,
+    CASE WHEN b.status = 'completed' THEN jsonb_build_object(
+        'status', r.delivery_status, 'message', r.delivery_message, 'step', r.delivery_step,
+        'attempts', r.delivery_attempts, 'lease_until', r.delivery_lease_until,
+        'updated_at', r.delivery_updated_at
+    ) END AS delivery,
+    r.created_at, r.updated_at
 FROM ingestion_rows AS r
 JOIN ingestion_batches AS b ON b.id = r.batch_id AND b.deleted_at IS NULL
 WHERE r.id = $1::uuid AND r.batch_id = $2::uuid AND r.deleted_at IS NULL;

@@ -59,6 +59,7 @@ async def make_batch(
         user_id=(uploader.id if uploader else project.user_id),
         mode=BatchMode.LIST_MODE,
         file_count=file_count,
+        name="people.csv",
         row_count=len(records),
         column_metadata=[
             ColumnMetadata(

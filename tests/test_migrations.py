@@ -76,6 +76,7 @@ async def test_enum_values_are_lowercase_snake_case(pool):
         "batch_mode": ["list_mode", "profile_mode"],
         "batch_status": ["pending_review", "completed", "failed"],
         "row_status": ["valid", "warning", "error"],
+        "delivery_status": ["pending", "in_progress", "done", "error"],
     }
 
 

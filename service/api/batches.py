@@ -38,16 +38,30 @@ from service.uploads import Uploads
 AuthRequest = Request[User, Claims, State]
 
 
+class DeliveryCountsOut(Wire, frozen=True):
+    pending: int
+    in_progress: int
+    done: int
+    error: int
+
+
 class BatchOut(Wire, frozen=True):
     id: UUID
     project_id: UUID
     user_id: UUID
+    name: str
+    """A display name: the first file's name until the owner sets another."""
     mode: BatchMode
     status: BatchStatus
     file_count: int
     row_count: int
     column_metadata: list[ColumnMetadata]
     status_counts: StatusCounts
+    identifier_field_key: str | None
+    """The key whose value identifies a row to a person (null: none chosen)."""
+    secondary_field_key: str | None
+    delivery_counts: DeliveryCountsOut | None
+    """How many rows are in each delivery state; only once the batch is completed."""
     created_at: datetime
     updated_at: datetime
 

@@ -158,6 +158,8 @@ def domain_error(_: Request[Any, Any, Any], error: Exception) -> Response[Any]:
         }
     if isinstance(error, errors.LimitExceeded | errors.Busy):
         where |= {"limit": error.limit, "limit_value": error.value}
+    if isinstance(error, errors.Unprocessable) and error.field is not None:
+        where["problems"] = [FieldProblem(field=error.field, message=error.detail)]
     return problem_response(status_for(error), error.detail, **where)
 
 

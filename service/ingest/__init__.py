@@ -19,6 +19,7 @@ the batch's `Profile` (columns, inferred types, row count). Each module owns one
     delimited    CSV/TSV: encoding, delimiter, streaming records, their sheet name
     workbook     xlsx/xlsm/xlsb/xls/ods through python-calamine
     keys         header -> key normalization, A1 addresses
+    matching     columns -> a project schema's fields (explicit, saved, key, alias, fuzzy)
     values       cell values in JSON/jsonb-safe shapes
     inference    whole-column type inference and per-value type checks
     validation   validation messages and row status

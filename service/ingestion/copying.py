@@ -60,6 +60,7 @@ async def store(
                     user_id=user_id,
                     mode=mode,
                     file_count=len(worker.names),
+                    name=worker.names[0],
                 )
                 if on_created is not None:
                     await on_created(conn, batch)

@@ -32,6 +32,7 @@ from service.entities import Batch, BatchMode
 from service.ingest import Source
 from service.ingestion import copying, protocol
 from service.ingestion.sandbox import SpareWorker, Worker
+from service.schemas import ProjectSchema
 from service.settings import Settings
 from service.store import rows
 
@@ -55,6 +56,7 @@ async def ingest(
     on_created: Callable[[Connection, Batch], Awaitable[None]] | None = None,
     spare: SpareWorker | None = None,
     conn: Connection | None = None,
+    schema: ProjectSchema | None = None,
 ) -> Batch:
     """Parse `sources` and store them as one new batch, or store nothing and raise.
 
@@ -65,6 +67,7 @@ async def ingest(
     `spare`: take the worker from it, and have it start the next once this one is done.
     `conn`: run the transaction on this connection (the upload's own, which holds its slots,
     see `service.admission`) rather than on one taken from `pool`.
+    `schema`: the project's current schema, which the rows follow (None: no schema).
     """
     started = time.monotonic()
     deadline = asyncio.timeout(settings.ingest_timeout_seconds)
@@ -72,7 +75,9 @@ async def ingest(
     with tempfile.TemporaryDirectory(
         prefix="sheetflow-worker-", ignore_cleanup_errors=True
     ) as scratch:
-        worker = await Worker.start(_request(sources, mode, sheet, settings, scratch), spare)
+        worker = await Worker.start(
+            _request(sources, mode, sheet, settings, scratch, schema), spare
+        )
         try:
             async with deadline:
                 batch = await copying.store(
@@ -130,7 +135,12 @@ async def _analyze(pool: Pool) -> None:
 
 
 def _request(
-    sources: Sequence[Source], mode: BatchMode, sheet: str | None, settings: Settings, scratch: str
+    sources: Sequence[Source],
+    mode: BatchMode,
+    sheet: str | None,
+    settings: Settings,
+    scratch: str,
+    schema: ProjectSchema | None = None,
 ) -> protocol.Request:
     """The worker's request. The worker checks the mode's file count and the limits itself,
     so they are written once, in `service.ingest`."""
@@ -142,4 +152,5 @@ def _request(
         settings=msgspec.structs.replace(settings, jwt_secret=None, database_url=None),
         scratch=scratch,
         request_id=logs.REQUEST_ID.get(),
+        schema=schema,
     )

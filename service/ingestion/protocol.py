@@ -23,6 +23,7 @@ import msgspec
 
 from service import errors
 from service.entities import BatchMode, RowRecord, RowStatus, StatusCounts
+from service.schemas import ProjectSchema
 from service.settings import Settings
 
 _LENGTH = struct.Struct(">I")
@@ -42,6 +43,10 @@ class Request(msgspec.Struct, frozen=True, kw_only=True):
     however it ended."""
     request_id: str | None = None
     """The HTTP request's id (`service.logs`), for the worker's log lines."""
+    schema: ProjectSchema | None = None
+    """The project's current schema (`store.project_schemas.get_current_schema`): values of
+    the columns mapped to its fields are converted and checked by `service.rules`. None:
+    no schema, rows exactly as without one."""
 
 
 class RowsFrame(msgspec.Struct, frozen=True, tag="rows"):

@@ -3,6 +3,7 @@ in the transaction that copies their rows."""
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
 import msgspec
@@ -19,9 +20,11 @@ async def create(
     user_id: UUID,
     mode: BatchMode,
     file_count: int,
+    name: str,
     row_count: int = 0,
     column_metadata: list[ColumnMetadata] | None = None,
 ) -> Batch:
+    """A new batch, pending review; `name` is its first file's name."""
     batch = await queries.one(
         db,
         "create_batch",
@@ -31,6 +34,7 @@ async def create(
         file_count,
         row_count,
         column_metadata or [],
+        name,
         into=Batch,
     )
     assert batch is not None
@@ -97,3 +101,49 @@ async def soft_delete(db: Executor, batch_id: UUID, deleted_by: UUID) -> bool:
 async def restore(db: Executor, owner_id: UUID, project_id: UUID, batch_id: UUID) -> Batch | None:
     """Bring back a soft-deleted batch of the owner's live project; None if there is none."""
     return await queries.one(db, "restore_batch", batch_id, project_id, owner_id, into=Batch)
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    """What a batch PATCH may change beside its status: each field left `UNSET` stays as it
+    is; the keys must be keys of the batch (or None), which the caller checks."""
+
+    name: str | msgspec.UnsetType = msgspec.UNSET
+    identifier_field_key: str | msgspec.UnsetType | None = msgspec.UNSET
+    secondary_field_key: str | msgspec.UnsetType | None = msgspec.UNSET
+
+    def changes_anything(self) -> bool:
+        return any(
+            value is not msgspec.UNSET
+            for value in (self.name, self.identifier_field_key, self.secondary_field_key)
+        )
+
+
+def _given(value: Any) -> tuple[bool, Any]:
+    return (False, None) if value is msgspec.UNSET else (True, value)
+
+
+async def update_settings(db: Executor, batch_id: UUID, settings: Settings) -> Batch | None:
+    """Apply `settings` to a live batch; None when it is not live."""
+    return await queries.one(
+        db,
+        "update_batch_settings",
+        batch_id,
+        *_given(settings.name),
+        *_given(settings.identifier_field_key),
+        *_given(settings.secondary_field_key),
+        into=Batch,
+    )
+
+
+async def label_columns(
+    db: Executor, batch_id: UUID, labels: dict[str, str | None]
+) -> Batch | None:
+    """Set (or, with None, clear) the labels of the columns named by `labels`' keys, which
+    the caller has checked are keys of the batch; None when the batch is not live."""
+    return await queries.one(
+        db,
+        "label_batch_columns",
+        batch_id,
+        {key: {"label": label} for key, label in labels.items()},
+        into=Batch,
+    )

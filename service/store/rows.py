@@ -11,6 +11,7 @@ import msgspec
 from service import queries
 from service.db import Connection, Executor
 from service.entities import CopyRecord, Row, RowStatus, ValidationMessage
+from service.row_filter import RowFilter
 
 
 async def create_many(
@@ -93,6 +94,35 @@ async def page_json(
         limit,
         offset,
         status,
+        max_bytes,
+        next_url,
+    )
+    return None if page is None else page.encode()
+
+
+async def filtered_page_json(
+    db: Executor,
+    owner_id: UUID,
+    project_id: UUID,
+    batch_id: UUID,
+    *,
+    limit: int,
+    offset: int,
+    row_filter: RowFilter,
+    max_bytes: int,
+    next_url: str,
+) -> bytes | None:
+    """`page_json` for a filter that reads the rows (`row_filter.reads_content`): the rows
+    matching every condition of `row_filter`, in source order, `total` counting them all."""
+    page: str | None = await queries.scalar(
+        db,
+        "get_filtered_row_page_json",
+        batch_id,
+        project_id,
+        owner_id,
+        limit,
+        offset,
+        *row_filter.arguments(),
         max_bytes,
         next_url,
     )

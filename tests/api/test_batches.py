@@ -42,9 +42,14 @@ async def test_get_and_list_batches_with_status_counts(client, auth, owned):
         "rowCount",
         "columnMetadata",
         "statusCounts",
+        "name",
+        "identifierFieldKey",
+        "secondaryFieldKey",
+        "deliveryCounts",
         "createdAt",
         "updatedAt",
     }
+    assert (body["name"], body["deliveryCounts"]) == ("people.csv", None)
     assert body["statusCounts"] == {"valid": 1, "warning": 2, "error": 1}
     assert body["columnMetadata"][0] == {
         "normalizedKey": "nome",
@@ -100,9 +105,11 @@ async def test_rows_in_source_order_with_status_filter_and_by_id(client, auth, o
         "sourceSheetName",
         "sourceRowIndex",
         "version",
+        "delivery",
         "createdAt",
         "updatedAt",
     }
+    assert row["delivery"] is None  # the batch is not completed
     assert row["data"] == {"nome": "Caio", "cidade": None}
 
     warnings = await client.get(url + "/rows", params={"status": "warning"}, headers=auth())

@@ -31,6 +31,7 @@ async def test_create_and_find(pool):
         user_id=owner.id,
         mode=BatchMode.PROFILE_MODE,
         file_count=3,
+        name="forms.xlsx",
         row_count=42,
         column_metadata=columns,
     )

@@ -1,0 +1,107 @@
+-- Rows found by content: the pages of GET …/rows with a filter that reads the rows themselves
+-- (`delivery`, `q`, `where.<key>`; `status` alone is served by rows.sql). The filter's four
+-- parameters are always $6 status, $7 delivery, $8 q and $9 where, as
+-- `service.row_filter.RowFilter.arguments` gives them; `r` is the row and `b` its batch.
+-- `q` folds case and accents the way fields.sql's value search does (NFD, combining marks
+-- U+0300–U+036F removed, lower case), over the row's values joined by U+001F (a control
+-- character no search contains), so that a search never matches across two values or a key.
+
+-- name: get_filtered_row_page_json :scalar
+-- The JSON body of GET …/rows with a filter (see above): the matching live rows of batch $1
+-- of project $2 owned by user $3 in source order, $4 of them from the $5th, with the number
+-- of matches; NULL when no such live batch exists. As get_row_page_json: the page stops
+-- before the row that would take its items past $10 bytes of JSON (the first row always
+-- comes), and `next` is $11 followed by the offset of the first matching row left out.
+SELECT json_build_object(
+    'items', coalesce(page.items, '[]'::json),
+    'total', counted.total,
+    'limit', $4::integer,
+    'offset', $5::integer,
+    'next', CASE WHEN $5::integer::bigint + page.kept < counted.total
+        THEN $11::text || ($5::integer::bigint + page.kept) END
+)
+FROM ingestion_batches AS b
+JOIN projects AS p ON p.id = b.project_id AND p.deleted_at IS NULL
+CROSS JOIN LATERAL (
+    SELECT count(*) AS total
+    FROM ingestion_rows AS r
+    WHERE r.batch_id = b.id AND r.deleted_at IS NULL
+        AND ($6::row_status IS NULL OR r.status = $6::row_status)
+        AND ($7::delivery_status IS NULL
+            OR (b.status = 'completed' AND r.delivery_status = $7::delivery_status))
+        AND ($8::text IS NULL OR strpos(
+            lower(regexp_replace(normalize(array_to_string(ARRAY(
+                    SELECT e.value FROM jsonb_each_text(r.data) AS e(key, value)), chr(31)), NFD),
+                    '[\u0300-\u036f]', '', 'g')),
+            lower(regexp_replace(normalize($8::text, NFD), '[\u0300-\u036f]', '', 'g'))
+        ) > 0)
+        AND NOT EXISTS (
+            SELECT 1 FROM jsonb_each($9::jsonb) AS w(key, accepted)
+            WHERE NOT w.accepted @> jsonb_build_array(r.data -> w.key)
+        )
+) AS counted
+CROSS JOIN LATERAL (
+    SELECT json_agg(sized.item ORDER BY sized.position) AS items, count(*) AS kept
+    FROM (
+        SELECT built.position, built.item,
+            row_number() OVER (ORDER BY built.position) AS ordinal,
+            sum(pg_column_size(built.item)) OVER (ORDER BY built.position) AS bytes
+        FROM (
+            SELECT r.position, json_build_object(
+                'id', r.id,
+                'batchId', r.batch_id,
+                'data', r.data,
+                'status', r.status,
+                'validationMessages', r.validation_messages,
+                'sourceFileName', r.source_file_name,
+                'sourceSheetName', r.source_sheet_name,
+                'sourceRowIndex', r.source_row_index,
+                'delivery', CASE WHEN b.status = 'completed' THEN json_build_object(
+                    'status', r.delivery_status,
+                    'message', r.delivery_message,
+                    'step', r.delivery_step,
+                    'attempts', r.delivery_attempts,
+                    'leaseUntil', to_char(r.delivery_lease_until AT TIME ZONE 'UTC',
+                    CASE WHEN extract(microseconds FROM r.delivery_lease_until)::integer % 1000000 = 0
+                    THEN 'YYYY-MM-DD"T"HH24:MI:SS"Z"' ELSE 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"' END),
+                    'updatedAt', to_char(r.delivery_updated_at AT TIME ZONE 'UTC',
+                    CASE WHEN extract(microseconds FROM r.delivery_updated_at)::integer % 1000000 = 0
+                    THEN 'YYYY-MM-DD"T"HH24:MI:SS"Z"' ELSE 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"' END)
+                ) END,
+                'createdAt', to_char(r.created_at AT TIME ZONE 'UTC',
+                    CASE WHEN extract(microseconds FROM r.created_at)::integer % 1000000 = 0
+                    THEN 'YYYY-MM-DD"T"HH24:MI:SS"Z"' ELSE 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"' END),
+                'updatedAt', to_char(r.updated_at AT TIME ZONE 'UTC',
+                    CASE WHEN extract(microseconds FROM r.updated_at)::integer % 1000000 = 0
+                    THEN 'YYYY-MM-DD"T"HH24:MI:SS"Z"' ELSE 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"' END)
+            ) AS item
+            FROM (
+                SELECT r.id, r.batch_id, r.position, r.data, r.status, r.validation_messages,
+                    r.source_file_name, r.source_sheet_name, r.source_row_index,
+                    r.delivery_status, r.delivery_message, r.delivery_step, r.delivery_attempts,
+                    r.delivery_lease_until, r.delivery_updated_at, r.created_at, r.updated_at
+                FROM ingestion_rows AS r
+                WHERE r.batch_id = b.id AND r.deleted_at IS NULL
+                    AND ($6::row_status IS NULL OR r.status = $6::row_status)
+                    AND ($7::delivery_status IS NULL
+                        OR (b.status = 'completed' AND r.delivery_status = $7::delivery_status))
+                    AND ($8::text IS NULL OR strpos(
+                        lower(regexp_replace(normalize(array_to_string(ARRAY(
+                                SELECT e.value FROM jsonb_each_text(r.data) AS e(key, value)), chr(31)), NFD),
+                                '[\u0300-\u036f]', '', 'g')),
+                        lower(regexp_replace(normalize($8::text, NFD), '[\u0300-\u036f]', '', 'g'))
+                    ) > 0)
+                    AND NOT EXISTS (
+                        SELECT 1 FROM jsonb_each($9::jsonb) AS w(key, accepted)
+                        WHERE NOT w.accepted @> jsonb_build_array(r.data -> w.key)
+                    )
+                ORDER BY r.position
+                LIMIT $4::integer OFFSET $5::integer
+            ) AS r
+            OFFSET 0
+        ) AS built
+    ) AS sized
+    WHERE sized.ordinal = 1 OR sized.bytes <= $10::bigint
+) AS page
+WHERE b.id = $1::uuid AND b.project_id = $2::uuid AND p.user_id = $3::uuid
+    AND b.deleted_at IS NULL;
