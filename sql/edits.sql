@@ -3,7 +3,11 @@
 -- (sheetflow_revalidate, db/migrations/…_create_row_revalidation_functions.sql), appends their
 -- events (INSERT … SELECT from the change) and adjusts the batch's counts, so nothing is ever
 -- half-written. Callers hold the batch's row lock (lock_batch_for_edit) first: edits, deletes
--- and reviews of one batch serialize on it, always batch first, then rows.
+-- and reviews of one batch serialize on it, always batch first, then rows. Rows of a batch
+-- pending review change only under that lock, so the set-based edits read the rows' values
+-- before the change (for the events and counts) without locking each row first.
+-- `OFFSET 0` keeps each row's new data and messages computed once (the planner would
+-- otherwise pull the subquery up and evaluate them again for every use in the UPDATE).
 
 -- name: lock_batch_for_edit :one
 -- Lock one live batch for a change of its rows (waits for a review or an edit under way).
@@ -125,7 +129,7 @@ WITH picked AS (
                 WHERE r.data -> p.key IS DISTINCT FROM p.value ORDER BY p.key) AS keys
     ) AS edited
     WHERE r.batch_id = $1::uuid AND r.deleted_at IS NULL AND cardinality(edited.keys) > 0
-    FOR UPDATE OF r
+    OFFSET 0
 ), changed AS (
     UPDATE ingestion_rows AS r
     SET data = p.new_data, validation_messages = p.new_messages,
@@ -202,7 +206,7 @@ WITH picked AS (
             WHEN 'exact' THEN r.data ->> $10::text = $11::text
             ELSE strpos(r.data ->> $10::text, $11::text) > 0 END)
         AND cardinality(edited.keys) > 0
-    FOR UPDATE OF r
+    OFFSET 0
 ), changed AS (
     UPDATE ingestion_rows AS r
     SET data = p.new_data, validation_messages = p.new_messages,

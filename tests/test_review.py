@@ -159,3 +159,29 @@ async def test_messages_stay_in_column_order_with_extra_cells_last(pool):
         "c",
         "column_e",
     ]
+
+
+async def test_messages_of_several_edited_keys_merge_into_column_order(pool):
+    owner = await make_user(pool)
+    types = {key: InferredType.INTEGER for key in "abcd"}
+    extra = ValidationMessage(field="column_f", type="extra_cells", message="1 cell dropped")
+    batch = await make_batch(
+        pool,
+        project=await make_project(pool, owner=owner),
+        records=[{"a": 1, "b": 2, "c": 3, "d": 4}],
+        statuses=[RowStatus.WARNING],
+        messages=[[validation.sanitized("b", "fixed"), validation.sanitized("d", "fixed"), extra]],
+        types=types,
+    )
+    (row,) = await rows.find_by_batch_id(pool, batch.id)
+
+    await _apply(pool, batch, owner, {row.id: {"d": "x", "c": "y", "a": "z"}})
+
+    found = (await rows.get(pool, batch.id, row.id)).validation_messages
+    assert [(m.field, m.type) for m in found] == [
+        ("a", "type_mismatch"),
+        ("b", "sanitized"),
+        ("c", "type_mismatch"),
+        ("d", "type_mismatch"),
+        ("column_f", "extra_cells"),
+    ]
