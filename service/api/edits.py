@@ -17,7 +17,7 @@ from service import review
 from service.api.auth import Claims
 from service.api.problems import AUTHENTICATED, documented
 from service.api.rows import ROWS_PATH, RowOut
-from service.api.wire import Text, Wire, to_wire
+from service.api.wire import TEXT_PATTERN, Text, Wire, to_wire
 from service.entities import Row, RowStatus, StatusCounts, User
 from service.errors import InvalidInput
 from service.settings import Settings
@@ -36,6 +36,8 @@ IfMatch = Annotated[
     HeaderParameter(
         name="If-Match",
         required=False,
+        # Documented here, checked by review.parse_if_match (with a message naming it).
+        schema_extra={"pattern": TEXT_PATTERN},
         description=(
             'The row\'s ETag as you read it (`"3"`): the change is made only if the row is '
             "still at that version, else 412. Strong comparison: a weak tag (`W/…`) never "
