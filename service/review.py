@@ -1,7 +1,7 @@
 """The review loop: rows corrected in place (one, many by filter, or one patch per row),
 deleted and restored, every change audited, while the batch is pending review.
 
-Every change runs in one transaction that first locks the batch's row (`edits.lock_batch`):
+Every change runs in one transaction that first locks the batch's row (`edit_store.lock_batch`):
 the edits, deletes and verdicts of one batch serialize on it, so an edit racing a review
 either lands before the verdict or finds the batch reviewed (409), and the batch's
 `statusCounts` always equal a recount. Edited rows are re-validated in the statement that
@@ -54,7 +54,8 @@ from service.ingest.inference import (
     URL,
 )
 from service.ingest.values import MAX_SAFE_INTEGER, has_surrogates
-from service.store import batches, edits, events, rows
+from service.store import batches, events, rows
+from service.store import edits as edit_store
 from service.store.edits import BulkFilter, Changed
 
 KIND_NAMES = {
@@ -156,7 +157,7 @@ def ensure_pending(batch: Batch) -> None:
 
 
 async def _locked_pending(conn: Connection, batch_id: UUID) -> Batch:
-    locked = await edits.lock_batch(conn, batch_id)
+    locked = await edit_store.lock_batch(conn, batch_id)
     if locked is None:
         raise NotFound(f"batch {batch_id} not found")
     ensure_pending(locked)
@@ -173,7 +174,7 @@ async def _rules(
             keys[key] = None
             if value is None:
                 emptied[key] = None
-    warned = await edits.empty_warned_keys(conn, batch.id, list(emptied))
+    warned = await edit_store.empty_warned_keys(conn, batch.id, list(emptied))
     return list(keys), await project_schema_rules(conn, batch, edit_rules(batch, keys, warned))
 
 
@@ -194,7 +195,7 @@ async def apply_row_edits(
     conn: Connection,
     batch: Batch,
     actor_id: UUID,
-    edits_by_row: Mapping[UUID, Mapping[str, Any]],
+    edits: Mapping[UUID, Mapping[str, Any]],
     *,
     max_chars: int = 32_767,
 ) -> EditOutcome:
@@ -208,10 +209,10 @@ async def apply_row_edits(
     batch is theirs (`ownership.batch`)."""
     locked = await _locked_pending(conn, batch.id)
     patches = {
-        row_id: patch_values(locked, patch, max_chars) for row_id, patch in edits_by_row.items()
+        row_id: patch_values(locked, patch, max_chars) for row_id, patch in edits.items()
     }
     _, rules = await _rules(conn, locked, patches.values())
-    changed = await edits.edit_rows(conn, locked.id, patches, actor_id=actor_id, rules=rules)
+    changed = await edit_store.edit_rows(conn, locked.id, patches, actor_id=actor_id, rules=rules)
     after = await batches.find_by_id(conn, locked.id)
     assert after is not None
     return EditOutcome(
@@ -230,7 +231,7 @@ async def review_batch(
     of its rows under way (the batch's lock), so the verdict sees the rows as edited."""
     async with transaction(pool) as conn:
         await ownership.batch(conn, owner_id, project_id, batch_id)
-        locked = await edits.lock_batch(conn, batch_id)
+        locked = await edit_store.lock_batch(conn, batch_id)
         reviewed = None if locked is None else await batches.review(conn, batch_id, status)
         if locked is None or reviewed is None:
             current = await ownership.batch(conn, owner_id, project_id, batch_id)
@@ -284,12 +285,12 @@ async def edit_row(
         locked = await _locked_pending(conn, batch_id)
         values = patch_values(locked, patch, max_chars)
         _, rules = await _rules(conn, locked, [values])
-        row = await edits.edit_row(
+        row = await edit_store.edit_row(
             conn, locked.id, row_id, values, versions=if_match, actor_id=owner_id, rules=rules
         )
         if row is not None:
             return row
-        state = await edits.row_state(conn, locked.id, row_id)
+        state = await edit_store.row_state(conn, locked.id, row_id)
         if state is None or not state.live:
             raise missing_row(batch_id, row_id)
         raise PreconditionFailed(
@@ -332,8 +333,8 @@ async def bulk_update(
             keys = [replace.field]
             exact = cell_value(replace.field, replace.replace, max_chars)
             emptied = [replace.field] if not replace.replace.strip() else []
-            warned = await edits.empty_warned_keys(conn, locked.id, emptied)
-            changed = await edits.bulk_update(
+            warned = await edit_store.empty_warned_keys(conn, locked.id, emptied)
+            changed = await edit_store.bulk_update(
                 conn,
                 locked.id,
                 where,
@@ -350,7 +351,7 @@ async def bulk_update(
             assert values is not None
             cells = patch_values(locked, values, max_chars)
             keys, rules = await _rules(conn, locked, [cells])
-            changed = await edits.bulk_update(
+            changed = await edit_store.bulk_update(
                 conn,
                 locked.id,
                 where,
@@ -372,7 +373,7 @@ async def delete_row(
     async with transaction(pool) as conn:
         await ownership.batch(conn, owner_id, project_id, batch_id)
         locked = await _locked_pending(conn, batch_id)
-        if not await edits.soft_delete_row(conn, locked.id, row_id, owner_id):
+        if not await edit_store.soft_delete_row(conn, locked.id, row_id, owner_id):
             raise missing_row(batch_id, row_id)
 
 
@@ -384,7 +385,7 @@ async def restore_row(
     async with transaction(pool) as conn:
         await ownership.batch(conn, owner_id, project_id, batch_id)
         locked = await _locked_pending(conn, batch_id)
-        await edits.restore_row(conn, locked.id, row_id, owner_id)
+        await edit_store.restore_row(conn, locked.id, row_id, owner_id)
         row = await rows.get(conn, locked.id, row_id)
         if row is None:
             raise missing_row(batch_id, row_id)
