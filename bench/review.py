@@ -181,6 +181,7 @@ async def bulk(pool: db.Pool, batch: Any, owner: uuid.UUID, copied: float, round
                 batch.id,
                 BulkFilter(),
                 max_chars=32_767,
+                seconds=3600,
                 **VARIANTS[name](round_number),
             )
             times[name].append(time.perf_counter() - started)

@@ -208,9 +208,7 @@ async def apply_row_edits(
     that changes nothing leaves its row (and its version) alone. The caller checks that the
     batch is theirs (`ownership.batch`)."""
     locked = await _locked_pending(conn, batch.id)
-    patches = {
-        row_id: patch_values(locked, patch, max_chars) for row_id, patch in edits.items()
-    }
+    patches = {row_id: patch_values(locked, patch, max_chars) for row_id, patch in edits.items()}
     _, rules = await _rules(conn, locked, patches.values())
     changed = await edit_store.edit_rows(conn, locked.id, patches, actor_id=actor_id, rules=rules)
     after = await batches.find_by_id(conn, locked.id)
@@ -320,12 +318,16 @@ async def bulk_update(
     values: Mapping[str, Any] | None = None,
     replace: Replace | None = None,
     max_chars: int,
+    seconds: float,
 ) -> tuple[Changed, Batch]:
     """Edit every live row that matches `where` in one set-based statement: merge `values`
-    into it, or `replace` text in one key. Returns what changed and the batch after."""
+    into it, or `replace` text in one key. Returns what changed and the batch after. The
+    statement may run for `seconds` (a batch's rows, like its COPY, take longer than a
+    request's statement timeout allows)."""
     async with transaction(pool) as conn:
         await ownership.batch(conn, owner_id, project_id, batch_id)
         locked = await _locked_pending(conn, batch_id)
+        await rows.allow_long_copy(conn, seconds)
         if where.field is not None:
             check_keys(locked, [where.field])
         if replace is not None:
@@ -346,6 +348,7 @@ async def bulk_update(
                 keys=keys,
                 actor_id=owner_id,
                 rules=await project_schema_rules(conn, locked, edit_rules(locked, keys, warned)),
+                guard_seconds=seconds + 1,
             )
         else:
             assert values is not None
@@ -360,6 +363,7 @@ async def bulk_update(
                 keys=keys,
                 actor_id=owner_id,
                 rules=rules,
+                guard_seconds=seconds + 1,
             )
         after = await batches.find_by_id(conn, locked.id)
         assert after is not None

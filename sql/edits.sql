@@ -163,7 +163,7 @@ SELECT count(*)::integer AS rows_changed,
     coalesce(sum(cardinality(keys)), 0)::integer AS cells_changed
 FROM changed;
 
--- name: bulk_update_rows :one
+-- name: bulk_update_rows :scalar
 -- One set-based edit of the live rows of batch $1 by actor $2 that match the filter (status
 -- $3, ids $4, key $5 whose text equals $6 (a JSON null: is empty) or contains $7; NULL: no
 -- such condition): `set` ($8 = 'set') merges object $9 into each row; `replace` ($8 =
@@ -171,7 +171,7 @@ FROM changed;
 -- $12 (exact), or with its text where $11 becomes $13, trimmed, empty as null (contains).
 -- Rows that would not change are left out. Re-validated by rules $14 for keys $15, one event
 -- of kind $16 per row changed, the batch's counts adjusted. Returns how many rows and cells
--- changed.
+-- changed, as an array of the two.
 WITH picked AS (
     SELECT r.id, r.data AS old_data, r.status AS old_status, edited.data AS new_data,
         edited.keys,
@@ -236,9 +236,7 @@ WITH picked AS (
     ) AS d
     WHERE b.id = $1::uuid AND EXISTS (SELECT 1 FROM changed)
 )
-SELECT count(*)::integer AS rows_changed,
-    coalesce(sum(cardinality(keys)), 0)::integer AS cells_changed
-FROM changed;
+SELECT ARRAY[count(*), coalesce(sum(cardinality(keys)), 0)]::integer[] FROM changed;
 
 -- name: soft_delete_row :scalar
 -- Hide live row $1 of batch $2 (by actor $3, event kind $4), taking it out of the batch's

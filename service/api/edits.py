@@ -241,6 +241,7 @@ async def bulk_update(
             match=data.replace.match,
         ),
         max_chars=settings.max_cell_chars,
+        seconds=settings.ingest_timeout_seconds,
     )
     return BulkUpdateOut(
         updated=changed.rows_changed,

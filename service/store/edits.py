@@ -124,12 +124,14 @@ async def bulk_update(
     keys: Sequence[str],
     actor_id: UUID,
     rules: Mapping[str, Any],
+    guard_seconds: float | None = None,
 ) -> Changed:
     """One set-based edit of the rows matching `where`: `set` merges `values`; `exact`
     replaces the value of `field` whose text is `find` with `replacement`; `contains`
     replaces `find` in the text of `field` with `replace_text`. `keys`: the keys it may
-    change (re-validated)."""
-    changed = await queries.one(
+    change (re-validated). `guard_seconds` replaces the connection's client-side statement
+    guard (with `rows.allow_long_copy` for the server's, for a batch of a million rows)."""
+    counted = await queries.scalar(
         db,
         "bulk_update_rows",
         batch_id,
@@ -148,10 +150,9 @@ async def bulk_update(
         dict(rules),
         list(keys),
         EventKind.ROW_BULK_EDITED,
-        into=Changed,
+        guard_seconds=guard_seconds,
     )
-    assert changed is not None
-    return changed
+    return Changed(rows_changed=counted[0], cells_changed=counted[1])
 
 
 async def soft_delete_row(db: Executor, batch_id: UUID, row_id: UUID, actor_id: UUID) -> bool:
