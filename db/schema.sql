@@ -223,6 +223,7 @@ CREATE TABLE public.ingestion_batches (
     field_stats jsonb,
     schema_version integer,
     review_note text,
+    empty_warned_keys text[],
     delivery_cursor integer DEFAULT 0 NOT NULL,
     delivery_in_progress_count integer DEFAULT 0 NOT NULL,
     delivery_done_count integer DEFAULT 0 NOT NULL,
@@ -668,5 +669,6 @@ INSERT INTO public.schema_migrations (version) VALUES
     ('20261203122200'),
     ('20261203122300'),
     ('20261203122400'),
+    ('20261203122500'),
     ('20261203123000'),
     ('20261203123100');

@@ -174,7 +174,7 @@ async def _rules(
             keys[key] = None
             if value is None:
                 emptied[key] = None
-    warned = await edit_store.empty_warned_keys(conn, batch.id, list(emptied))
+    warned = await edit_store.empty_warned_keys(conn, batch, list(emptied))
     return list(keys), await project_schema_rules(conn, batch, edit_rules(batch, keys, warned))
 
 
@@ -335,7 +335,7 @@ async def bulk_update(
             keys = [replace.field]
             exact = cell_value(replace.field, replace.replace, max_chars)
             emptied = [replace.field] if not replace.replace.strip() else []
-            warned = await edit_store.empty_warned_keys(conn, locked.id, emptied)
+            warned = await edit_store.empty_warned_keys(conn, locked, emptied)
             changed = await edit_store.bulk_update(
                 conn,
                 locked.id,

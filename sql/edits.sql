@@ -27,22 +27,33 @@ FROM ingestion_batches
 WHERE id = $1::uuid AND deleted_at IS NULL
 FOR UPDATE;
 
--- name: list_empty_warned_keys :scalar
--- Which of keys $2 warn `empty` in batch $1: those whose every live empty value carries an
--- `empty` message (a cell error aside), i.e. the columns found filled in at least 95 % of
--- their rows at upload (the others hold empty values without one).
-SELECT coalesce(array_agg(k.key ORDER BY k.key), '{}'::text[])
-FROM unnest($2::text[]) AS k(key)
-WHERE NOT EXISTS (
-    SELECT 1
-    FROM ingestion_rows AS r
-    WHERE r.batch_id = $1::uuid AND r.deleted_at IS NULL
-        AND sheetflow_value_kind(r.data -> k.key) = 'empty'
-        AND NOT r.validation_messages @> jsonb_build_array(
-            jsonb_build_object('field', k.key, 'type', 'empty'))
-        AND NOT r.validation_messages @> jsonb_build_array(
-            jsonb_build_object('field', k.key, 'type', 'cell_error'))
-);
+-- name: get_empty_warned_keys :scalar
+-- The keys of batch $1 whose columns warn an empty value, if already found (NULL otherwise).
+SELECT empty_warned_keys FROM ingestion_batches WHERE id = $1::uuid;
+
+-- name: save_empty_warned_keys :scalar
+-- Find and keep which of the keys $2 of batch $1 warn an empty value: those whose every live
+-- empty value (stored as JSON null) carries an `empty` message, a cell error aside, i.e. the
+-- columns found filled in at least 95 % of their rows at upload (the others hold empty
+-- values without one). One read of the batch's rows.
+UPDATE ingestion_batches
+SET empty_warned_keys = (
+    SELECT coalesce(array_agg(k.key ORDER BY k.key), '{}'::text[])
+    FROM unnest($2::text[]) AS k(key)
+    WHERE k.key NOT IN (
+        SELECT DISTINCT e.key
+        FROM ingestion_rows AS r
+        CROSS JOIN LATERAL jsonb_each(r.data) AS e(key, value)
+        WHERE r.batch_id = $1::uuid AND r.deleted_at IS NULL
+            AND (e.value = 'null'::jsonb OR e.value = '""'::jsonb)
+            AND NOT r.validation_messages @> jsonb_build_array(
+                jsonb_build_object('field', e.key, 'type', 'empty'))
+            AND NOT r.validation_messages @> jsonb_build_array(
+                jsonb_build_object('field', e.key, 'type', 'cell_error'))
+    )
+)
+WHERE id = $1::uuid
+RETURNING empty_warned_keys;
 
 -- name: edit_row :one
 -- Apply patch $4 to live row $1 of batch $2 when its version is in $3 (NULL: any), by actor $5,

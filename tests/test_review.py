@@ -111,6 +111,9 @@ async def test_an_emptied_value_warns_only_where_its_column_warns_empty(pool):
     assert found[3].validation_messages == [validation.empty("idade")]
     assert [row.status for row in found] == ["warning", "valid", "warning", "warning"]
     assert outcome.counts_after == StatusCounts(valid=1, warning=3, error=0)
+    # Found once for every key, and kept on the batch for the next edits.
+    kept = "SELECT empty_warned_keys FROM ingestion_batches WHERE id = $1"
+    assert await pool.fetchval(kept, batch.id) == ["cidade", "idade", "nome"]
 
 
 async def test_a_patch_that_changes_nothing_leaves_the_row_alone(pool):

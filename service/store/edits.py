@@ -52,11 +52,17 @@ async def lock_batch(db: Executor, batch_id: UUID) -> Batch | None:
     return await queries.one(db, "lock_batch_for_edit", batch_id, into=Batch)
 
 
-async def empty_warned_keys(db: Executor, batch_id: UUID, keys: Sequence[str]) -> set[str]:
-    """Those of `keys` whose columns warn an empty value (filled in ≥ 95 % at upload)."""
+async def empty_warned_keys(db: Executor, batch: Batch, keys: Sequence[str]) -> set[str]:
+    """Those of `keys` whose columns warn an empty value (filled in ≥ 95 % at upload). Found
+    for every key of the batch on the first call that needs it (one read of its rows), then
+    kept on the batch; call it holding the batch's lock."""
     if not keys:
         return set()
-    return set(await queries.scalar(db, "list_empty_warned_keys", batch_id, list(keys)))
+    found = await queries.scalar(db, "get_empty_warned_keys", batch.id)
+    if found is None:
+        every_key = [column.normalized_key for column in batch.column_metadata]
+        found = await queries.scalar(db, "save_empty_warned_keys", batch.id, every_key)
+    return set(keys) & set(found)
 
 
 async def edit_row(
