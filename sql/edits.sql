@@ -128,8 +128,11 @@ WHERE NOT EXISTS (SELECT 1 FROM picked);
 -- changed), the batch's counts adjusted; rows not live in the batch are left out. Returns
 -- how many rows and cells changed.
 WITH picked AS (
-    SELECT r.id, r.data AS old_data, r.status AS old_status, edited.data AS new_data,
-        edited.keys,
+    SELECT r.id, r.status AS old_status, edited.data AS new_data, edited.keys,
+        (SELECT jsonb_object_agg(k, coalesce(r.data -> k, 'null')) FROM unnest(edited.keys) k)
+            AS before,
+        (SELECT jsonb_object_agg(k, coalesce(edited.data -> k, 'null'))
+            FROM unnest(edited.keys) k) AS after,
         sheetflow_revalidate(r.validation_messages, edited.data, edited.keys, $5::jsonb)
             AS new_messages
     FROM unnest($3::uuid[], $4::jsonb[]) AS e(id, patch)
@@ -148,12 +151,10 @@ WITH picked AS (
         updated_at = now()
     FROM picked AS p
     WHERE r.id = p.id
-    RETURNING r.id, r.data, r.status, p.old_status, p.old_data, p.keys
+    RETURNING r.id, r.status, p.old_status, p.before, p.after, cardinality(p.keys) AS cells
 ), logged AS (
     INSERT INTO ingestion_events (batch_id, row_id, actor_id, kind, before, after)
-    SELECT $1::uuid, c.id, $2::uuid, $6::text,
-        (SELECT jsonb_object_agg(k, coalesce(c.old_data -> k, 'null')) FROM unnest(c.keys) k),
-        (SELECT jsonb_object_agg(k, coalesce(c.data -> k, 'null')) FROM unnest(c.keys) k)
+    SELECT $1::uuid, c.id, $2::uuid, $6::text, c.before, c.after
     FROM changed AS c
 ), counted AS (
     UPDATE ingestion_batches AS b
@@ -171,7 +172,7 @@ WITH picked AS (
     WHERE b.id = $1::uuid AND EXISTS (SELECT 1 FROM changed)
 )
 SELECT count(*)::integer AS rows_changed,
-    coalesce(sum(cardinality(keys)), 0)::integer AS cells_changed
+    coalesce(sum(cells), 0)::integer AS cells_changed
 FROM changed;
 
 -- name: bulk_update_rows :scalar
@@ -184,8 +185,11 @@ FROM changed;
 -- of kind $16 per row changed, the batch's counts adjusted. Returns how many rows and cells
 -- changed, as an array of the two.
 WITH picked AS (
-    SELECT r.id, r.data AS old_data, r.status AS old_status, edited.data AS new_data,
-        edited.keys,
+    SELECT r.id, r.status AS old_status, edited.data AS new_data, edited.keys,
+        (SELECT jsonb_object_agg(k, coalesce(r.data -> k, 'null')) FROM unnest(edited.keys) k)
+            AS before,
+        (SELECT jsonb_object_agg(k, coalesce(edited.data -> k, 'null'))
+            FROM unnest(edited.keys) k) AS after,
         sheetflow_revalidate(r.validation_messages, edited.data, $15::text[], $14::jsonb)
             AS new_messages
     FROM ingestion_rows AS r
@@ -225,12 +229,10 @@ WITH picked AS (
         updated_at = now()
     FROM picked AS p
     WHERE r.id = p.id
-    RETURNING r.id, r.data, r.status, p.old_status, p.old_data, p.keys
+    RETURNING r.id, r.status, p.old_status, p.before, p.after, cardinality(p.keys) AS cells
 ), logged AS (
     INSERT INTO ingestion_events (batch_id, row_id, actor_id, kind, before, after)
-    SELECT $1::uuid, c.id, $2::uuid, $16::text,
-        (SELECT jsonb_object_agg(k, coalesce(c.old_data -> k, 'null')) FROM unnest(c.keys) k),
-        (SELECT jsonb_object_agg(k, coalesce(c.data -> k, 'null')) FROM unnest(c.keys) k)
+    SELECT $1::uuid, c.id, $2::uuid, $16::text, c.before, c.after
     FROM changed AS c
 ), counted AS (
     UPDATE ingestion_batches AS b
@@ -247,7 +249,7 @@ WITH picked AS (
     ) AS d
     WHERE b.id = $1::uuid AND EXISTS (SELECT 1 FROM changed)
 )
-SELECT ARRAY[count(*), coalesce(sum(cardinality(keys)), 0)]::integer[] FROM changed;
+SELECT ARRAY[count(*), coalesce(sum(cells), 0)]::integer[] FROM changed;
 
 -- name: soft_delete_row :scalar
 -- Hide live row $1 of batch $2 (by actor $3, event kind $4), taking it out of the batch's
