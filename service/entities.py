@@ -138,6 +138,12 @@ class EventKind(enum.StrEnum):
     - `batch.reviewed`: `{"status": …}` before and after.
     - `batch.deleted`, `batch.restored`: none, or `{"cascade": "project"}` after when the
       project's deletion or restore carried the batch.
+    - `batch.settings_changed`: `{member: value}` of the settings the PATCH gave (`name`,
+      `identifierFieldKey`, `secondaryFieldKey`), before and after.
+    - `batch.columns_labelled`: `{key: label}` of the columns labelled (null: no label).
+    - `row.delivery_claimed`: `{"status": …}` before (pending, or in_progress whose lease ran
+      out), `{"status": "in_progress", "attempts": …, "leaseUntil": …}` after.
+    - `row.delivery_reported`: `{"status", "message", "step"}` before and after.
     """
 
     ROW_EDITED = "row.edited"
@@ -147,6 +153,10 @@ class EventKind(enum.StrEnum):
     BATCH_REVIEWED = "batch.reviewed"
     BATCH_DELETED = "batch.deleted"
     BATCH_RESTORED = "batch.restored"
+    BATCH_SETTINGS_CHANGED = "batch.settings_changed"
+    BATCH_COLUMNS_LABELLED = "batch.columns_labelled"
+    ROW_DELIVERY_CLAIMED = "row.delivery_claimed"
+    ROW_DELIVERY_REPORTED = "row.delivery_reported"
 
 
 class Event(msgspec.Struct, frozen=True, kw_only=True):

@@ -29,7 +29,6 @@ from service.entities import (
     Batch,
     BatchStatus,
     ColumnMetadata,
-    EventKind,
     Row,
     StatusCounts,
 )
@@ -54,7 +53,7 @@ from service.ingest.inference import (
     URL,
 )
 from service.ingest.values import MAX_SAFE_INTEGER, has_surrogates
-from service.store import batches, events, rows
+from service.store import batches, rows
 from service.store import edits as edit_store
 from service.store.edits import BulkFilter, Changed
 
@@ -219,33 +218,6 @@ async def apply_row_edits(
         rows_changed=changed.rows_changed,
         cells_changed=changed.cells_changed,
     )
-
-
-async def review_batch(
-    pool: Pool, owner_id: UUID, project_id: UUID, batch_id: UUID, status: BatchStatus
-) -> Batch:
-    """Give a batch pending review its verdict (`completed` or `failed`, both final), with a
-    `batch.reviewed` event; `InvalidTransition` when it has one already. Waits for an edit
-    of its rows under way (the batch's lock), so the verdict sees the rows as edited."""
-    async with transaction(pool) as conn:
-        await ownership.batch(conn, owner_id, project_id, batch_id)
-        locked = await edit_store.lock_batch(conn, batch_id)
-        reviewed = None if locked is None else await batches.review(conn, batch_id, status)
-        if locked is None or reviewed is None:
-            current = await ownership.batch(conn, owner_id, project_id, batch_id)
-            raise InvalidTransition(
-                f"batch {batch_id} is {current.status}, which is final: only a batch pending "
-                "review can be completed or failed"
-            )
-        await events.append(
-            conn,
-            batch_id=batch_id,
-            actor_id=owner_id,
-            kind=EventKind.BATCH_REVIEWED,
-            before={"status": locked.status},
-            after={"status": reviewed.status},
-        )
-        return reviewed
 
 
 def parse_if_match(header: str | None) -> list[int] | None:

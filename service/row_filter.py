@@ -19,22 +19,24 @@ one of the batch's, or a value that does not parse as its column's type, is `Unp
 (422 naming `where.<key>`).
 
 The SQL side takes the four `arguments()` in this order, as
-`$s::row_status, $d::delivery_status, $q::text, $w::jsonb`, and states the filter as
+`$s::row_status, $d::delivery_status, $q::text, $w::jsonb` ($q is `q` made a regular
+expression by `search_pattern`), and states the filter as
 (`r` the row, `b` its batch):
 
     ($s IS NULL OR r.status = $s)
     AND ($d IS NULL OR (b.status = 'completed' AND r.delivery_status = $d))
-    AND ($q IS NULL OR strpos(<fold of the row's values joined by U+001F>, <fold of $q>) > 0)
+    AND ($q IS NULL OR <the row's values joined by U+001F> ~ $q)
     AND NOT EXISTS (SELECT 1 FROM jsonb_each($w) AS w(key, accepted)
                     WHERE NOT w.accepted @> jsonb_build_array(r.data -> w.key))
 
-(`sql/row_filter.sql`, `count_filtered_rows`, has it in full.) The key of `where` travels
+(`sql/row_filter.sql`, `get_filtered_row_page_json`, has it in full.) The key of `where` travels
 inside the jsonb parameter, never in the SQL text.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, time
 from typing import Any
@@ -82,12 +84,14 @@ class RowFilter(msgspec.Struct, frozen=True, kw_only=True):
         return self.delivery is not None or self.q is not None or bool(self.where)
 
     def arguments(self) -> tuple[RowStatus | None, DeliveryStatus | None, str | None, Any]:
-        """The filter as SQL parameters: status, delivery, q and the `where` object (each key
-        to the array of JSON values that match it; None when there is no `where`)."""
+        """The filter as SQL parameters: status, delivery, the pattern of `q` (`search_pattern`)
+        and the `where` object (each key to the array of JSON values that match it; None when
+        there is no `where`)."""
         accepted: dict[str, list[Any]] = {}
         for term in self.where:
             accepted.setdefault(term.key, []).extend(term.accepted)
-        return self.status, self.delivery, self.q, accepted or None
+        pattern = None if self.q is None else search_pattern(self.q)
+        return self.status, self.delivery, pattern, accepted or None
 
     def query(self) -> list[tuple[str, str]]:
         """The filter as query parameters again (for the `next` link of a page)."""
@@ -134,6 +138,47 @@ def parse(
         if VALUE_SEPARATOR in q:
             raise InvalidInput("q: must not contain U+001F (it separates the values searched)")
     return RowFilter(status=status, delivery=delivery, q=q or None, where=tuple(terms))
+
+
+COMBINING_MARKS = "[\u0300-\u036f]*"
+"""Marks that the search ignores wherever they stand (accents written apart from their letter,
+as NFD text has them)."""
+
+
+def fold(text: str) -> str:
+    """Text as the search compares it: NFD, without the combining marks U+0300 to U+036F, lower
+    case (what sql/fields.sql's value search does in SQL)."""
+    decomposed = unicodedata.normalize("NFD", text)
+    return "".join(c for c in decomposed if not "\u0300" <= c <= "\u036f").lower()
+
+
+def _accented() -> dict[str, frozenset[str]]:
+    """Each letter, lower case, with every character of the Basic Multilingual Plane that is
+    that letter and combining marks (`é`, `É` and `ệ` under `e`)."""
+    found: dict[str, set[str]] = {}
+    for code in range(0x80, 0x10000):
+        character = chr(code)
+        decomposed = unicodedata.normalize("NFD", character)
+        if len(decomposed) > 1 and all("\u0300" <= c <= "\u036f" for c in decomposed[1:]):
+            found.setdefault(decomposed[0].lower(), set()).add(character)
+    return {base: frozenset(characters) for base, characters in found.items()}
+
+
+ACCENTED = _accented()
+
+
+def search_pattern(q: str) -> str:
+    """`q` as a PostgreSQL regular expression that finds, in text as stored, what `fold(q)`
+    finds in `fold(text)`: each character of the folded `q` matches itself in either case or
+    any of its accented forms, followed by any combining marks. Matching the stored text
+    directly costs a third of folding every row (bench/README.md, "Review loop"). The
+    pattern is a parameter of the query: whatever `q` holds, it is never SQL text."""
+    groups = []
+    for character in fold(q):
+        options = {character, character.upper(), *ACCENTED.get(character, ())}
+        escaped = sorted(o if o.isalnum() else "\\" + o for o in options if len(o) == 1)
+        groups.append("(?:" + "|".join(escaped) + ")" + COMBINING_MARKS)
+    return "".join(groups)
 
 
 def _check_text(name: str, text: str, max_chars: int) -> None:

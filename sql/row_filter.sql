@@ -2,9 +2,9 @@
 -- (`delivery`, `q`, `where.<key>`; `status` alone is served by rows.sql). The filter's four
 -- parameters are always $6 status, $7 delivery, $8 q and $9 where, as
 -- `service.row_filter.RowFilter.arguments` gives them; `r` is the row and `b` its batch.
--- `q` folds case and accents the way fields.sql's value search does (NFD, combining marks
--- U+0300–U+036F removed, lower case), over the row's values joined by U+001F (a control
--- character no search contains), so that a search never matches across two values or a key.
+-- $8 is `q` made a regular expression that ignores case and accents
+-- (`row_filter.search_pattern`), matched against the row's values joined by U+001F (a
+-- control character no search contains): never across two values, never a key.
 
 -- name: get_filtered_row_page_json :scalar
 -- The JSON body of GET …/rows with a filter (see above): the matching live rows of batch $1
@@ -29,12 +29,9 @@ CROSS JOIN LATERAL (
         AND ($6::row_status IS NULL OR r.status = $6::row_status)
         AND ($7::delivery_status IS NULL
             OR (b.status = 'completed' AND r.delivery_status = $7::delivery_status))
-        AND ($8::text IS NULL OR strpos(
-            lower(regexp_replace(normalize(array_to_string(ARRAY(
-                    SELECT e.value FROM jsonb_each_text(r.data) AS e(key, value)), chr(31)), NFD),
-                    '[\u0300-\u036f]', '', 'g')),
-            lower(regexp_replace(normalize($8::text, NFD), '[\u0300-\u036f]', '', 'g'))
-        ) > 0)
+        AND ($8::text IS NULL OR (
+            SELECT string_agg(e.value, chr(31)) FROM jsonb_each_text(r.data) AS e(key, value)
+        ) ~ $8::text)
         AND NOT EXISTS (
             SELECT 1 FROM jsonb_each($9::jsonb) AS w(key, accepted)
             WHERE NOT w.accepted @> jsonb_build_array(r.data -> w.key)
@@ -85,12 +82,9 @@ CROSS JOIN LATERAL (
                     AND ($6::row_status IS NULL OR r.status = $6::row_status)
                     AND ($7::delivery_status IS NULL
                         OR (b.status = 'completed' AND r.delivery_status = $7::delivery_status))
-                    AND ($8::text IS NULL OR strpos(
-                        lower(regexp_replace(normalize(array_to_string(ARRAY(
-                                SELECT e.value FROM jsonb_each_text(r.data) AS e(key, value)), chr(31)), NFD),
-                                '[\u0300-\u036f]', '', 'g')),
-                        lower(regexp_replace(normalize($8::text, NFD), '[\u0300-\u036f]', '', 'g'))
-                    ) > 0)
+                    AND ($8::text IS NULL OR (
+                        SELECT string_agg(e.value, chr(31)) FROM jsonb_each_text(r.data) AS e(key, value)
+                    ) ~ $8::text)
                     AND NOT EXISTS (
                         SELECT 1 FROM jsonb_each($9::jsonb) AS w(key, accepted)
                         WHERE NOT w.accepted @> jsonb_build_array(r.data -> w.key)

@@ -14,7 +14,17 @@ from litestar.openapi.spec import Components, OpenAPI, Schema, SecurityScheme
 
 from service import fields, logs, metrics
 from service.admission import Slots
-from service.api import batches, edits, health, history, observability, projects, rows, users
+from service.api import (
+    batches,
+    deliveries,
+    edits,
+    health,
+    history,
+    observability,
+    projects,
+    rows,
+    users,
+)
 from service.api import fields as field_routes
 from service.api.auth import PUBLIC_PATHS, BearerAuthentication, KnownUsers, Verifier
 from service.api.deadlines import AnswerCancelled
@@ -25,18 +35,29 @@ from service.ingestion import SpareWorker
 from service.settings import Settings, load_settings
 from service.uploads import Uploads
 
-REQUEST_BODIES = ("ProjectCreate", "ProjectPatch", "BatchReview", "UploadForm")
+REQUEST_BODIES = (
+    "ProjectCreate",
+    "ProjectPatch",
+    "BatchPatch",
+    "ColumnLabel",
+    "UploadForm",
+    "ClaimRequest",
+    "DeliveryReport",
+)
 
 
 def tighten_openapi(document: OpenAPI) -> None:
     """Say in the OpenAPI document what the request decoding enforces but Litestar does not
-    write down: bodies refuse unknown fields, and an upload needs at least one file."""
+    write down: bodies refuse unknown fields, an upload needs at least one file, and a batch
+    PATCH at least one member."""
     schemas = document.components.schemas if document.components else None
     if not schemas:
         return
     for name in REQUEST_BODIES:
         if name in schemas:
             schemas[name].additional_properties = False
+    if "BatchPatch" in schemas:  # every member is optional, but one must be given
+        schemas["BatchPatch"].min_properties = 1
     files = (schemas["UploadForm"].properties or {}).get("files")
     if isinstance(files, Schema):
         files.min_items = 1
@@ -93,6 +114,7 @@ def create_app(settings: Settings, database_url: str) -> Litestar:
                     *rows.HANDLERS,
                     *edits.HANDLERS,
                     *history.HANDLERS,
+                    *deliveries.HANDLERS,
                     *field_routes.HANDLERS,
                 ],
                 security=[{"bearer": []}],

@@ -7,15 +7,16 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
+import msgspec
 from litestar import Request, Response, delete, get, patch, post
 from litestar.datastructures import State, UploadFile
 from litestar.enums import RequestEncodingType
 from litestar.handlers import HTTPRouteHandler
 from litestar.middleware import DefineMiddleware
 from litestar.openapi.spec import Example
-from litestar.params import BodyKwarg, FromPath, JSONBody
+from litestar.params import Body, BodyKwarg, FromPath
 
-from service import deletion, ownership, review
+from service import batch_settings, deletion, ownership
 from service.api import admission, forms, raw_body
 from service.api.admission import Admission
 from service.api.auth import Claims
@@ -23,7 +24,15 @@ from service.api.deadlines import BodyArrival, ClientPresence
 from service.api.forms import FieldLimit
 from service.api.idempotency_key import REPLAYED_RESPONSE_HEADERS, IdempotencyKey, created
 from service.api.problems import AUTHENTICATED, documented
-from service.api.wire import DEFAULT_LIMIT, PageLimit, PageOffset, Text, Wire, to_wire
+from service.api.wire import (
+    DEFAULT_LIMIT,
+    VISIBLE_TEXT_PATTERN,
+    PageLimit,
+    PageOffset,
+    Text,
+    Wire,
+    to_wire,
+)
 from service.entities import (
     BatchMode,
     BatchStatus,
@@ -31,6 +40,7 @@ from service.entities import (
     StatusCounts,
     User,
 )
+from service.errors import InvalidInput
 from service.settings import Settings
 from service.store import batches
 from service.uploads import Uploads
@@ -73,10 +83,27 @@ class BatchPage(Wire, frozen=True):
     offset: int
 
 
-class BatchReview(Wire, frozen=True):
-    """`completed` approves the batch, `failed` rejects it; both are final."""
+class BatchPatch(Wire, frozen=True):
+    """Any of: `status` (`completed` approves the batch, `failed` rejects it; both are
+    final), `name`, `identifierFieldKey` and `secondaryFieldKey` (keys of the batch, or null).
+    Members left out stay as they are; all change together or none does."""
 
-    status: Literal["completed", "failed"]
+    status: Literal["completed", "failed"] | msgspec.UnsetType = msgspec.UNSET
+    name: (
+        Annotated[str, msgspec.Meta(min_length=1, max_length=255, pattern=VISIBLE_TEXT_PATTERN)]
+        | msgspec.UnsetType
+    ) = msgspec.UNSET
+    identifier_field_key: (
+        Annotated[Text, msgspec.Meta(max_length=255)] | msgspec.UnsetType | None
+    ) = msgspec.UNSET
+    secondary_field_key: (
+        Annotated[Text, msgspec.Meta(max_length=255)] | msgspec.UnsetType | None
+    ) = msgspec.UNSET
+
+
+class ColumnLabel(Wire, frozen=True):
+    label: Annotated[Text, msgspec.Meta(max_length=255)] | None
+    """The column's display label; null removes it."""
 
 
 @get(
@@ -114,19 +141,80 @@ async def get_batch(
 @patch(
     "/projects/{project_id:str}/batches/{batch_id:str}",
     tags=["batches"],
-    responses=documented(*AUTHENTICATED, 404, 409),
+    responses=documented(*AUTHENTICATED, 404, 409, 422),
 )
-async def review_batch(
+async def patch_batch(
     request: AuthRequest,
     state: State,
     project_id: FromPath[UUID],
     batch_id: FromPath[UUID],
-    data: JSONBody[BatchReview],
+    data: Annotated[
+        BatchPatch,
+        Body(
+            examples=[
+                Example(summary="approve", value={"status": "completed"}),
+                Example(
+                    summary="settings",
+                    value={
+                        "name": "Clientes de março",
+                        "identifierFieldKey": "cpf",
+                        "secondaryFieldKey": None,
+                    },
+                ),
+            ]
+        ),
+    ],
 ) -> BatchOut:
-    reviewed = await review.review_batch(
-        state.pool, request.user.id, project_id, batch_id, BatchStatus(data.status)
+    """Review the batch (409 unless it is pending review) and change its settings (422 for a
+    key that is not the batch's); a body that names nothing to change is a 400."""
+    if data == BatchPatch():
+        raise InvalidInput(
+            "the body names nothing to change: give status, name, identifierFieldKey or "
+            "secondaryFieldKey"
+        )
+    changed = await batch_settings.change(
+        state.pool,
+        request.user.id,
+        project_id,
+        batch_id,
+        settings=batches.Settings(
+            name=data.name,
+            identifier_field_key=data.identifier_field_key,
+            secondary_field_key=data.secondary_field_key,
+        ),
+        status=None if data.status is msgspec.UNSET else BatchStatus(data.status),
     )
-    return to_wire(reviewed, BatchOut)
+    return to_wire(changed, BatchOut)
+
+
+@patch(
+    "/projects/{project_id:str}/batches/{batch_id:str}/columns",
+    tags=["batches"],
+    responses=documented(*AUTHENTICATED, 404, 422),
+)
+async def label_columns(
+    request: AuthRequest,
+    state: State,
+    project_id: FromPath[UUID],
+    batch_id: FromPath[UUID],
+    data: Annotated[
+        dict[str, ColumnLabel],
+        Body(
+            description="column key → its new label (null removes it); keys never change",
+            examples=[
+                Example(
+                    summary="two labels", value={"cpf": {"label": "CPF"}, "uf": {"label": None}}
+                )
+            ],
+        ),
+    ],
+) -> BatchOut:
+    """Label columns for display; an unknown key is a 422 naming it, and changes nothing."""
+    labels = {key: column.label for key, column in data.items()}
+    labelled = await batch_settings.label_columns(
+        state.pool, request.user.id, project_id, batch_id, labels
+    )
+    return to_wire(labelled, BatchOut)
 
 
 @delete(
@@ -263,4 +351,11 @@ def upload_handler(settings: Settings) -> HTTPRouteHandler:
     )(upload_batch)
 
 
-HANDLERS: list[Any] = [list_batches, get_batch, review_batch, delete_batch, restore_batch]
+HANDLERS: list[Any] = [
+    list_batches,
+    get_batch,
+    patch_batch,
+    label_columns,
+    delete_batch,
+    restore_batch,
+]

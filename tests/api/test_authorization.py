@@ -23,11 +23,17 @@ CSV = b"nome,idade\nAna,30\n"
 def request_for(method, path):
     """Keyword arguments for an intruder's request to this route, with a plausible body."""
     if method == "PATCH" and path.endswith("{batch_id:str}"):
-        return {"json": {"status": "failed"}}
+        return {"json": {"status": "failed", "name": "taken over"}}
     if method == "PATCH" and path.endswith("{row_id:str}"):
         return {"json": {"data": {"nome": "taken over"}}}
     if method == "POST" and path.endswith("/bulk-update"):
         return {"json": {"filter": {}, "set": {"nome": "taken over"}}}
+    if method == "PATCH" and path.endswith("/columns"):
+        return {"json": {"nome": {"label": "taken over"}}}
+    if method == "PATCH" and path.endswith("/delivery"):
+        return {"json": {"status": "done"}}
+    if method == "POST" and path.endswith("/claim"):
+        return {"json": {"limit": 1}}
     if method == "PATCH":
         return {"json": {"name": "taken over", "description": None, "status": "archived"}}
     if method == "POST" and path.endswith("/batches"):
@@ -74,8 +80,9 @@ async def test_every_route_is_404_for_another_user_and_changes_nothing(app, clie
                 "SELECT 'p', id::text, name || coalesce(status::text, '') || coalesce("
                 "deleted_at::text, '') FROM projects UNION ALL "
                 "SELECT 'b', id::text, status::text || coalesce(deleted_at::text, '') "
-                "FROM ingestion_batches UNION ALL "
-                "SELECT 'r', id::text, data::text FROM ingestion_rows ORDER BY 1, 2"
+                "|| name || column_metadata::text FROM ingestion_batches UNION ALL "
+                "SELECT 'r', id::text, data::text || delivery_status::text FROM ingestion_rows "
+                "ORDER BY 1, 2"
             )
         ]
 

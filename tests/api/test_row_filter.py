@@ -3,6 +3,8 @@ pages and `next` links of a filtered list."""
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from service import row_filter
@@ -188,3 +190,36 @@ def test_accepted_values_by_type(kind, text, accepted):
 def test_values_that_do_not_fit_the_type_are_refused(kind, text):
     with pytest.raises(Unprocessable):
         row_filter.accepted(kind, text, "where.k")
+
+
+async def test_the_search_pattern_finds_what_folding_finds(pool):
+    """PostgreSQL's match of `search_pattern(q)` in the stored text agrees with Python's
+    `fold(q) in fold(text)`, for texts and searches drawn from accents (precomposed and
+    combining), cases, regular-expression syntax and other scripts."""
+    alphabet = (
+        list("aAeEoOcCnN sS.*+?()[]{}|^$\\-1")
+        + list("áÁãçÇéÊíõÕüñŌǅΣσß€")
+        + [
+            "\u0301",
+            "\u0303",
+            "\u0327",
+            "\u0338",
+            "=",
+            "≠",
+        ]
+    )
+    chance = random.Random(19)
+    cases = [("São Paulo", "sao"), ("Sa\u0303o", "SÃO"), ("Niterói", "OI"), ("a.b", ".")]
+    cases += [("x(y", "("), ("BELÉM", "belem"), ("ab", "a\u0301b"), ("a=b", "≠")]
+    for _ in range(400):
+        text = "".join(chance.choices(alphabet, k=chance.randint(0, 12)))
+        q = "".join(chance.choices(alphabet, k=chance.randint(1, 3)))
+        cases.append((text, q))
+    found = await pool.fetch(
+        "SELECT t.text ~ t.pattern AS found FROM unnest($1::text[], $2::text[])"
+        " WITH ORDINALITY AS t(text, pattern, n) ORDER BY n",
+        [text for text, _ in cases],
+        [row_filter.search_pattern(q) for _, q in cases],
+    )
+    expected = [row_filter.fold(q) in row_filter.fold(text) for text, q in cases]
+    assert [record["found"] for record in found] == expected

@@ -1,0 +1,134 @@
+-- Delivery of a completed batch's rows to the automations that consume them: claims that
+-- lease rows in source order, each to one caller, and reports of each row's outcome. The
+-- batch counts each state (delivery_*_count) and keeps a cursor: rows at positions from
+-- delivery_cursor on were never claimed, so a claim reads them through
+-- uq_ingestion_rows_batch_position from there, and the rows claimed before that are not done
+-- through idx_ingestion_rows_redelivery; neither reads the rows already delivered.
+
+-- name: lock_batch_for_delivery :one
+-- Lock a live batch of a live project of owner $3 for a claim (claims of one batch take
+-- turns, so that the cursor only ever passes rows that were claimed); returns its status
+-- and cursor, or no row when there is no such batch.
+SELECT b.status, b.delivery_cursor
+FROM ingestion_batches AS b
+JOIN projects AS p ON p.id = b.project_id AND p.deleted_at IS NULL
+WHERE b.id = $1::uuid AND b.project_id = $2::uuid AND p.user_id = $3::uuid
+    AND b.deleted_at IS NULL
+FOR UPDATE OF b;
+
+-- name: claim_rows :many
+-- Lease up to $2 claimable rows of batch $1 for $3 seconds, first in source order: pending
+-- rows and rows whose lease ran out, skipping any row another transaction holds; $4 is the
+-- batch's cursor (lock_batch_for_delivery). Bumps their versions, appends a
+-- `row.delivery_claimed` event by actor $5 for each, counts the rows that were pending as in
+-- progress now and moves the cursor past the rows claimed; returns them.
+WITH candidates AS (
+    (
+        SELECT r.id, r.position
+        FROM ingestion_rows AS r
+        WHERE r.batch_id = $1::uuid AND r.delivery_attempts > 0
+            AND r.delivery_status <> 'done' AND r.deleted_at IS NULL
+            AND (r.delivery_status = 'pending' OR (r.delivery_status = 'in_progress'
+                AND r.delivery_lease_until <= now()))
+        ORDER BY r.position
+        LIMIT $2::integer
+    )
+    UNION ALL
+    (
+        SELECT r.id, r.position
+        FROM ingestion_rows AS r
+        WHERE r.batch_id = $1::uuid AND r.position >= $4::integer AND r.deleted_at IS NULL
+        ORDER BY r.position
+        LIMIT $2::integer
+    )
+),
+picked AS (
+    SELECT r.id, r.position, r.delivery_status AS was
+    FROM ingestion_rows AS r
+    WHERE r.id IN (SELECT c.id FROM candidates AS c ORDER BY c.position LIMIT $2::integer)
+        AND r.batch_id = $1::uuid AND r.deleted_at IS NULL
+        AND (r.delivery_status = 'pending' OR (r.delivery_status = 'in_progress'
+            AND r.delivery_lease_until <= now()))
+    FOR UPDATE SKIP LOCKED
+),
+claimed AS (
+    UPDATE ingestion_rows AS r
+    SET delivery_status = 'in_progress', delivery_attempts = r.delivery_attempts + 1,
+        version = r.version + 1,
+        delivery_lease_until = now() + make_interval(secs => $3::integer),
+        delivery_updated_at = now()
+    FROM picked
+    WHERE r.id = picked.id
+    RETURNING r.id, r.batch_id, r.position, r.data, r.status, r.validation_messages,
+        r.source_file_name, r.source_sheet_name, r.source_row_index, r.version,
+        jsonb_build_object(
+            'status', r.delivery_status, 'message', r.delivery_message, 'step', r.delivery_step,
+            'attempts', r.delivery_attempts, 'lease_until', r.delivery_lease_until,
+            'updated_at', r.delivery_updated_at
+        ) AS delivery,
+        r.created_at, r.updated_at
+),
+logged AS (
+    INSERT INTO ingestion_events (batch_id, row_id, actor_id, kind, before, after)
+    SELECT $1::uuid, claimed.id, $5::uuid, 'row.delivery_claimed',
+        jsonb_build_object('status', picked.was),
+        jsonb_build_object(
+            'status', 'in_progress', 'attempts', claimed.delivery -> 'attempts',
+            'leaseUntil', claimed.delivery -> 'lease_until'
+        )
+    FROM claimed
+    JOIN picked ON picked.id = claimed.id
+    ORDER BY claimed.position
+),
+counted AS (
+    UPDATE ingestion_batches
+    SET delivery_in_progress_count = delivery_in_progress_count
+            + (SELECT count(*) FROM picked WHERE picked.was = 'pending'),
+        delivery_cursor = greatest(
+            delivery_cursor, coalesce((SELECT max(picked.position) + 1 FROM picked), 0)
+        )
+    WHERE id = $1::uuid
+)
+SELECT id, batch_id, position, data, status, validation_messages, source_file_name,
+    source_sheet_name, source_row_index, version, delivery, created_at, updated_at
+FROM claimed
+ORDER BY position;
+
+-- name: lock_row_delivery :one
+-- Lock one live row of a live batch for a report; returns its delivery state, attempts,
+-- message and step and its batch's status, or no row when there is none.
+SELECT r.delivery_status, r.delivery_attempts, r.delivery_message, r.delivery_step,
+    b.status AS batch_status
+FROM ingestion_rows AS r
+JOIN ingestion_batches AS b ON b.id = r.batch_id AND b.deleted_at IS NULL
+WHERE r.id = $1::uuid AND r.batch_id = $2::uuid AND r.deleted_at IS NULL
+FOR UPDATE OF r;
+
+-- name: report_delivery :one
+-- Record a row's delivery outcome $2, with its message and step when their flags ($3, $5)
+-- are true (else they stay); a row no longer in progress loses its lease. Like every change
+-- of the row, it bumps its version. Returns the row.
+UPDATE ingestion_rows AS r
+SET delivery_status = $2::delivery_status,
+    delivery_message = CASE WHEN $3::boolean THEN $4::text ELSE r.delivery_message END,
+    delivery_step = CASE WHEN $5::boolean THEN $6::text ELSE r.delivery_step END,
+    delivery_lease_until = NULL,
+    delivery_updated_at = now(),
+    version = r.version + 1
+WHERE r.id = $1::uuid
+RETURNING r.id, r.batch_id, r.position, r.data, r.status, r.validation_messages,
+    r.source_file_name, r.source_sheet_name, r.source_row_index, r.version,
+    jsonb_build_object(
+        'status', r.delivery_status, 'message', r.delivery_message, 'step', r.delivery_step,
+        'attempts', r.delivery_attempts, 'lease_until', r.delivery_lease_until,
+        'updated_at', r.delivery_updated_at
+    ) AS delivery,
+    r.created_at, r.updated_at;
+
+-- name: count_delivery_change :exec
+-- Add $2, $3 and $4 to batch $1's counts of rows in progress, done and in error.
+UPDATE ingestion_batches
+SET delivery_in_progress_count = delivery_in_progress_count + $2::integer,
+    delivery_done_count = delivery_done_count + $3::integer,
+    delivery_error_count = delivery_error_count + $4::integer
+WHERE id = $1::uuid;
