@@ -59,8 +59,24 @@ def etag(row: Row) -> dict[str, str]:
     return {"ETag": f'"{row.version}"'}
 
 
+DATA_SCHEMA = {
+    "type": "object",
+    "additionalProperties": {
+        "oneOf": [
+            {"type": "string", "pattern": TEXT_PATTERN},
+            {"type": "integer"},
+            {"type": "number"},
+            {"type": "boolean"},
+            {"type": "null"},
+        ]
+    },
+}
+"""The JSON schema of a patch's `data`: values that are cells, text without NUL (a key is
+checked against the batch's keys, 422)."""
+
+
 class RowPatch(Wire, frozen=True):
-    data: dict[Text, Cell]
+    data: dict[str, Cell]
     """Only these keys change; each must be one of the batch's keys."""
 
 
@@ -117,7 +133,12 @@ async def edit_row(
     row_id: FromPath[UUID],
     data: Annotated[
         RowPatch,
-        Body(examples=[Example(summary="correct one cell", value={"data": {"uf": "SP"}})]),
+        Body(
+            examples=[Example(summary="correct one cell", value={"data": {"uf": "SP"}})],
+            # Unknown members are refused (400), and so is text with NUL: said in the
+            # document too (Litestar would write `data` without the pattern of its text).
+            schema_extra={"additionalProperties": False, "properties": {"data": DATA_SCHEMA}},
+        ),
     ],
     if_match: IfMatch = None,
 ) -> Response[RowOut]:
@@ -203,7 +224,12 @@ async def bulk_update(
                         },
                     },
                 ),
-            ]
+            ],
+            # Unknown members are refused, and exactly one of set and replace is needed.
+            schema_extra={
+                "additionalProperties": False,
+                "oneOf": [{"required": ["set"]}, {"required": ["replace"]}],
+            },
         ),
     ],
 ) -> BulkUpdateOut:
