@@ -70,6 +70,22 @@ CREATE TYPE public.row_status AS ENUM (
 
 
 --
+-- Name: ingestion_header_fingerprint(jsonb); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.ingestion_header_fingerprint(columns jsonb) RETURNS text
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    AS $$
+    SELECT encode(sha256(convert_to(
+        string_agg(DISTINCT column_key, E'\n' ORDER BY column_key), 'UTF8')), 'hex')
+    FROM (
+        SELECT (entry ->> 'normalizedKey') COLLATE "C" AS column_key
+        FROM jsonb_array_elements(columns) AS entry
+    ) AS keys
+$$;
+
+
+--
 -- Name: refuse_ingestion_events_change(); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -201,6 +217,20 @@ CREATE TABLE public.idempotency_keys (
 
 
 --
+-- Name: ingestion_batch_delivery_counts; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.ingestion_batch_delivery_counts (
+    batch_id uuid NOT NULL,
+    slot smallint NOT NULL,
+    in_progress integer DEFAULT 0 NOT NULL,
+    done integer DEFAULT 0 NOT NULL,
+    error integer DEFAULT 0 NOT NULL,
+    CONSTRAINT ck_ingestion_batch_delivery_counts_slot CHECK (((slot >= 0) AND (slot <= 15)))
+);
+
+
+--
 -- Name: ingestion_batches; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -223,11 +253,9 @@ CREATE TABLE public.ingestion_batches (
     field_stats jsonb,
     schema_version integer,
     review_note text,
+    header_fingerprint text GENERATED ALWAYS AS (public.ingestion_header_fingerprint(column_metadata)) STORED,
     empty_warned_keys text[],
     delivery_cursor integer DEFAULT 0 NOT NULL,
-    delivery_in_progress_count integer DEFAULT 0 NOT NULL,
-    delivery_done_count integer DEFAULT 0 NOT NULL,
-    delivery_error_count integer DEFAULT 0 NOT NULL,
     name text NOT NULL,
     identifier_field_key text,
     secondary_field_key text
@@ -365,6 +393,14 @@ ALTER TABLE ONLY public.idempotency_keys
 
 
 --
+-- Name: ingestion_batch_delivery_counts pk_ingestion_batch_delivery_counts; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.ingestion_batch_delivery_counts
+    ADD CONSTRAINT pk_ingestion_batch_delivery_counts PRIMARY KEY (batch_id, slot);
+
+
+--
 -- Name: ingestion_batches pk_ingestion_batches; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -449,6 +485,13 @@ ALTER TABLE ONLY public.users
 --
 
 CREATE INDEX idx_idempotency_keys_expires_at ON public.idempotency_keys USING btree (expires_at);
+
+
+--
+-- Name: idx_ingestion_batches_completed_header; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX idx_ingestion_batches_completed_header ON public.ingestion_batches USING btree (project_id, header_fingerprint, updated_at DESC, id DESC) WHERE ((status = 'completed'::public.batch_status) AND (deleted_at IS NULL));
 
 
 --
@@ -541,6 +584,14 @@ CREATE TRIGGER trg_ingestion_events_no_truncate BEFORE TRUNCATE ON public.ingest
 
 ALTER TABLE ONLY public.idempotency_keys
     ADD CONSTRAINT fk_idempotency_keys_user_id FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE RESTRICT;
+
+
+--
+-- Name: ingestion_batch_delivery_counts fk_ingestion_batch_delivery_counts_batch_id; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.ingestion_batch_delivery_counts
+    ADD CONSTRAINT fk_ingestion_batch_delivery_counts_batch_id FOREIGN KEY (batch_id) REFERENCES public.ingestion_batches(id) ON DELETE RESTRICT;
 
 
 --
@@ -664,6 +715,7 @@ INSERT INTO public.schema_migrations (version) VALUES
     ('20261203120100'),
     ('20261203120200'),
     ('20261203120300'),
+    ('20261203121000'),
     ('20261203122000'),
     ('20261203122100'),
     ('20261203122200'),
@@ -671,4 +723,5 @@ INSERT INTO public.schema_migrations (version) VALUES
     ('20261203122400'),
     ('20261203122500'),
     ('20261203123000'),
-    ('20261203123100');
+    ('20261203123100'),
+    ('20261203123200');

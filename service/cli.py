@@ -23,8 +23,9 @@ from uuid import UUID
 
 from service import db, errors
 from service.entities import BatchMode, ProjectStatus
+from service.ingest.matching import ColumnMapping, check_mapping, parse_mapping
 from service.settings import Settings, load_settings
-from service.store import project_schemas, projects
+from service.store import mappings, project_schemas, projects
 
 
 def database_url(settings: Settings) -> str:
@@ -181,16 +182,34 @@ def ingest(settings: Settings, args: argparse.Namespace) -> int:
     if missing:
         print(f"sheetflow ingest: no such file: {', '.join(missing)}", file=sys.stderr)
         return 2
+    mapping = None
+    if args.mapping is not None:
+        try:
+            mapping = parse_mapping(Path(args.mapping).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as error:
+            print(
+                f"sheetflow ingest: cannot read --mapping {args.mapping}: {error}", file=sys.stderr
+            )
+            return 2
+        except errors.InvalidInput as error:
+            print(f"sheetflow ingest: --mapping {args.mapping}: {error.detail}", file=sys.stderr)
+            return 2
     url = database_url(settings)
     db.migrate(url)
     try:
-        return asyncio.run(_ingest(settings, url, project_id, args))
+        return asyncio.run(_ingest(settings, url, project_id, args, mapping))
     except errors.SheetflowError as error:
         print(f"sheetflow ingest: {error.detail}", file=sys.stderr)
         return 1
 
 
-async def _ingest(settings: Settings, url: str, project_id: UUID, args: argparse.Namespace) -> int:
+async def _ingest(
+    settings: Settings,
+    url: str,
+    project_id: UUID,
+    args: argparse.Namespace,
+    mapping: ColumnMapping | None,
+) -> int:
     from service import fields, ingestion
     from service.ingest import Source
 
@@ -202,6 +221,8 @@ async def _ingest(settings: Settings, url: str, project_id: UUID, args: argparse
         if project.status is ProjectStatus.ARCHIVED:
             raise projects.archived(project_id)
         progress = ProgressBar(sys.stderr) if sys.stderr.isatty() else None
+        schema = await project_schemas.get_current_schema(pool, project.id)
+        check_mapping(mapping, None if schema is None else [field.key for field in schema.fields])
         batch = await ingestion.ingest(
             pool,
             project_id=project.id,
@@ -211,7 +232,9 @@ async def _ingest(settings: Settings, url: str, project_id: UUID, args: argparse
             sheet=args.sheet,
             settings=settings,
             on_rows=progress,
-            schema=await project_schemas.get_current_schema(pool, project.id),
+            schema=schema,
+            mapping=mapping,
+            saved=await mappings.remembered(pool, project.id) if schema is not None else {},
         )
         if progress is not None:
             progress.finish(batch.row_count)
@@ -228,7 +251,12 @@ async def _ingest(settings: Settings, url: str, project_id: UUID, args: argparse
     )
     print("columns")
     for column in batch.column_metadata:
-        print(f"  {column.position:>4}  {column.normalized_key:<32} {column.inferred_type}")
+        matched = ""
+        if isinstance(column.matched_by, str):
+            matched = f"  -> {column.target_field or '(kept)'} ({column.matched_by})"
+        print(
+            f"  {column.position:>4}  {column.normalized_key:<32} {column.inferred_type}{matched}"
+        )
     return 0
 
 
@@ -273,6 +301,12 @@ def build_parser() -> argparse.ArgumentParser:
     ingest_parser.add_argument("--project", required=True, help="the project's id")
     ingest_parser.add_argument("--mode", required=True, choices=[mode.value for mode in BatchMode])
     ingest_parser.add_argument("--sheet", help="read only this sheet")
+    ingest_parser.add_argument(
+        "--mapping",
+        metavar="FILE",
+        help="a JSON file: source header (or key) -> schema field key, or null (as the "
+        "upload's `mapping`)",
+    )
     ingest_parser.set_defaults(run=ingest)
     return parser
 

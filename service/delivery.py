@@ -12,8 +12,9 @@ even after its lease ran out; with the `attempt` its claim handed out, a report 
 once the row has been claimed again (a consumer that was only slow is fenced off). `done` is final;
 `error` may go back to `pending`, to be claimed again. Only a completed batch's rows have a
 delivery state (409 otherwise). Claims of one batch take turns on the batch's row (one
-short statement each), which keeps its cursor and counts exact; reports lock only their row
-until they update the counts. Every claim and report appends an event per row it changes
+short statement each), which keeps its cursor exact; reports lock only their row, and add to
+one of the batch's 16 count slots (`ingestion_batch_delivery_counts`), so that they seldom
+wait for one another. Every claim and report appends an event per row it changes
 (`row.delivery_claimed`, `row.delivery_reported`), in its transaction.
 """
 

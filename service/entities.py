@@ -88,6 +88,16 @@ class ColumnMetadata(msgspec.Struct, frozen=True, kw_only=True, rename="camel", 
     """Only in list-mode batches read from several sheets: where the column appears."""
     label: str | None = None
     """A display label set by the batch's owner (`PATCH …/columns`); absent until then."""
+    # Only in list-mode batches of a project with a schema (issue 18, `ingest.matching`):
+    # the field the column was matched to (`None`: kept under its own key), how, and how sure.
+    target_field: str | msgspec.UnsetType | None = msgspec.UNSET
+    matched_by: str | msgspec.UnsetType | None = msgspec.UNSET
+    confidence: float | msgspec.UnsetType | None = msgspec.UNSET
+
+    @property
+    def data_key(self) -> str:
+        """The key of the column's values in every row's data: its field's, if matched."""
+        return self.target_field or self.normalized_key
 
 
 class StatusCounts(msgspec.Struct, frozen=True, kw_only=True):

@@ -25,7 +25,8 @@ expression by `search_pattern`), and states the filter as
 
     ($s IS NULL OR r.status = $s)
     AND ($d IS NULL OR (b.status = 'completed' AND r.delivery_status = $d))
-    AND ($q IS NULL OR <the row's values joined by U+001F> ~ $q)
+    AND ($q IS NULL OR ((starts_with($q, '***:') OR r.data::text ~ $q)
+                        AND <the row's values joined by U+001F> ~ $q))
     AND NOT EXISTS (SELECT 1 FROM jsonb_each($w) AS w(key, accepted)
                     WHERE NOT w.accepted @> jsonb_build_array(r.data -> w.key))
 
@@ -172,13 +173,24 @@ def search_pattern(q: str) -> str:
     finds in `fold(text)`: each character of the folded `q` matches itself in either case or
     any of its accented forms, followed by any combining marks. Matching the stored text
     directly costs a third of folding every row (bench/README.md, "Review loop"). The
-    pattern is a parameter of the query: whatever `q` holds, it is never SQL text."""
+    pattern is a parameter of the query: whatever `q` holds, it is never SQL text. It starts
+    with `***:` (PostgreSQL's "the rest is a regular expression") when `q` holds a character
+    that JSON escapes, which tells the query not to try the row's jsonb text first
+    (sql/row_filter.sql)."""
+    folded = fold(q)
     groups = []
-    for character in fold(q):
-        options = {character, character.upper(), *ACCENTED.get(character, ())}
-        escaped = sorted(o if o.isalnum() else "\\" + o for o in options if len(o) == 1)
-        groups.append("(?:" + "|".join(escaped) + ")" + COMBINING_MARKS)
-    return "".join(groups)
+    for character in folded:
+        options = sorted(
+            o for o in {character, character.upper(), *ACCENTED.get(character, ())} if len(o) == 1
+        )
+        if all(o.isalnum() for o in options):  # a bracket: what PostgreSQL matches fastest
+            groups.append("[" + "".join(options) + "]" + COMBINING_MARKS)
+        else:
+            escaped = (o if o.isalnum() else "\\" + o for o in options)
+            groups.append("(?:" + "|".join(escaped) + ")" + COMBINING_MARKS)
+    # JSON escapes these in a row's jsonb text: the query must not try that text first.
+    escaped_in_json = any(c in '"\\' or c < " " for c in folded)
+    return ("***:" if escaped_in_json else "") + "".join(groups)
 
 
 def _check_text(name: str, text: str, max_chars: int) -> None:

@@ -22,8 +22,9 @@ from service.entities import Batch, BatchMode, ProjectStatus
 from service.errors import InvalidInput, LimitExceeded
 from service.idempotency import Fingerprint, KeysInFlight
 from service.ingest import Source
+from service.ingest.matching import ColumnMapping, check_mapping, mapping_text
 from service.settings import Settings
-from service.store import batches, project_schemas, projects
+from service.store import batches, mappings, project_schemas, projects
 
 if TYPE_CHECKING:
     from service.ingestion.sandbox import SpareWorker
@@ -66,11 +67,13 @@ class Uploads:
         key: str | None,
         *,
         conn: Connection | None = None,
+        mapping: ColumnMapping | None = None,
     ) -> Created:
         """Store `parts` as one new batch of `project_id` (or the batch that `key` created
         for this same request), or store nothing and raise. `conn`: the upload's own
         connection (it holds the upload's slots, see `service.admission`), for all its
-        queries and its transaction; else they use the pool."""
+        queries and its transaction; else they use the pool. `mapping`: the upload's explicit
+        mapping of columns to the schema's fields (`ingest.matching`)."""
         timeline.mark("form parsed")
         db = self.pool if conn is None else conn
         for part in parts:
@@ -84,7 +87,10 @@ class Uploads:
             # Checked again at the end: `projects.hold_open_for_upload`.
             raise projects.archived(project_id)
         schema = await project_schemas.get_current_schema(db, project_id)
-        operation = ("create_batch", str(project_id), mode, sheet)
+        check_mapping(mapping, None if schema is None else [f.key for f in schema.fields])
+        remembers = schema is not None and mode is BatchMode.LIST_MODE
+        saved = await mappings.remembered(db, project_id) if remembers else {}
+        operation = ("create_batch", str(project_id), mode, sheet, mapping_text(mapping))
         try:
             with (
                 self.keys.claim(user_id, key, *operation) as claim,
@@ -110,6 +116,8 @@ class Uploads:
                     on_created=claim.on_batch_created if claim is not None else None,
                     spare=self.spare,
                     schema=schema,
+                    mapping=mapping,
+                    saved=saved,
                 )
         except idempotency.Replayed as replay:
             found = await batches.get_for_owner(db, user_id, project_id, replay.resource_id)

@@ -11,12 +11,16 @@ RETURNING id, project_id, user_id, mode, status, file_count, row_count, column_m
     jsonb_build_object('valid', valid_count, 'warning', warning_count, 'error', error_count)
         AS status_counts,
     name, identifier_field_key, secondary_field_key,
-    CASE WHEN status = 'completed' THEN jsonb_build_object(
-        'pending', valid_count + warning_count + error_count - delivery_in_progress_count
-            - delivery_done_count - delivery_error_count,
-        'in_progress', delivery_in_progress_count,
-        'done', delivery_done_count,
-        'error', delivery_error_count
+    CASE WHEN status = 'completed' THEN (
+        SELECT jsonb_build_object(
+            'pending', valid_count + warning_count + error_count
+                - coalesce(sum(c.in_progress + c.done + c.error), 0),
+            'in_progress', coalesce(sum(c.in_progress), 0),
+            'done', coalesce(sum(c.done), 0),
+            'error', coalesce(sum(c.error), 0)
+        )
+        FROM ingestion_batch_delivery_counts AS c
+        WHERE c.batch_id = ingestion_batches.id
     ) END AS delivery_counts,
     created_at, updated_at;
 
@@ -26,12 +30,16 @@ SELECT id, project_id, user_id, mode, status, file_count, row_count, column_meta
     jsonb_build_object('valid', valid_count, 'warning', warning_count, 'error', error_count)
         AS status_counts,
     name, identifier_field_key, secondary_field_key,
-    CASE WHEN status = 'completed' THEN jsonb_build_object(
-        'pending', valid_count + warning_count + error_count - delivery_in_progress_count
-            - delivery_done_count - delivery_error_count,
-        'in_progress', delivery_in_progress_count,
-        'done', delivery_done_count,
-        'error', delivery_error_count
+    CASE WHEN status = 'completed' THEN (
+        SELECT jsonb_build_object(
+            'pending', valid_count + warning_count + error_count
+                - coalesce(sum(c.in_progress + c.done + c.error), 0),
+            'in_progress', coalesce(sum(c.in_progress), 0),
+            'done', coalesce(sum(c.done), 0),
+            'error', coalesce(sum(c.error), 0)
+        )
+        FROM ingestion_batch_delivery_counts AS c
+        WHERE c.batch_id = ingestion_batches.id
     ) END AS delivery_counts,
     created_at, updated_at
 FROM ingestion_batches
@@ -43,12 +51,16 @@ SELECT id, project_id, user_id, mode, status, file_count, row_count, column_meta
     jsonb_build_object('valid', valid_count, 'warning', warning_count, 'error', error_count)
         AS status_counts,
     name, identifier_field_key, secondary_field_key,
-    CASE WHEN status = 'completed' THEN jsonb_build_object(
-        'pending', valid_count + warning_count + error_count - delivery_in_progress_count
-            - delivery_done_count - delivery_error_count,
-        'in_progress', delivery_in_progress_count,
-        'done', delivery_done_count,
-        'error', delivery_error_count
+    CASE WHEN status = 'completed' THEN (
+        SELECT jsonb_build_object(
+            'pending', valid_count + warning_count + error_count
+                - coalesce(sum(c.in_progress + c.done + c.error), 0),
+            'in_progress', coalesce(sum(c.in_progress), 0),
+            'done', coalesce(sum(c.done), 0),
+            'error', coalesce(sum(c.error), 0)
+        )
+        FROM ingestion_batch_delivery_counts AS c
+        WHERE c.batch_id = ingestion_batches.id
     ) END AS delivery_counts,
     created_at, updated_at
 FROM ingestion_batches
@@ -67,12 +79,16 @@ SELECT b.id, b.project_id, b.user_id, b.mode, b.status, b.file_count, b.row_coun
     jsonb_build_object('valid', b.valid_count, 'warning', b.warning_count, 'error', b.error_count)
         AS status_counts,
     b.name, b.identifier_field_key, b.secondary_field_key,
-    CASE WHEN b.status = 'completed' THEN jsonb_build_object(
-        'pending', b.valid_count + b.warning_count + b.error_count
-            - b.delivery_in_progress_count - b.delivery_done_count - b.delivery_error_count,
-        'in_progress', b.delivery_in_progress_count,
-        'done', b.delivery_done_count,
-        'error', b.delivery_error_count
+    CASE WHEN b.status = 'completed' THEN (
+        SELECT jsonb_build_object(
+            'pending', b.valid_count + b.warning_count + b.error_count
+                - coalesce(sum(c.in_progress + c.done + c.error), 0),
+            'in_progress', coalesce(sum(c.in_progress), 0),
+            'done', coalesce(sum(c.done), 0),
+            'error', coalesce(sum(c.error), 0)
+        )
+        FROM ingestion_batch_delivery_counts AS c
+        WHERE c.batch_id = b.id
     ) END AS delivery_counts,
     b.created_at, b.updated_at
 FROM ingestion_batches AS b
@@ -91,12 +107,16 @@ RETURNING id, project_id, user_id, mode, status, file_count, row_count, column_m
     jsonb_build_object('valid', valid_count, 'warning', warning_count, 'error', error_count)
         AS status_counts,
     name, identifier_field_key, secondary_field_key,
-    CASE WHEN status = 'completed' THEN jsonb_build_object(
-        'pending', valid_count + warning_count + error_count - delivery_in_progress_count
-            - delivery_done_count - delivery_error_count,
-        'in_progress', delivery_in_progress_count,
-        'done', delivery_done_count,
-        'error', delivery_error_count
+    CASE WHEN status = 'completed' THEN (
+        SELECT jsonb_build_object(
+            'pending', valid_count + warning_count + error_count
+                - coalesce(sum(c.in_progress + c.done + c.error), 0),
+            'in_progress', coalesce(sum(c.in_progress), 0),
+            'done', coalesce(sum(c.done), 0),
+            'error', coalesce(sum(c.error), 0)
+        )
+        FROM ingestion_batch_delivery_counts AS c
+        WHERE c.batch_id = ingestion_batches.id
     ) END AS delivery_counts,
     created_at, updated_at;
 
@@ -109,12 +129,16 @@ RETURNING id, project_id, user_id, mode, status, file_count, row_count, column_m
     jsonb_build_object('valid', valid_count, 'warning', warning_count, 'error', error_count)
         AS status_counts,
     name, identifier_field_key, secondary_field_key,
-    CASE WHEN status = 'completed' THEN jsonb_build_object(
-        'pending', valid_count + warning_count + error_count - delivery_in_progress_count
-            - delivery_done_count - delivery_error_count,
-        'in_progress', delivery_in_progress_count,
-        'done', delivery_done_count,
-        'error', delivery_error_count
+    CASE WHEN status = 'completed' THEN (
+        SELECT jsonb_build_object(
+            'pending', valid_count + warning_count + error_count
+                - coalesce(sum(c.in_progress + c.done + c.error), 0),
+            'in_progress', coalesce(sum(c.in_progress), 0),
+            'done', coalesce(sum(c.done), 0),
+            'error', coalesce(sum(c.error), 0)
+        )
+        FROM ingestion_batch_delivery_counts AS c
+        WHERE c.batch_id = ingestion_batches.id
     ) END AS delivery_counts,
     created_at, updated_at;
 
@@ -131,12 +155,16 @@ RETURNING id, project_id, user_id, mode, status, file_count, row_count, column_m
     jsonb_build_object('valid', valid_count, 'warning', warning_count, 'error', error_count)
         AS status_counts,
     name, identifier_field_key, secondary_field_key,
-    CASE WHEN status = 'completed' THEN jsonb_build_object(
-        'pending', valid_count + warning_count + error_count - delivery_in_progress_count
-            - delivery_done_count - delivery_error_count,
-        'in_progress', delivery_in_progress_count,
-        'done', delivery_done_count,
-        'error', delivery_error_count
+    CASE WHEN status = 'completed' THEN (
+        SELECT jsonb_build_object(
+            'pending', valid_count + warning_count + error_count
+                - coalesce(sum(c.in_progress + c.done + c.error), 0),
+            'in_progress', coalesce(sum(c.in_progress), 0),
+            'done', coalesce(sum(c.done), 0),
+            'error', coalesce(sum(c.error), 0)
+        )
+        FROM ingestion_batch_delivery_counts AS c
+        WHERE c.batch_id = ingestion_batches.id
     ) END AS delivery_counts,
     created_at, updated_at;
 
@@ -160,12 +188,16 @@ RETURNING id, project_id, user_id, mode, status, file_count, row_count, column_m
     jsonb_build_object('valid', valid_count, 'warning', warning_count, 'error', error_count)
         AS status_counts,
     name, identifier_field_key, secondary_field_key,
-    CASE WHEN status = 'completed' THEN jsonb_build_object(
-        'pending', valid_count + warning_count + error_count - delivery_in_progress_count
-            - delivery_done_count - delivery_error_count,
-        'in_progress', delivery_in_progress_count,
-        'done', delivery_done_count,
-        'error', delivery_error_count
+    CASE WHEN status = 'completed' THEN (
+        SELECT jsonb_build_object(
+            'pending', valid_count + warning_count + error_count
+                - coalesce(sum(c.in_progress + c.done + c.error), 0),
+            'in_progress', coalesce(sum(c.in_progress), 0),
+            'done', coalesce(sum(c.done), 0),
+            'error', coalesce(sum(c.error), 0)
+        )
+        FROM ingestion_batch_delivery_counts AS c
+        WHERE c.batch_id = ingestion_batches.id
     ) END AS delivery_counts,
     created_at, updated_at;
 
@@ -214,11 +246,15 @@ RETURNING b.id, b.project_id, b.user_id, b.mode, b.status, b.file_count, b.row_c
     jsonb_build_object('valid', b.valid_count, 'warning', b.warning_count, 'error', b.error_count)
         AS status_counts,
     b.name, b.identifier_field_key, b.secondary_field_key,
-    CASE WHEN b.status = 'completed' THEN jsonb_build_object(
-        'pending', b.valid_count + b.warning_count + b.error_count
-            - b.delivery_in_progress_count - b.delivery_done_count - b.delivery_error_count,
-        'in_progress', b.delivery_in_progress_count,
-        'done', b.delivery_done_count,
-        'error', b.delivery_error_count
+    CASE WHEN b.status = 'completed' THEN (
+        SELECT jsonb_build_object(
+            'pending', b.valid_count + b.warning_count + b.error_count
+                - coalesce(sum(c.in_progress + c.done + c.error), 0),
+            'in_progress', coalesce(sum(c.in_progress), 0),
+            'done', coalesce(sum(c.done), 0),
+            'error', coalesce(sum(c.error), 0)
+        )
+        FROM ingestion_batch_delivery_counts AS c
+        WHERE c.batch_id = b.id
     ) END AS delivery_counts,
     b.created_at, b.updated_at;

@@ -1,6 +1,8 @@
 -- Delivery of a completed batch's rows to the automations that consume them: claims that
--- lease rows in source order, each to one caller, and reports of each row's outcome. The
--- batch counts each state (delivery_*_count) and keeps a cursor: rows at positions from
+-- lease rows in source order, each to one caller, and reports of each row's outcome. Each
+-- state is counted in ingestion_batch_delivery_counts (one of 16 slots per batch, chosen by
+-- the writer, so that concurrent reports seldom wait for one another), and the batch keeps
+-- a cursor: rows at positions from
 -- delivery_cursor on were never claimed, so a claim reads them through
 -- uq_ingestion_rows_batch_position from there, and the rows claimed before that are not done
 -- through idx_ingestion_rows_redelivery; neither reads the rows already delivered.
@@ -8,20 +10,21 @@
 -- name: lock_batch_for_delivery :one
 -- Lock a live batch of a live project of owner $3 for a claim (claims of one batch take
 -- turns, so that the cursor only ever passes rows that were claimed); returns its status
--- and cursor, or no row when there is no such batch.
+-- and cursor, or no row when there is no such batch. NO KEY UPDATE: the foreign keys of the
+-- events and counts that reports write meanwhile only need KEY SHARE, which it lets pass.
 SELECT b.status, b.delivery_cursor
 FROM ingestion_batches AS b
 JOIN projects AS p ON p.id = b.project_id AND p.deleted_at IS NULL
 WHERE b.id = $1::uuid AND b.project_id = $2::uuid AND p.user_id = $3::uuid
     AND b.deleted_at IS NULL
-FOR UPDATE OF b;
+FOR NO KEY UPDATE OF b;
 
 -- name: claim_rows :many
 -- Lease up to $2 claimable rows of batch $1 for $3 seconds, first in source order: pending
 -- rows and rows whose lease ran out, skipping any row another transaction holds; $4 is the
 -- batch's cursor (lock_batch_for_delivery). Bumps their versions, appends a
 -- `row.delivery_claimed` event by actor $5 for each, counts the rows that were pending as in
--- progress now and moves the cursor past the rows claimed; returns them.
+-- progress now (in count slot $6) and moves the cursor past the rows claimed; returns them.
 WITH candidates AS (
     (
         SELECT r.id, r.position
@@ -80,14 +83,17 @@ logged AS (
     JOIN picked ON picked.id = claimed.id
     ORDER BY claimed.position
 ),
-counted AS (
+moved AS (
     UPDATE ingestion_batches
-    SET delivery_in_progress_count = delivery_in_progress_count
-            + (SELECT count(*) FROM picked WHERE picked.was = 'pending'),
-        delivery_cursor = greatest(
-            delivery_cursor, coalesce((SELECT max(picked.position) + 1 FROM picked), 0)
-        )
+    SET delivery_cursor = greatest(
+        delivery_cursor, coalesce((SELECT max(picked.position) + 1 FROM picked), 0)
+    )
     WHERE id = $1::uuid
+),
+counted AS (
+    INSERT INTO ingestion_batch_delivery_counts AS c (batch_id, slot, in_progress)
+    SELECT $1::uuid, $6::smallint, count(*) FROM picked WHERE picked.was = 'pending'
+    ON CONFLICT (batch_id, slot) DO UPDATE SET in_progress = c.in_progress + excluded.in_progress
 )
 SELECT id, batch_id, position, data, status, validation_messages, source_file_name,
     source_sheet_name, source_row_index, version, delivery, created_at, updated_at
@@ -126,9 +132,9 @@ RETURNING r.id, r.batch_id, r.position, r.data, r.status, r.validation_messages,
     r.created_at, r.updated_at;
 
 -- name: count_delivery_change :exec
--- Add $2, $3 and $4 to batch $1's counts of rows in progress, done and in error.
-UPDATE ingestion_batches
-SET delivery_in_progress_count = delivery_in_progress_count + $2::integer,
-    delivery_done_count = delivery_done_count + $3::integer,
-    delivery_error_count = delivery_error_count + $4::integer
-WHERE id = $1::uuid;
+-- Add $3, $4 and $5 to batch $1's counts of rows in progress, done and in error, in its slot $2.
+INSERT INTO ingestion_batch_delivery_counts AS c (batch_id, slot, in_progress, done, error)
+VALUES ($1::uuid, $2::smallint, $3::integer, $4::integer, $5::integer)
+ON CONFLICT (batch_id, slot) DO UPDATE
+SET in_progress = c.in_progress + excluded.in_progress, done = c.done + excluded.done,
+    error = c.error + excluded.error;

@@ -15,12 +15,16 @@ SELECT id, project_id, user_id, mode, status, file_count, row_count, column_meta
     jsonb_build_object('valid', valid_count, 'warning', warning_count, 'error', error_count)
         AS status_counts,
     name, identifier_field_key, secondary_field_key,
-    CASE WHEN status = 'completed' THEN jsonb_build_object(
-        'pending', valid_count + warning_count + error_count - delivery_in_progress_count
-            - delivery_done_count - delivery_error_count,
-        'in_progress', delivery_in_progress_count,
-        'done', delivery_done_count,
-        'error', delivery_error_count
+    CASE WHEN status = 'completed' THEN (
+        SELECT jsonb_build_object(
+            'pending', valid_count + warning_count + error_count
+                - coalesce(sum(c.in_progress + c.done + c.error), 0),
+            'in_progress', coalesce(sum(c.in_progress), 0),
+            'done', coalesce(sum(c.done), 0),
+            'error', coalesce(sum(c.error), 0)
+        )
+        FROM ingestion_batch_delivery_counts AS c
+        WHERE c.batch_id = ingestion_batches.id
     ) END AS delivery_counts,
     created_at, updated_at
 FROM ingestion_batches

@@ -267,14 +267,14 @@ def spy_on_scratch(monkeypatch):
     """The worker scratch directories of the uploads that follow (not the whole of /tmp,
     where other runs on the machine make their own)."""
     scratches = []
-    request = pipeline._request
+    request = pipeline.worker_request
 
     def spy(*args):
         made = request(*args)
         scratches.append(Path(made.scratch))
         return made
 
-    monkeypatch.setattr(pipeline, "_request", spy)
+    monkeypatch.setattr(pipeline, "worker_request", spy)
     return scratches
 
 
@@ -590,7 +590,7 @@ def test_a_worker_whose_service_goes_away_before_its_request_exits_quietly():
 
 def test_the_worker_is_handed_no_secret(tmp_path):
     settings = Settings(jwt_secret="s" * 40, database_url="postgresql://u:hunter2@db/x")
-    request = pipeline._request([], BatchMode.LIST_MODE, None, settings, str(tmp_path))
+    request = pipeline.worker_request([], BatchMode.LIST_MODE, None, settings, str(tmp_path))
     assert request.settings.jwt_secret is None
     assert request.settings.database_url is None
     assert b"hunter2" not in protocol.encode_request(request)

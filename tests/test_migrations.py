@@ -90,3 +90,57 @@ async def test_new_row_keys_are_uuidv7_where_the_server_has_it(pool):
         " WHERE d.adrelid = 'ingestion_rows'::regclass AND a.attname = 'id'"
     )
     assert default == ("uuidv7()" if has_uuidv7 else "gen_random_uuid()")
+
+
+async def test_batch_names_and_delivery_counts_survive_down_and_up(server_url):
+    """20261203123100 names existing batches after the file of their first row, and
+    20261203123200 moves the delivery counts to their slots and back, losing nothing."""
+    url = with_database(server_url, f"migrations_{uuid.uuid4().hex}")
+    try:
+        db.migrate(url)
+        conn = await asyncpg.connect(url)
+        try:
+            owner = await conn.fetchval("INSERT INTO users (external_id) VALUES ('m') RETURNING id")
+            project = await conn.fetchval(
+                "INSERT INTO projects (user_id, name) VALUES ($1, 'p') RETURNING id", owner
+            )
+            batch = await conn.fetchval(
+                "INSERT INTO ingestion_batches (project_id, user_id, mode, status, file_count,"
+                " row_count, name) VALUES ($1, $2, 'list_mode', 'completed', 2, 1, 'later')"
+                " RETURNING id",
+                project,
+                owner,
+            )
+            await conn.execute(
+                "INSERT INTO ingestion_rows (batch_id, position, data, source_file_name,"
+                " source_sheet_name, source_row_index) VALUES ($1, 0, '{}', 'março.csv', 's', 2)",
+                batch,
+            )
+            await conn.execute(
+                "INSERT INTO ingestion_batch_delivery_counts (batch_id, slot, done, error)"
+                " VALUES ($1, 3, 2, 1), ($1, 9, 5, 0)",
+                batch,
+            )
+            while await conn.fetchval("SELECT max(version) FROM schema_migrations") >= (
+                "20261203123100"
+            ):
+                db.dbmate(url, "rollback")
+            assert "name" not in {
+                r[0]
+                for r in await conn.fetch(
+                    "SELECT column_name FROM information_schema.columns"
+                    " WHERE table_name = 'ingestion_batches'"
+                )
+            }
+            db.migrate(url)
+            assert await conn.fetchval(
+                "SELECT name FROM ingestion_batches WHERE id = $1", batch
+            ) == ("março.csv")
+            counts = await conn.fetch(
+                "SELECT slot, in_progress, done, error FROM ingestion_batch_delivery_counts"
+            )
+            assert [tuple(c) for c in counts] == [(0, 0, 7, 1)]
+        finally:
+            await conn.close()
+    finally:
+        db.dbmate(url, "drop")

@@ -41,6 +41,7 @@ from service.entities import (
     User,
 )
 from service.errors import InvalidInput
+from service.ingest.matching import parse_mapping
 from service.settings import Settings
 from service.store import batches
 from service.uploads import Uploads
@@ -251,6 +252,7 @@ class UploadForm:
     mode: BatchMode
     files: list[UploadFile]
     sheet: Text | None = None
+    mapping: Text | None = None
 
 
 UploadBody = Annotated[
@@ -260,7 +262,10 @@ UploadBody = Annotated[
         description=(
             "`mode`: list_mode (exactly one file; every visible sheet, one row per data row) or "
             "profile_mode (one or more form-like files, one row each). `files`: one part per "
-            "file, its filename kept as the rows' sourceFileName. `sheet`: read only this sheet."
+            "file, its filename kept as the rows' sourceFileName. `sheet`: read only this sheet. "
+            "`mapping` (a project with a schema, list mode): a JSON object of source header or "
+            "key to field key, or null to keep a column under its own key; it overrides the "
+            "matching (a field the schema lacks, or two columns on one field: 422)."
         ),
         examples=[
             Example(
@@ -270,6 +275,14 @@ UploadBody = Annotated[
             Example(
                 summary="one sheet of a workbook",
                 value={"mode": "list_mode", "files": ["vendas.xlsx"], "sheet": "2026"},
+            ),
+            Example(
+                summary="columns sent to the schema's fields by hand",
+                value={
+                    "mode": "list_mode",
+                    "files": ["clientes.csv"],
+                    "mapping": '{"CPF/CNPJ": "cpf", "Obs": null}',
+                },
             ),
             Example(
                 summary="three filled-in forms",
@@ -301,6 +314,7 @@ async def upload_batch(
             data.sheet or None,
             idempotency_key,
             conn=admission.connection(request),  # holds the upload's slots
+            mapping=parse_mapping(data.mapping) if data.mapping else None,
         )
     location = f"/projects/{project_id}/batches/{batch.id}"
     return created(to_wire(batch, BatchOut), location, replayed=replayed)
@@ -321,6 +335,7 @@ async def upload_raw_body(request: AuthRequest) -> Response[BatchOut] | None:
         upload.sheet,
         upload.key,
         conn=admission.connection(request),  # holds the upload's slots
+        mapping=upload.mapping,
     )
     location = f"/projects/{upload.project_id}/batches/{batch.id}"
     return created(to_wire(batch, BatchOut), location, replayed=replayed)

@@ -81,8 +81,8 @@ class FieldLimit:
                     send,
                     413,
                     f"the form field {refused!r} is larger than {self.max_field_bytes:,} bytes: "
-                    "only `mode` and `sheet` are text fields, and files go in parts with a "
-                    "filename; nothing was stored",
+                    "only `mode`, `sheet` and `mapping` are text fields, and files go in parts "
+                    "with a filename; nothing was stored",
                     limit="max_field_bytes",
                     limit_value=self.max_field_bytes,
                 )

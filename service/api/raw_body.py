@@ -38,6 +38,7 @@ from service.api.deadlines import body_cut_short
 from service.entities import BatchMode
 from service.errors import InvalidInput, LimitExceeded
 from service.idempotency import KEY_HEADER
+from service.ingest.matching import ColumnMapping, parse_mapping
 from service.settings import Settings
 
 DISPOSITION_EXAMPLE = "Content-Disposition: attachment; filename*=UTF-8''clientes.csv"
@@ -56,6 +57,7 @@ class Upload:
     sheet: str | None
     key: str | None
     part: BodyPart
+    mapping: ColumnMapping | None = None
 
 
 class BodyPart:
@@ -137,6 +139,16 @@ class RawBodyOperation(Operation):
                 description="Raw-body upload only: read only this sheet.",
             ),
             Parameter(
+                name="mapping",
+                param_in="query",
+                required=False,
+                schema=Schema(type=OpenAPIType.STRING),
+                description=(
+                    "Raw-body upload only: as the form's `mapping` (a JSON object, "
+                    "percent-encoded)."
+                ),
+            ),
+            Parameter(
                 name="Content-Disposition",
                 param_in="header",
                 required=False,
@@ -169,8 +181,13 @@ def read(request: Request[Any, Any, Any], settings: Settings) -> Upload | None:
         ) from None
     disposition = request.headers.get("content-disposition")
     sheet = query.get("sheet") or None
+    mapping = query.get("mapping") or None
     # As `wire.Text` refuses them everywhere else: PostgreSQL cannot store a NUL.
-    for field, text in (("Content-Disposition", disposition), ("sheet", sheet)):
+    for field, text in (
+        ("Content-Disposition", disposition),
+        ("sheet", sheet),
+        ("mapping", mapping),
+    ):
         if text is not None and "\x00" in text:
             raise _invalid(field, "must not contain NUL characters")
     name = file_name(disposition)
@@ -188,6 +205,7 @@ def read(request: Request[Any, Any, Any], settings: Settings) -> Upload | None:
         sheet=sheet,
         key=request.headers.get(KEY_HEADER),
         part=BodyPart(request, name),
+        mapping=None if mapping is None else parse_mapping(mapping),
     )
 
 

@@ -220,12 +220,13 @@ def allow_fields_up_to(max_chars: int) -> None:
     csv.field_size_limit(max_chars + 1024)
 
 
-def csv_dialect(source: Source) -> TextDialect:
+def csv_dialect(source: Source, *, whole_file: bool = True) -> TextDialect:
     """Encoding and delimiter of a CSV file. A file whose first 64 KiB are UTF-8 but whose
     rest is not is read in its legacy encoding (`legacy_encoding`): the whole
-    file is checked first, so that reading can stream rows out from the first record."""
+    file is checked first, so that reading can stream rows out from the first record.
+    `whole_file=False` (a preview, which reads its first rows only) trusts the first 64 KiB."""
     dialect = sniff(source.path, source.name)
-    if dialect.encoding == "utf-8" and not is_utf8_file(source.path):
+    if whole_file and dialect.encoding == "utf-8" and not is_utf8_file(source.path):
         legacy = legacy_encoding(non_utf8_sample(source.path))
         dialect = TextDialect(encoding=legacy, delimiter=dialect.delimiter)
     return dialect

@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 from service import errors
 from service.entities import InferredType, RowRecord, RowStatus, ValidationMessage
-from service.ingest import delimited, keys, limits, plans, validation, workbook
+from service.ingest import anchors, delimited, keys, limits, plans, validation, workbook
 from service.ingest.amendments import Tracker
 from service.ingest.budget import CharBudget, no_text
 from service.ingest.formats import FileFormat
@@ -57,7 +57,7 @@ class Emitter:
     def __init__(self, profile: Profile, settings: Settings) -> None:
         self.profile = profile
         self.settings = settings
-        self.keys = [column.normalized_key for column in profile.columns]
+        self.keys = [column.data_key for column in profile.columns]
         # Every row's data holds its keys in jsonb's order (see `keys.jsonb_order`): the
         # order PostgreSQL stores and returns them in anyway.
         self.stored_order = jsonb_order(self.keys)
@@ -141,7 +141,7 @@ class Emitter:
 
     def _column(self, offset: int, index: int) -> _Column:
         metadata = self.profile.columns[index]
-        key, type_ = metadata.normalized_key, metadata.inferred_type
+        key, type_ = metadata.data_key, metadata.inferred_type
         return _Column(
             offset=offset,
             key=key,
@@ -169,8 +169,20 @@ class Emitter:
         errors_at = {
             keys.split_address(address): error for address, error in sheet.error_cells.items()
         }
+        if self.profile.fields is not None:
+            data, messages, has_error = anchors.read_form(
+                cells, errors_at, self.profile.fields, self.template
+            )
+            if surrogates:
+                data = {
+                    key: replace_surrogates(value)
+                    if type(value) is str and has_surrogates(value)
+                    else value
+                    for key, value in data.items()
+                }
+            return self._form_row(source, sheet, data, messages, has_error)
         data = self.template.copy()
-        messages: list[ValidationMessage] = []
+        messages = []
         has_error = False
         for index, metadata in enumerate(self.profile.columns):
             key = metadata.normalized_key
@@ -199,6 +211,16 @@ class Emitter:
             kind = classify_text(value) if type(raw) is str else cell_kind(raw)
             if kind not in FITTING_KINDS[type_]:
                 messages.append(validation.type_mismatch(key, type_))
+        return self._form_row(source, sheet, data, messages, has_error)
+
+    def _form_row(
+        self,
+        source: Source,
+        sheet: SheetPlan,
+        data: dict[str, Any],
+        messages: list[ValidationMessage],
+        has_error: bool,
+    ) -> ParsedRow:
         self.budget.take_row(list(data.values()), source.name, sheet.name, 1)
         row: ParsedRow = RowRecord(
             self.position,

@@ -8,7 +8,8 @@ errors raised are spelled out beside `Parser` too.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+import itertools
+from collections.abc import Callable, Generator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +17,22 @@ import msgspec
 
 from service import errors
 from service.entities import BatchMode, ColumnMetadata, InferredType
-from service.ingest import delimited, formats, guards, limits, parts, profiling, workbook
+from service.ingest import (
+    anchors,
+    delimited,
+    formats,
+    guards,
+    limits,
+    parts,
+    profiling,
+    workbook,
+)
 from service.ingest.amendments import Amendment, Tracker
 from service.ingest.delimited import TextDialect
 from service.ingest.emitter import Emitter
 from service.ingest.formats import FileFormat
 from service.ingest.keys import KeyAllocator
+from service.ingest.matching import ColumnMatch, Matching
 from service.ingest.plans import FilePlan, ParsedRow, Profile, SheetPlan, Source
 from service.ingest.profiling import FormProfiler, ListProfiler, check_header
 from service.settings import Settings
@@ -101,10 +112,16 @@ class Parser:
         *,
         sandboxed: bool = False,
         scratch: Path | None = None,
+        matching: Matching | None = None,
+        row_limit: int | None = None,
     ) -> None:
         """`sandboxed`: this process may die (it is the parsing worker), so calamine may load
         a list-mode workbook while `guards` inspect it, rather than after (see `_open`).
-        `scratch`: where temporary files go (`parts`), else the system's temporary directory."""
+        `scratch`: where temporary files go (`parts`), else the system's temporary directory.
+        `matching`: a list-mode read's columns go to a schema's fields (`matching`), a
+        profile-mode read's forms are read into them by their anchors (`anchors`).
+        `row_limit`: a one-pass read stops after this many rows, as if the sheet ended there
+        (a preview, `service.preview`); a two-pass read ignores it."""
         _check_request(sources, mode, settings)
         self.sources = sources
         self.mode = mode
@@ -112,8 +129,16 @@ class Parser:
         self.settings = settings
         self.sandboxed = sandboxed
         self.scratch = scratch
+        self.matching = matching if mode is BatchMode.LIST_MODE else None
+        self.row_limit = row_limit
+        self.form_fields = (
+            matching.fields if matching is not None and mode is BatchMode.PROFILE_MODE else None
+        )
         self._profile: Profile | None = None
         self._tracker: Tracker | None = None
+        self._base: list[ColumnMetadata] | None = None
+        self.matches: list[ColumnMatch] | None = None
+        """A list-mode read with `matching`: how each column was matched, once known."""
         self._estimate: Callable[[int], int] = lambda done: done
 
     def expected_rows(self, done: int) -> int:
@@ -128,7 +153,20 @@ class Parser:
             raise RuntimeError("the profile is known once every row has been read")
         return self._profile
 
-    def chunks(self) -> Iterator[list[ParsedRow]]:
+    def columns_read(self) -> list[ColumnMetadata]:
+        """The batch's columns as far as the rows read so far tell (a preview, which stops
+        early): the final ones once the read is done or had a first pass; in a one-pass read
+        stopped early, their types are inferred from the rows read so far."""
+        if self._profile is not None:
+            return self._profile.columns
+        if self._base is None or self._tracker is None:
+            return []
+        return [
+            msgspec.structs.replace(column, inferred_type=stats.inferred_type)
+            for column, stats in zip(self._base, self._tracker.stats, strict=True)
+        ]
+
+    def chunks(self) -> Generator[list[ParsedRow]]:
         """Every row in source order, in chunks (of up to `plans.CHUNK_ROWS`: rows travel
         in lists, so that no Python code runs per row on their way); in a one-pass read,
         without the messages that wait for whole-column facts (see `amendments`)."""
@@ -153,8 +191,13 @@ class Parser:
                     return
             # Several sheets: two passes, without inspecting the archive a second time.
             self._profile = ListProfiler(self.settings).run(source, self.sheet, error_cells)
+            if self.matching is not None:
+                columns, self.matches = self.matching.apply(self._profile.columns)
+                self._profile = msgspec.structs.replace(self._profile, columns=columns)
         else:
             self._profile = profile(self.sources, self.mode, self.sheet, self.settings)
+            if self.form_fields is not None:
+                self._profile = anchors.form_profile(self._profile, self.form_fields)
         total = self._profile.row_count
         self._estimate = lambda done: total
         yield from parse_rows(self.sources, self.mode, self.sheet, self.settings, self._profile)
@@ -218,7 +261,7 @@ class Parser:
                 cutter.close()
 
     def _csv(self, source: Source) -> Iterator[list[ParsedRow]]:
-        dialect = delimited.csv_dialect(source)
+        dialect = delimited.csv_dialect(source, whole_file=self.row_limit is None)
         name = delimited.csv_sheet_name(source.name)
         size = source.path.stat().st_size
         with delimited.open_text(source.path, dialect) as stream:
@@ -247,20 +290,31 @@ class Parser:
         if header is None:
             raise profiling.no_header(source.name, csv=dialect is not None, sheet=self.sheet)
         header_row, cells = header
+        if self.row_limit is not None:
+            rows = itertools.islice(rows, self.row_limit)
         headers = check_header(source.name, name, header_row, first_column, cells, self.settings)
         allocator = KeyAllocator()
         keys = [
             allocator.allocate(text, first_column + offset) for offset, text in enumerate(headers)
         ]
 
+        base = [
+            ColumnMetadata(
+                normalized_key=key,
+                original_header=text,
+                inferred_type=InferredType.STRING,
+                position=position,
+            )
+            for position, (key, text) in enumerate(zip(keys, headers, strict=True))
+        ]
+        if self.matching is not None:
+            base, self.matches = self.matching.apply(base)
+        self._base = base
+
         def columns(types: Sequence[InferredType]) -> list[ColumnMetadata]:
             return [
-                ColumnMetadata(
-                    normalized_key=key, original_header=text, inferred_type=type_, position=position
-                )
-                for position, (key, text, type_) in enumerate(
-                    zip(keys, headers, types, strict=True)
-                )
+                msgspec.structs.replace(column, inferred_type=type_)
+                for column, type_ in zip(base, types, strict=True)
             ]
 
         plan = SheetPlan(
@@ -280,7 +334,8 @@ class Parser:
             check_types=unknown,
             files=[],
         )
-        tracker = self._tracker = Tracker(source.name, name, keys, self.settings)
+        data_keys = [column.data_key for column in base]
+        tracker = self._tracker = Tracker(source.name, name, data_keys, self.settings)
         try:
             yield from Emitter(provisional, self.settings).body(
                 source.name,

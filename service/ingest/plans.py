@@ -15,6 +15,7 @@ import msgspec
 from service.entities import BatchMode, ColumnMetadata, RowRecord, ValidationMessage
 from service.ingest.delimited import TextDialect
 from service.ingest.formats import FileFormat
+from service.schemas import SchemaField
 
 CHUNK_ROWS = 2048
 """Rows handled together: enough to amortise per-chunk work, small enough to stay flat."""
@@ -72,3 +73,6 @@ class Profile(msgspec.Struct, frozen=True, kw_only=True):
     """Per column: pass 1 saw values that do not fit the inferred type, so pass 2 looks
     for them (a column where everything fits needs no per-value check at all)."""
     files: list[FilePlan]
+    fields: list[SchemaField] | None = None
+    """Profile mode with a schema: the fields each form is read into by their anchors
+    (`anchors`); the columns are then these fields."""

@@ -31,8 +31,10 @@ import msgspec
 
 from service import errors, ingest, logs
 from service.entities import RowStatus, StatusCounts
+from service.ingest.matching import Matching
 from service.ingestion.protocol import (
     DoneFrame,
+    PreviewFrame,
     Request,
     decode_request,
     error_frame,
@@ -59,12 +61,16 @@ def _limit_resources(settings: Settings) -> None:
 
 
 def run(request: Request, channel: BinaryIO) -> None:
-    """Parse the request's files (or only check them) and write every frame to `channel`."""
+    """Parse the request's files (or only check them, or preview them) and write every frame
+    to `channel`."""
     sources = [ingest.Source(path=Path(path), name=name) for path, name in request.sources]
     try:
+        done: DoneFrame | PreviewFrame
         if request.checks_only:
             ingest.precheck(sources, request.settings)
             done = DoneFrame(count=0, counts=_NO_ROWS, columns=msgspec.Raw(b"[]"))
+        elif request.preview_rows:
+            done = _preview(request, sources)
         else:
             done = _parse(request, sources, channel)
         send(channel, _encoder.encode(done))
@@ -75,14 +81,7 @@ def run(request: Request, channel: BinaryIO) -> None:
 
 def _parse(request: Request, sources: list[ingest.Source], channel: BinaryIO) -> DoneFrame:
     """Send the rows and amendments of the request's files; return the closing frame."""
-    parser = ingest.Parser(
-        sources,
-        request.mode,
-        request.sheet,
-        request.settings,
-        sandboxed=True,
-        scratch=Path(request.scratch) if request.scratch else None,
-    )
+    parser = _parser(request, sources)
     statuses: Counter[RowStatus] = Counter()
     count = 0
     for chunk in parser.chunks():
@@ -102,6 +101,42 @@ def _parse(request: Request, sources: list[ingest.Source], channel: BinaryIO) ->
     )
     columns = msgspec.Raw(_encoder.encode(parser.profile.columns))
     return DoneFrame(count=count, counts=counts, columns=columns)
+
+
+def _preview(request: Request, sources: list[ingest.Source]) -> PreviewFrame:
+    """The first `preview_rows` rows, and the read stopped there: what a preview costs does
+    not grow with the file in a one-pass read (see `service.preview`)."""
+    parser = _parser(request, sources)
+    rows: list[ingest.ParsedRow] = []
+    chunks = parser.chunks()
+    try:
+        for chunk in chunks:
+            rows.extend(chunk[: request.preview_rows - len(rows)])
+            if len(rows) >= request.preview_rows:
+                break
+    finally:
+        chunks.close()
+    return PreviewFrame(rows=rows, columns=parser.columns_read(), matches=parser.matches)
+
+
+def _parser(request: Request, sources: list[ingest.Source]) -> ingest.Parser:
+    return ingest.Parser(
+        sources,
+        request.mode,
+        request.sheet,
+        request.settings,
+        sandboxed=True,
+        scratch=Path(request.scratch) if request.scratch else None,
+        matching=matching(request),
+        row_limit=request.preview_rows or None,
+    )
+
+
+def matching(request: Request) -> Matching | None:
+    """How the request's columns go to its schema's fields, if it has a schema."""
+    if request.schema is None:
+        return None
+    return Matching(request.schema.fields, explicit=request.mapping, saved=request.saved)
 
 
 def _chunks(items: Iterator[_Item]) -> Iterator[list[_Item]]:

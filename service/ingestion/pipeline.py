@@ -30,6 +30,7 @@ from service import errors, fields, logs, metrics
 from service.db import Connection, Pool
 from service.entities import Batch, BatchMode
 from service.ingest import Source
+from service.ingest.matching import ColumnMapping
 from service.ingestion import copying, protocol
 from service.ingestion.sandbox import SpareWorker, Worker
 from service.schemas import ProjectSchema
@@ -57,6 +58,8 @@ async def ingest(
     spare: SpareWorker | None = None,
     conn: Connection | None = None,
     schema: ProjectSchema | None = None,
+    mapping: ColumnMapping | None = None,
+    saved: dict[str, ColumnMapping] | None = None,
 ) -> Batch:
     """Parse `sources` and store them as one new batch, or store nothing and raise.
 
@@ -68,6 +71,8 @@ async def ingest(
     `conn`: run the transaction on this connection (the upload's own, which holds its slots,
     see `service.admission`) rather than on one taken from `pool`.
     `schema`: the project's current schema, which the rows follow (None: no schema).
+    `mapping`, `saved`: the upload's explicit mapping of columns to the schema's fields and the
+    project's remembered ones (`ingest.matching`).
     """
     started = time.monotonic()
     deadline = asyncio.timeout(settings.ingest_timeout_seconds)
@@ -76,7 +81,7 @@ async def ingest(
         prefix="sheetflow-worker-", ignore_cleanup_errors=True
     ) as scratch:
         worker = await Worker.start(
-            _request(sources, mode, sheet, settings, scratch, schema), spare
+            worker_request(sources, mode, sheet, settings, scratch, schema, mapping, saved), spare
         )
         try:
             async with deadline:
@@ -134,13 +139,15 @@ async def _analyze(pool: Pool) -> None:
         logger.warning("ANALYZE after an upload failed", exc_info=True)
 
 
-def _request(
+def worker_request(
     sources: Sequence[Source],
     mode: BatchMode,
     sheet: str | None,
     settings: Settings,
     scratch: str,
     schema: ProjectSchema | None = None,
+    mapping: ColumnMapping | None = None,
+    saved: dict[str, ColumnMapping] | None = None,
 ) -> protocol.Request:
     """The worker's request. The worker checks the mode's file count and the limits itself,
     so they are written once, in `service.ingest`."""
@@ -153,4 +160,6 @@ def _request(
         scratch=scratch,
         request_id=logs.REQUEST_ID.get(),
         schema=schema,
+        mapping=mapping,
+        saved=saved or {},
     )

@@ -8,6 +8,7 @@ reads length-prefixed JSON frames from its stdout:
     amend    after the last row: final status and messages of rows sent earlier
     done     how many rows were sent, how many of each status, the batch's columns
     error    a clean refusal (an `IngestError`), with its class and location
+    preview  instead of all of the above, for a preview: the first rows, columns, matching
 
 Rows travel as JSON arrays whose `data` and `validationMessages` stay raw JSON on the parent's
 side (`msgspec.Raw`): the parent never decodes a cell, it hands the bytes on to COPY.
@@ -22,7 +23,15 @@ from typing import Any, BinaryIO
 import msgspec
 
 from service import errors
-from service.entities import BatchMode, RowRecord, RowStatus, StatusCounts
+from service.entities import (
+    BatchMode,
+    ColumnMetadata,
+    RowRecord,
+    RowStatus,
+    StatusCounts,
+    ValidationMessage,
+)
+from service.ingest.matching import ColumnMatch
 from service.schemas import ProjectSchema
 from service.settings import Settings
 
@@ -47,6 +56,14 @@ class Request(msgspec.Struct, frozen=True, kw_only=True):
     """The project's current schema (`store.project_schemas.get_current_schema`): values of
     the columns mapped to its fields are converted and checked by `service.rules`. None:
     no schema, rows exactly as without one."""
+    mapping: dict[str, str | None] | None = None
+    """The upload's explicit mapping, source header or key → field key or None
+    (`ingest.matching`); only with a schema."""
+    saved: dict[str, dict[str, str | None]] = msgspec.field(default_factory=dict)
+    """The project's remembered mappings by header fingerprint (`store.mappings`)."""
+    preview_rows: int = 0
+    """A preview (`service.preview`): read only this many rows and answer `preview`; 0: a
+    whole ingestion."""
 
 
 class RowsFrame(msgspec.Struct, frozen=True, tag="rows"):
@@ -79,7 +96,15 @@ class ErrorFrame(msgspec.Struct, frozen=True, tag="error"):
     value: int | None = None
 
 
-Frame = RowsFrame | AmendFrame | DoneFrame | ErrorFrame
+class PreviewFrame(msgspec.Struct, frozen=True, tag="preview"):
+    """A preview's one answer: the first rows, the columns as far as they tell, the matching."""
+
+    rows: list[RowRecord[dict[str, Any], list[ValidationMessage]]]
+    columns: list[ColumnMetadata]
+    matches: list[ColumnMatch] | None
+
+
+Frame = RowsFrame | AmendFrame | DoneFrame | ErrorFrame | PreviewFrame
 
 ERROR_KINDS: dict[str, type[errors.IngestError]] = {
     cls.__name__: cls

@@ -4,6 +4,7 @@ has the rules and the transactions)."""
 
 from __future__ import annotations
 
+import random
 from uuid import UUID
 
 import msgspec
@@ -54,7 +55,7 @@ async def claim(
     of `actor_id` for each (run it after `lock_batch`, in its transaction, with the cursor it
     returned)."""
     return await queries.many(
-        db, "claim_rows", batch_id, limit, lease_seconds, cursor, actor_id, into=Row
+        db, "claim_rows", batch_id, limit, lease_seconds, cursor, actor_id, _slot(), into=Row
     )
 
 
@@ -91,4 +92,14 @@ async def count_change(
     db: Executor, batch_id: UUID, *, in_progress: int, done: int, error: int
 ) -> None:
     """Add these to the batch's counts of rows in each state (pending is what is left)."""
-    await queries.execute(db, "count_delivery_change", batch_id, in_progress, done, error)
+    await queries.execute(db, "count_delivery_change", batch_id, _slot(), in_progress, done, error)
+
+
+COUNT_SLOTS = 16
+"""How many rows hold one batch's delivery counts (ck_ingestion_batch_delivery_counts_slot):
+each change adds to one of them, at random, so that concurrent ones seldom wait for each
+other; a read sums them."""
+
+
+def _slot() -> int:
+    return random.randrange(COUNT_SLOTS)

@@ -36,7 +36,7 @@ def request_for(method, path):
         return {"json": {"limit": 1}}
     if method == "PATCH":
         return {"json": {"name": "taken over", "description": None, "status": "archived"}}
-    if method == "POST" and path.endswith("/batches"):
+    if method == "POST" and path.endswith(("/batches", "/batches/preview")):
         return {"data": {"mode": "list_mode"}, "files": {"files": ("x.csv", CSV, "text/csv")}}
     return {}
 

@@ -72,6 +72,11 @@ async def test_claims_lease_rows_in_source_order_and_count_them(client, auth, po
     }
     listed = await client.get(url + "/rows", params={"delivery": "in_progress"}, headers=auth())
     assert [row["data"]["n"] for row in listed.json()["items"]] == [0, 1, 2, 3]
+    one = (await client.get(f"{url}/rows/{first[1]['id']}", headers=auth())).json()
+    assert (one["delivery"]["status"], one["delivery"]["leaseUntil"]) == (
+        "in_progress",
+        first[1]["delivery"]["leaseUntil"],
+    )
     assert [row["data"]["n"] for row in await claim(client, auth, url, 10)] == [4]
     assert await claim(client, auth, url, 10) == []
 

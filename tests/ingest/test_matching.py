@@ -14,43 +14,49 @@ wrong column of data, so the threshold errs on the side of misses.
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import msgspec
 import pytest
 
 from service import errors
+from service.entities import BatchMode
+from service.ingest import Parser, Source
 from service.ingest.keys import normalize_key
 from service.ingest.matching import (
     FUZZY_THRESHOLD,
     ColumnMatch,
+    Matching,
     header_fingerprint,
     match_columns,
     remembered,
 )
-
-
-class Field(msgspec.Struct, frozen=True, kw_only=True):
-    key: str
-    label: str | None = None
-    aliases: tuple[str, ...] = ()
-
+from service.schemas import SchemaField
+from service.settings import Settings
+from tests.ingest.uploads import csv_source, xlsx_source
 
 FIELDS = [
-    Field(key="nome", label="Nome completo", aliases=("name", "full name", "nome do cliente")),
-    Field(key="cpf", label="CPF", aliases=("cpf/cnpj", "documento", "document")),
-    Field(key="email", label="E-mail", aliases=("email address", "correio eletrônico")),
-    Field(key="telefone", label="Telefone", aliases=("phone", "celular", "fone")),
-    Field(
+    SchemaField(
+        key="nome", label="Nome completo", aliases=["name", "full name", "nome do cliente"]
+    ),
+    SchemaField(key="cpf", label="CPF", aliases=["cpf/cnpj", "documento", "document"]),
+    SchemaField(key="email", label="E-mail", aliases=["email address", "correio eletrônico"]),
+    SchemaField(key="telefone", label="Telefone", aliases=["phone", "celular", "fone"]),
+    SchemaField(
         key="data_nascimento",
         label="Data de nascimento",
-        aliases=("birth date", "date of birth", "dt nasc", "nascimento"),
+        aliases=["birth date", "date of birth", "dt nasc", "nascimento"],
     ),
-    Field(key="endereco", label="Endereço", aliases=("address", "logradouro")),
-    Field(key="cidade", label="Cidade", aliases=("city", "município")),
-    Field(key="uf", label="UF", aliases=("estado", "state")),
-    Field(key="cep", label="CEP", aliases=("zip", "zip code", "postal code")),
-    Field(key="valor_total", label="Valor total", aliases=("total", "amount", "total amount")),
-    Field(key="data_pedido", label="Data do pedido", aliases=("order date",)),
-    Field(key="quantidade", label="Quantidade", aliases=("qty", "qtd", "quantity")),
+    SchemaField(key="endereco", label="Endereço", aliases=["address", "logradouro"]),
+    SchemaField(key="cidade", label="Cidade", aliases=["city", "município"]),
+    SchemaField(key="uf", label="UF", aliases=["estado", "state"]),
+    SchemaField(key="cep", label="CEP", aliases=["zip", "zip code", "postal code"]),
+    SchemaField(
+        key="valor_total", label="Valor total", aliases=["total", "amount", "total amount"]
+    ),
+    SchemaField(key="data_pedido", label="Data do pedido", aliases=["order date"]),
+    SchemaField(key="quantidade", label="Quantidade", aliases=["qty", "qtd", "quantity"]),
 ]
 
 VARIANTS: list[tuple[str, str | None]] = [
@@ -326,3 +332,79 @@ def test_the_fingerprint_is_the_set_of_keys() -> None:
     assert header_fingerprint(["b", "a", "a"]) == header_fingerprint(["a", "b"])
     assert header_fingerprint(["a", "b"]) != header_fingerprint(["a", "b", "c"])
     assert len(header_fingerprint([])) == 64
+
+
+def read_matched(sources: list[Source], matching: Matching) -> tuple[list[Any], list[Any]]:
+    parser = Parser(sources, BatchMode.LIST_MODE, None, Settings(), matching=matching)
+    rows = [row for chunk in parser.chunks() for row in chunk]
+    list(parser.amendments())
+    return parser.profile.columns, rows
+
+
+def test_a_list_read_stores_matched_columns_under_their_fields(tmp_path: Path) -> None:
+    text = "Nome do Cliente,E-mail,Obs,email\nAna,a@x.com,vip,b@x.com\n"
+    source = csv_source(tmp_path, "clientes.csv", text)
+    columns, rows = read_matched([source], Matching(FIELDS, explicit={"E-mail": "email"}))
+    assert [
+        (c.normalized_key, c.target_field, c.matched_by, c.confidence, c.data_key) for c in columns
+    ] == [
+        ("nome_do_cliente", "nome", "alias", 1.0, "nome"),
+        ("e_mail", "email", "explicit", 1.0, "email"),
+        ("obs", None, None, None, "obs"),
+        ("email_2", None, None, None, "email_2"),
+    ]
+    assert rows[0].data == {"nome": "Ana", "email": "a@x.com", "obs": "vip", "email_2": "b@x.com"}
+    encoded = msgspec.json.decode(msgspec.json.encode(columns[2]))
+    assert encoded["targetField"] is None
+    assert encoded["matchedBy"] is None
+
+
+def test_a_remembered_mapping_applies_only_to_its_header(tmp_path: Path) -> None:
+    saved = {header_fingerprint(["fone_1", "nome"]): {"fone_1": "telefone"}}
+    same = csv_source(tmp_path, "a.csv", "Nome,Fone 1\nAna,1\n")
+    other = csv_source(tmp_path, "b.csv", "Nome,Fone 1,Obs\nAna,1,x\n")
+    columns, rows = read_matched([same], Matching(FIELDS, saved=saved))
+    assert (columns[1].target_field, columns[1].matched_by) == ("telefone", "saved")
+    assert rows[0].data == {"nome": "Ana", "telefone": "1"}
+    columns, _ = read_matched([other], Matching(FIELDS, saved=saved))
+    assert (columns[1].target_field, columns[1].matched_by) == (None, None)
+
+
+def test_several_sheets_are_matched_over_their_union(tmp_path: Path) -> None:
+    def build(book: Any) -> None:
+        first = book.add_worksheet("A")
+        first.write_row(0, 0, ["Nome", "CEP"])
+        first.write_row(1, 0, ["Ana", "01000-000"])
+        second = book.add_worksheet("B")
+        second.write_row(0, 0, ["Name", "Cidade"])
+        second.write_row(1, 0, ["Bia", "Recife"])
+
+    source = xlsx_source(tmp_path, "book.xlsx", build)
+    columns, rows = read_matched([source], Matching(FIELDS))
+    assert [(c.normalized_key, c.target_field) for c in columns] == [
+        ("nome", "nome"),
+        ("cep", "cep"),
+        ("name", None),
+        ("cidade", "cidade"),
+    ]
+    assert [row.data for row in rows] == [
+        {"nome": "Ana", "cep": "01000-000", "name": None, "cidade": None},
+        {"nome": None, "cep": None, "name": "Bia", "cidade": "Recife"},
+    ]
+
+
+def test_a_huge_schema_against_a_wide_header_keeps_exact_matches_and_skips_fuzzy() -> None:
+    fields = [
+        SchemaField(key=f"campo_{i}", aliases=[f"apelido {i} {j}" for j in range(50)])
+        for i in range(1000)
+    ]
+    headers = ["campo_7", "Apelido 3 2", "Campo 8x", *(f"coluna extra {i}" for i in range(997))]
+    matches = match_columns([(h, normalize_key(h)) for h in headers], fields)
+    assert targets(matches[:3]) == [("campo_7", "key"), ("campo_3", "alias"), (None, None)]
+    # With a small schema, the same near miss is a fuzzy match.
+    assert one_of(fields[8:9], "Campo 8x") == ("campo_8", "fuzzy")
+
+
+def one_of(fields: list[SchemaField], header: str) -> tuple[str | None, str | None]:
+    match = match_columns([(header, normalize_key(header))], fields)[0]
+    return match.target_field, match.matched_by
