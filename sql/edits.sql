@@ -145,6 +145,7 @@ WITH picked AS (
         SELECT r.data || e.patch AS data,
             ARRAY(SELECT p.key FROM jsonb_each(e.patch) AS p(key, value)
                 WHERE r.data -> p.key IS DISTINCT FROM p.value ORDER BY p.key) AS keys
+        OFFSET 0
     ) AS edited
     WHERE r.batch_id = $1::uuid AND r.deleted_at IS NULL AND cardinality(edited.keys) > 0
     OFFSET 0
@@ -211,6 +212,7 @@ WITH picked AS (
         SELECT changing.data,
             ARRAY(SELECT k FROM unnest($15::text[]) AS k
                 WHERE r.data -> k IS DISTINCT FROM changing.data -> k ORDER BY k) AS keys
+        OFFSET 0
     ) AS edited
     WHERE r.batch_id = $1::uuid AND r.deleted_at IS NULL
         AND ($3::row_status IS NULL OR r.status = $3::row_status)
