@@ -631,8 +631,16 @@ class Harness:
 
     async def forget(self) -> None:
         """Empty the batch tables between injections (the service is idle), so that every
-        upload meets the same table sizes."""
-        await (await self.sql()).execute("TRUNCATE ingestion_rows, ingestion_batches CASCADE")
+        upload meets the same table sizes. The audit events go too, with their append-only
+        trigger off in this session only (replica role)."""
+        conn = await self.sql()
+        await conn.execute("SET session_replication_role = replica")
+        try:
+            await conn.execute(
+                "TRUNCATE ingestion_events, ingestion_rows, ingestion_batches CASCADE"
+            )
+        finally:
+            await conn.execute("RESET session_replication_role")
 
     async def inject(self, fault: str, rng: random.Random) -> Outcome:
         """Inject `fault` into one upload at a point drawn from `rng`, then check.

@@ -134,7 +134,7 @@ async def run(
                 for statement in apply:
                     await pool.execute(statement)
                 copies.setdefault(label, []).append(baselines.psql_copy(url, exported["csv"]))
-                await pool.execute("TRUNCATE ingestion_rows")
+                await baselines.reset(pool)
                 for statement in undo:
                     await pool.execute(statement)
     await pool.close()

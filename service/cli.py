@@ -235,6 +235,7 @@ async def _ingest(
             schema=schema,
             mapping=mapping,
             saved=await mappings.remembered(pool, project.id) if schema is not None else {},
+            budget=project.error_budget,
         )
         if progress is not None:
             progress.finish(batch.row_count)

@@ -69,14 +69,30 @@ class User(msgspec.Struct, frozen=True, kw_only=True):
     updated_at: datetime
 
 
+class ErrorBudget(msgspec.Struct, frozen=True, kw_only=True):
+    """How many error rows an upload to a project may have before it is failed at once
+    (issue 18); a member that is None sets no limit."""
+
+    max_error_rows: int | None = None
+    max_error_ratio: float | None = None
+
+
 class Project(msgspec.Struct, frozen=True, kw_only=True):
     id: UUID
     user_id: UUID
     name: str
     description: str | None
     status: ProjectStatus
+    max_error_rows: int | None
+    max_error_ratio: float | None
     created_at: datetime
     updated_at: datetime
+
+    @property
+    def error_budget(self) -> ErrorBudget | None:
+        if self.max_error_rows is None and self.max_error_ratio is None:
+            return None
+        return ErrorBudget(max_error_rows=self.max_error_rows, max_error_ratio=self.max_error_ratio)
 
 
 class ColumnMetadata(msgspec.Struct, frozen=True, kw_only=True, rename="camel", omit_defaults=True):
@@ -133,6 +149,10 @@ class Batch(msgspec.Struct, frozen=True, kw_only=True):
     secondary_field_key: str | None
     delivery_counts: DeliveryCounts | None
     """Only for a completed batch: its rows have a delivery state from then on."""
+    schema_version: int | None
+    """The project schema version its rows were last validated with (issue 18)."""
+    review_note: str | None
+    """Why the service set its status itself (an upload over the project's error budget)."""
     created_at: datetime
     updated_at: datetime
 

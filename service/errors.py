@@ -11,6 +11,7 @@
     │                               (422; `field` names the request member when known)
     ├── PreconditionFailed          an If-Match that no longer holds: the row changed (412)
     ├── KeyReused                   an Idempotency-Key sent again with a different request (422)
+    ├── InvalidSchema               a project schema with problems, one per entry (422)
     ├── Unavailable                 the database cannot be reached now; try again (503)
     ├── Busy                        too many uploads running now; try again later (429)
     └── IngestError                 an uploaded file cannot be ingested; names file/sheet/row
@@ -76,6 +77,14 @@ class PreconditionFailed(SheetflowError):
 
 class KeyReused(SheetflowError):
     pass
+
+
+class InvalidSchema(SheetflowError):
+    """A project schema that cannot be saved: `problems` lists each (where, what is wrong)."""
+
+    def __init__(self, detail: str, problems: list[tuple[str, str]]) -> None:
+        super().__init__(detail)
+        self.problems = problems
 
 
 class Unavailable(SheetflowError):

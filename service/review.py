@@ -181,12 +181,13 @@ async def project_schema_rules(
     conn: Connection, batch: Batch, rules: dict[str, Any]
 ) -> dict[str, Any]:
     """Where the project schema's rules (issue 18) join the re-validation of edits; every
-    edit path passes its rules through here. Today it returns them as they are: the rules
-    API (`service.rules`, `store.project_schemas.get_current_schema`) is on main, but the
-    ingestion does not apply it yet, so how its messages combine with the built-in ones (and
-    which make a row an error, by the field's severity) is not settled. TODO(issue 18): for
-    each edited key that is a field of the batch's project's current schema, convert the
-    value to the field's type and add the field's rule messages to the key's rules."""
+    edit path passes its rules through here. Today it returns them as they are, so an edit
+    re-validates by the column's inferred type only and drops the rule messages of the keys
+    it changes (the batch's re-validation, `service.revalidation`, brings them back).
+    TODO(issue 18): for each edited key that is a field of the batch's schema version,
+    convert the value to the field's type and add the field's rule messages (per row: they
+    depend on the value) and its severity, which `sheetflow_revalidate` and
+    `sheetflow_row_status` then need to take."""
     return rules
 
 

@@ -15,8 +15,9 @@ matches the number (whether the row holds it as a JSON number or, as CSV rows do
 text), `boolean` takes true/false/verdadeiro/falso, `date`, `datetime` and `time` take ISO (a
 date also dd/mm/yyyy) and match the ISO text, or the text as typed; other types match the text
 as typed, case included. An empty value matches an empty cell (JSON null). A key that is not
-one of the batch's, or a value that does not parse as its column's type, is `Unprocessable`
-(422 naming `where.<key>`).
+one of the keys the batch's rows hold (a column matched to a schema field holds its values
+under the field's key, its `data_key`), or a value that does not parse as its column's type,
+is `Unprocessable` (422 naming `where.<key>`).
 
 The SQL side takes the four `arguments()` in this order, as
 `$s::row_status, $d::delivery_status, $q::text, $w::jsonb` ($q is `q` made a regular
@@ -119,7 +120,8 @@ def parse(
     layer decoded them, and every `where.<key>` among the raw `query` items (others are
     ignored). `InvalidInput` (400) for text that PostgreSQL cannot store or too much of it;
     `Unprocessable` (422) for an unknown key or a value its column's type refuses."""
-    types = {column.normalized_key: column.inferred_type for column in columns}
+    # A column matched to a schema field holds its values under the field's key (`data_key`).
+    types = {column.data_key: column.inferred_type for column in columns}
     terms: list[WhereTerm] = []
     for name, text in query:
         if not name.startswith(WHERE_PREFIX):

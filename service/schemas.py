@@ -101,3 +101,14 @@ class ProjectSchema(msgspec.Struct, frozen=True, kw_only=True):
     retired_at: datetime | None
     """When `DELETE …/schema` turned schemas off (every version then has it); a version
     with it is never the current schema."""
+
+
+MAX_FIELDS = 1000
+"""Most fields in one schema: `SHEETFLOW_MAX_COLUMNS`' default, the most columns a sheet has."""
+MAX_KEY_CHARS = 100
+MAX_TEXT_CHARS = 1000
+"""Longest label, alias, enum text or pattern."""
+MAX_ENUM_VALUES = 1000
+MAX_ALIASES = 50
+MAX_LENGTH_BOUND = 1 << 20
+"""Largest `minLength`/`maxLength` (cells are at most 32,767 characters anyway)."""

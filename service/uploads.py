@@ -21,7 +21,7 @@ from service.db import Connection, Pool
 from service.entities import Batch, BatchMode, ProjectStatus
 from service.errors import InvalidInput, LimitExceeded
 from service.idempotency import Fingerprint, KeysInFlight
-from service.ingest import Source
+from service.ingest import Source, formats
 from service.ingest.matching import ColumnMapping, check_mapping, mapping_text
 from service.settings import Settings
 from service.store import batches, mappings, project_schemas, projects
@@ -98,7 +98,9 @@ class Uploads:
             ):
                 fingerprint = claim.fingerprint if claim is not None else None
                 sources = [
-                    await spool(part, Path(scratch) / f"{index:04d}", self.settings, fingerprint)
+                    await spool(
+                        part, Path(scratch) / _spooled_name(index, part), self.settings, fingerprint
+                    )
                     for index, part in enumerate(parts)
                 ]
                 timeline.mark("spooled")
@@ -116,6 +118,7 @@ class Uploads:
                     on_created=claim.on_batch_created if claim is not None else None,
                     spare=self.spare,
                     schema=schema,
+                    budget=project.error_budget,
                     mapping=mapping,
                     saved=saved,
                 )
@@ -150,6 +153,15 @@ async def spool(
                 )
             await asyncio.to_thread(_keep, chunk, target, content)
     return Source(path=path, name=name)
+
+
+def _spooled_name(index: int, part: Part) -> str:
+    """The spooled file's name: its index, and the extension of the client's name when it is
+    one the service reads (the parser checks it against the content), as python-calamine
+    picks its reader by the extension (and "Cannot detect file format" without one)."""
+    name = part.filename or ""
+    suffix = formats.extension(name) if formats.format_of_name(name) else ""
+    return f"{index:04d}{suffix}"
 
 
 def _keep(chunk: bytes, target: BinaryIO, content: hashlib._Hash | None) -> None:

@@ -22,7 +22,7 @@ RETURNING id, project_id, user_id, mode, status, file_count, row_count, column_m
         FROM ingestion_batch_delivery_counts AS c
         WHERE c.batch_id = ingestion_batches.id
     ) END AS delivery_counts,
-    created_at, updated_at;
+    schema_version, review_note, created_at, updated_at;
 
 -- name: get_batch :one
 -- One live batch by id.
@@ -41,7 +41,7 @@ SELECT id, project_id, user_id, mode, status, file_count, row_count, column_meta
         FROM ingestion_batch_delivery_counts AS c
         WHERE c.batch_id = ingestion_batches.id
     ) END AS delivery_counts,
-    created_at, updated_at
+    schema_version, review_note, created_at, updated_at
 FROM ingestion_batches
 WHERE id = $1::uuid AND deleted_at IS NULL;
 
@@ -62,7 +62,7 @@ SELECT id, project_id, user_id, mode, status, file_count, row_count, column_meta
         FROM ingestion_batch_delivery_counts AS c
         WHERE c.batch_id = ingestion_batches.id
     ) END AS delivery_counts,
-    created_at, updated_at
+    schema_version, review_note, created_at, updated_at
 FROM ingestion_batches
 WHERE project_id = $1::uuid AND deleted_at IS NULL
 ORDER BY created_at DESC, id DESC
@@ -90,7 +90,7 @@ SELECT b.id, b.project_id, b.user_id, b.mode, b.status, b.file_count, b.row_coun
         FROM ingestion_batch_delivery_counts AS c
         WHERE c.batch_id = b.id
     ) END AS delivery_counts,
-    b.created_at, b.updated_at
+    b.schema_version, b.review_note, b.created_at, b.updated_at
 FROM ingestion_batches AS b
 JOIN projects AS p ON p.id = b.project_id AND p.deleted_at IS NULL
 WHERE b.id = $1::uuid AND b.project_id = $2::uuid AND p.user_id = $3::uuid
@@ -98,10 +98,12 @@ WHERE b.id = $1::uuid AND b.project_id = $2::uuid AND p.user_id = $3::uuid
 
 -- name: finish_batch :one
 -- Record what the end of an ingestion knows: the row count, the columns with their inferred
--- types, and how many rows are valid, warning and error.
+-- types, how many rows are valid, warning and error, the schema version the rows follow,
+-- and (over the project's error budget) its status `failed` with the reason.
 UPDATE ingestion_batches
 SET row_count = $2::integer, column_metadata = $3::jsonb, valid_count = $4::integer,
-    warning_count = $5::integer, error_count = $6::integer, updated_at = now()
+    warning_count = $5::integer, error_count = $6::integer, schema_version = $7::integer,
+    status = $8::batch_status, review_note = $9::text, updated_at = now()
 WHERE id = $1::uuid
 RETURNING id, project_id, user_id, mode, status, file_count, row_count, column_metadata,
     jsonb_build_object('valid', valid_count, 'warning', warning_count, 'error', error_count)
@@ -118,7 +120,7 @@ RETURNING id, project_id, user_id, mode, status, file_count, row_count, column_m
         FROM ingestion_batch_delivery_counts AS c
         WHERE c.batch_id = ingestion_batches.id
     ) END AS delivery_counts,
-    created_at, updated_at;
+    schema_version, review_note, created_at, updated_at;
 
 -- name: review_batch :one
 -- Move a pending batch to completed or failed; no row when it is not pending (or not live).
@@ -140,7 +142,7 @@ RETURNING id, project_id, user_id, mode, status, file_count, row_count, column_m
         FROM ingestion_batch_delivery_counts AS c
         WHERE c.batch_id = ingestion_batches.id
     ) END AS delivery_counts,
-    created_at, updated_at;
+    schema_version, review_note, created_at, updated_at;
 
 -- name: update_batch_settings :one
 -- Change a live batch's name and identifier keys: each is set only when its flag ($2, $4, $6)
@@ -166,7 +168,7 @@ RETURNING id, project_id, user_id, mode, status, file_count, row_count, column_m
         FROM ingestion_batch_delivery_counts AS c
         WHERE c.batch_id = ingestion_batches.id
     ) END AS delivery_counts,
-    created_at, updated_at;
+    schema_version, review_note, created_at, updated_at;
 
 -- name: label_batch_columns :one
 -- Set or clear the labels of some columns of a live batch: $2 maps a key to {"label": text}
@@ -199,7 +201,7 @@ RETURNING id, project_id, user_id, mode, status, file_count, row_count, column_m
         FROM ingestion_batch_delivery_counts AS c
         WHERE c.batch_id = ingestion_batches.id
     ) END AS delivery_counts,
-    created_at, updated_at;
+    schema_version, review_note, created_at, updated_at;
 
 -- name: soft_delete_batch :scalar
 -- Hide one live batch, recording who did it; returns its id, or NULL when there was none.
@@ -257,4 +259,4 @@ RETURNING b.id, b.project_id, b.user_id, b.mode, b.status, b.file_count, b.row_c
         FROM ingestion_batch_delivery_counts AS c
         WHERE c.batch_id = b.id
     ) END AS delivery_counts,
-    b.created_at, b.updated_at;
+    b.schema_version, b.review_note, b.created_at, b.updated_at;

@@ -26,7 +26,7 @@ SELECT id, project_id, user_id, mode, status, file_count, row_count, column_meta
         FROM ingestion_batch_delivery_counts AS c
         WHERE c.batch_id = ingestion_batches.id
     ) END AS delivery_counts,
-    created_at, updated_at
+    schema_version, review_note, created_at, updated_at
 FROM ingestion_batches
 WHERE id = $1::uuid AND deleted_at IS NULL
 FOR UPDATE;

@@ -11,6 +11,7 @@ from litestar.logging import LoggingConfig
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, OpenAPI, Schema, SecurityScheme
+from litestar.openapi.spec.enums import OpenAPIType
 
 from service import fields, logs, metrics
 from service.admission import Slots
@@ -22,7 +23,9 @@ from service.api import (
     history,
     observability,
     preview,
+    project_schemas,
     projects,
+    revalidation,
     rows,
     users,
 )
@@ -30,9 +33,11 @@ from service.api import fields as field_routes
 from service.api.auth import PUBLIC_PATHS, BearerAuthentication, KnownUsers, Verifier
 from service.api.deadlines import AnswerCancelled
 from service.api.problems import CLIENT_ERRORS, EXCEPTION_HANDLERS
+from service.api.wire import TEXT_PATTERN
 from service.db import create_pool
 from service.idempotency import KeysInFlight
 from service.ingestion import SpareWorker
+from service.schemas import MAX_TEXT_CHARS
 from service.settings import Settings, load_settings
 from service.uploads import Uploads
 
@@ -44,7 +49,36 @@ REQUEST_BODIES = (
     "UploadForm",
     "ClaimRequest",
     "DeliveryReport",
+    "ErrorBudgetWire",
+    "SchemaIn",
+    "FieldWire",
+    "AnchorWire",
+    "ValidateIn",
 )
+
+
+ZERO_MINIMUMS = {
+    "ErrorBudgetWire": ("maxErrorRows", "maxErrorRatio"),
+    "FieldWire": ("minLength", "maxLength"),
+    "AnchorWire": ("skip",),
+}
+"""Members whose `Meta(ge=0)` Litestar leaves out of the document (it writes a minimum only
+when it is not zero)."""
+
+
+def _bound_text(schema: Schema) -> None:
+    """Give every text in `schema` without a pattern the bounds the decoding enforces:
+    Litestar leaves them out inside lists and unions (a schema field's aliases, enum values,
+    text bounds), where msgspec still checks them (`api.project_schemas`)."""
+    if schema.type == OpenAPIType.STRING and schema.pattern is None:
+        schema.pattern = TEXT_PATTERN
+        schema.max_length = MAX_TEXT_CHARS
+    nested = [*(schema.one_of or ()), *(schema.any_of or ()), *(schema.properties or {}).values()]
+    if schema.items is not None:
+        nested.append(schema.items)
+    for inner in nested:
+        if isinstance(inner, Schema):
+            _bound_text(inner)
 
 
 def tighten_openapi(document: OpenAPI) -> None:
@@ -57,6 +91,13 @@ def tighten_openapi(document: OpenAPI) -> None:
     for name in REQUEST_BODIES:
         if name in schemas:
             schemas[name].additional_properties = False
+    for name, members in ZERO_MINIMUMS.items():
+        for member in members:
+            held = (schemas[name].properties or {}).get(member) if name in schemas else None
+            if isinstance(held, Schema):
+                held.minimum = 0
+    if "FieldWire" in schemas:
+        _bound_text(schemas["FieldWire"])
     if "BatchPatch" in schemas:  # every member is optional, but one must be given
         schemas["BatchPatch"].min_properties = 1
     files = (schemas["UploadForm"].properties or {}).get("files")
@@ -110,6 +151,8 @@ def create_app(settings: Settings, database_url: str) -> Litestar:
                 route_handlers=[
                     *users.HANDLERS,
                     *projects.HANDLERS,
+                    *project_schemas.HANDLERS,
+                    *revalidation.HANDLERS,
                     *batches.HANDLERS,
                     batches.upload_handler(settings),
                     preview.preview_handler(settings),

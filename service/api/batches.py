@@ -73,6 +73,10 @@ class BatchOut(Wire, frozen=True):
     secondary_field_key: str | None
     delivery_counts: DeliveryCountsOut | None
     """How many rows are in each delivery state; only once the batch is completed."""
+    schema_version: int | None
+    """The project schema version the rows were last validated with; null without one."""
+    review_note: str | None
+    """Why the service set the status itself (an upload over the project's error budget)."""
     created_at: datetime
     updated_at: datetime
 

@@ -54,6 +54,7 @@ STATUS_BY_ERROR: dict[type[errors.SheetflowError], int] = {
     errors.Conflict: 409,
     errors.InvalidInput: 400,
     errors.KeyReused: 422,
+    errors.InvalidSchema: 422,
     errors.Unprocessable: 422,
     errors.PreconditionFailed: 412,
     errors.Unavailable: 503,
@@ -160,6 +161,10 @@ def domain_error(_: Request[Any, Any, Any], error: Exception) -> Response[Any]:
         where |= {"limit": error.limit, "limit_value": error.value}
     if isinstance(error, errors.Unprocessable) and error.field is not None:
         where["problems"] = [FieldProblem(field=error.field, message=error.detail)]
+    if isinstance(error, errors.InvalidSchema):
+        where["problems"] = [
+            FieldProblem(field=field, message=message) for field, message in error.problems
+        ]
     return problem_response(status_for(error), error.detail, **where)
 
 
@@ -186,6 +191,25 @@ def undecodable_form(_: Request[Any, Any, Any], error: Exception) -> Response[An
     return problem_response(
         400, "a form field is not valid UTF-8 text; send files as parts with a filename"
     )
+
+
+JSON_DECODERS = frozenset({"decode_json", "decode_msgpack"})
+"""Litestar's body decoders (`litestar.serialization`): a `RecursionError` raised under one of
+them is the body's nesting, not a bug of ours."""
+
+
+def too_deep(request: Request[Any, Any, Any], error: Exception) -> Response[Any]:
+    # msgspec decodes nested arrays and objects recursively and gives up (RecursionError)
+    # about a thousand levels down: a few kilobytes of `[[[[` are the client's mistake.
+    frame = error.__traceback__
+    while frame is not None:
+        if frame.tb_frame.f_code.co_name in JSON_DECODERS:
+            return problem_response(
+                400,
+                "the JSON body is nested too deeply (arrays or objects hundreds of levels down)",
+            )
+        frame = frame.tb_next
+    return unexpected_error(request, error)
 
 
 def unexpected_error(_: Request[Any, Any, Any], error: Exception) -> Response[Any]:
@@ -220,6 +244,7 @@ EXCEPTION_HANDLERS = {
     errors.SheetflowError: domain_error,
     HTTPException: http_error,
     UnicodeDecodeError: undecodable_form,
+    RecursionError: too_deep,
     **dict.fromkeys(DATABASE_UNAVAILABLE, database_unavailable),
     Exception: unexpected_error,
 }

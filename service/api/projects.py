@@ -24,7 +24,7 @@ from service.api.wire import (
     Wire,
     to_wire,
 )
-from service.entities import ProjectStatus, User
+from service.entities import ErrorBudget, ProjectStatus, User
 from service.store import projects
 
 # Storable text (wire.Text) with at least one visible character.
@@ -33,12 +33,22 @@ Description = Annotated[Text, msgspec.Meta(max_length=2000)]
 AuthRequest = Request[User, Claims, State]
 
 
+class ErrorBudgetWire(Wire, frozen=True):
+    """An upload with more error rows than `maxErrorRows`, or a larger share of error rows
+    than `maxErrorRatio` (0-1), is stored and failed at once; a member left out or null
+    sets no limit."""
+
+    max_error_rows: Annotated[int, msgspec.Meta(ge=0, le=2**31 - 1)] | None = None
+    max_error_ratio: Annotated[float, msgspec.Meta(ge=0, le=1)] | None = None
+
+
 class ProjectOut(Wire, frozen=True):
     id: UUID
     user_id: UUID
     name: str
     description: str | None
     status: ProjectStatus
+    error_budget: ErrorBudgetWire | None
     created_at: datetime
     updated_at: datetime
 
@@ -56,11 +66,13 @@ class ProjectCreate(Wire, frozen=True):
 
 
 class ProjectPatch(Wire, frozen=True):
-    """Absent fields are left alone; `description: null` clears the description."""
+    """Absent fields are left alone; `description: null` clears the description and
+    `errorBudget: null` the error budget (a budget given replaces the whole budget)."""
 
     name: Name | msgspec.UnsetType = msgspec.UNSET
     description: Description | msgspec.UnsetType | None = msgspec.UNSET
     status: ProjectStatus | msgspec.UnsetType = msgspec.UNSET
+    error_budget: ErrorBudgetWire | msgspec.UnsetType | None = msgspec.UNSET
 
 
 @post(
@@ -133,6 +145,11 @@ async def update_project(
         name=data.name,
         description=data.description,
         status=data.status,
+        error_budget=(
+            to_wire(data.error_budget, ErrorBudget)
+            if isinstance(data.error_budget, ErrorBudgetWire)
+            else data.error_budget
+        ),
     )
     if project is None:
         raise ownership.missing_project(project_id)

@@ -18,11 +18,14 @@ the batch's `Profile` (columns, inferred types, row count). Each module owns one
     parts        a big xlsx sheet cut into parts that calamine loads side by side
     delimited    CSV/TSV: encoding, delimiter, streaming records, their sheet name
     workbook     xlsx/xlsm/xlsb/xls/ods through python-calamine
+    repair       copies of the ZIP workbooks calamine refuses and LibreOffice reads
+    oldbiff      Excel 2.x-4.0 worksheets (BIFF2-4 streams), shaped as calamine's sheets
     keys         header -> key normalization, A1 addresses
     matching     columns -> a project schema's fields (explicit, saved, key, alias, fuzzy)
     values       cell values in JSON/jsonb-safe shapes
     inference    whole-column type inference and per-value type checks
     validation   validation messages and row status
+    conforming   a project schema applied to the rows: types and rules (`service.rules`)
 """
 
 from service.ingest.parse import (

@@ -75,6 +75,8 @@ class _Chunk(NamedTuple):
     """Per column: the one kind of all its values (`EMPTY`: all empty), or one byte per cell."""
     messages: dict[int, list[ValidationMessage]]
     """Row index in the chunk → the messages it was sent with."""
+    failed: set[int]
+    """Row indexes in the chunk sent as errors."""
 
 
 class Tracker:
@@ -119,7 +121,9 @@ class Tracker:
             _kinds(counts, source, values, text=text)
             for (counts, source, text), values in zip(self._pending, value_columns, strict=True)
         ]
-        pickle.dump(_Chunk(start, count, kinds, messages), self._spool, pickle.HIGHEST_PROTOCOL)
+        pickle.dump(
+            _Chunk(start, count, kinds, messages, failed), self._spool, pickle.HIGHEST_PROTOCOL
+        )
 
     def amendments(
         self, types: Sequence[InferredType], warn_empty: Sequence[bool]
@@ -253,7 +257,7 @@ def _amend(
     for index, added in gained.items():
         sent = chunk.messages.get(index, [])
         messages = sorted([*sent, *added], key=lambda message: _sort_key(message, order))
-        failed = any(message.type == validation.CELL_ERROR for message in sent)
+        failed = index in chunk.failed
         yield Amendment(
             chunk.start + index,
             RowStatus.ERROR if failed else RowStatus.WARNING,
@@ -272,6 +276,9 @@ def _has_cell_error(
 
 
 def _sort_key(message: ValidationMessage, order: dict[str, int]) -> tuple[int, int]:
+    """Messages of a column in the order of the table above, then a schema's rule messages
+    (`service.rules`, in the order they were given); a required field no column gives, and
+    `extra_cells`, after every column."""
     if message.type == validation.EXTRA_CELLS:
-        return (len(order), 0)
-    return (order[message.field], _ORDER[message.type])
+        return (len(order) + 1, 0)
+    return (order.get(message.field, len(order)), _ORDER.get(message.type, len(_ORDER)))

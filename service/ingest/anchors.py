@@ -25,6 +25,7 @@ per column, then one bisection per field.
 from __future__ import annotations
 
 import bisect
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
@@ -40,6 +41,10 @@ from service.schemas import AnchorDirection, FieldAnchor, SchemaField
 
 Position = tuple[int, int]
 """(1-based row, 0-based column)."""
+
+CELL_ADDRESS = re.compile(r"[A-Z]{1,3}[1-9][0-9]{0,6}", re.ASCII)
+"""An A1 address a worksheet can have (columns to XFD, rows to 1,048,576, both within these
+digits); a `cell` anchor that is not one points at nothing."""
 
 
 class AnchoredField(Protocol):
@@ -71,7 +76,10 @@ class FormIndex:
     def find(self, anchor: FieldAnchor) -> Position | None:
         """The position of the value `anchor` points at, or `None`."""
         if anchor.cell is not None:
-            position = split_address(anchor.cell.upper())
+            address = anchor.cell.upper()
+            if not CELL_ADDRESS.fullmatch(address):
+                return None
+            position = split_address(address)
             return position if position in self.cells else None
         label = normalize_key(anchor.label or "")
         found = self.labels.get(label) if label else None

@@ -18,6 +18,7 @@ from service.entities import InferredType, RowRecord, RowStatus, ValidationMessa
 from service.ingest import anchors, delimited, keys, limits, plans, validation, workbook
 from service.ingest.amendments import Tracker
 from service.ingest.budget import CharBudget, no_text
+from service.ingest.conforming import Conformer
 from service.ingest.formats import FileFormat
 from service.ingest.inference import FITTING_KINDS, cell_kind, classify_text, text_misfits
 from service.ingest.keys import jsonb_order
@@ -31,6 +32,7 @@ from service.ingest.values import (
     prepare_text,
     replace_surrogates,
 )
+from service.schemas import ProjectSchema
 from service.settings import Settings
 
 UNLIMITED = 1 << 62
@@ -54,7 +56,9 @@ class _Column(NamedTuple):
 class Emitter:
     """Pass 2: turns each file of a profile into ParsedRows, numbered in source order."""
 
-    def __init__(self, profile: Profile, settings: Settings) -> None:
+    def __init__(
+        self, profile: Profile, settings: Settings, schema: ProjectSchema | None = None
+    ) -> None:
         self.profile = profile
         self.settings = settings
         self.keys = [column.data_key for column in profile.columns]
@@ -65,6 +69,7 @@ class Emitter:
         self.template: dict[str, Any] = dict.fromkeys(self.stored_keys)
         self.position = 0
         self.budget = CharBudget(settings, sum(map(len, self.keys)))
+        self.conformer = None if schema is None else Conformer(self.keys, schema)
 
     def list_file(self, source: Source, plan: FilePlan) -> Iterator[list[ParsedRow]]:
         if plan.format is FileFormat.CSV:
@@ -211,6 +216,8 @@ class Emitter:
             kind = classify_text(value) if type(raw) is str else cell_kind(raw)
             if kind not in FITTING_KINDS[type_]:
                 messages.append(validation.type_mismatch(key, type_))
+        if self.conformer is not None and self.conformer.record(data, messages):
+            has_error = True
         return self._form_row(source, sheet, data, messages, has_error)
 
     def _form_row(
@@ -299,6 +306,7 @@ class _Block:
         text_chars: list[int | None] = []  # per column, where the text chunk tells it for free
         raw_columns = list(zip(*cells, strict=True))
         tracker = self.tracker
+        conformer = self.emitter.conformer
         for index_in_sheet, column in enumerate(self.columns):
             raw = raw_columns[column.offset]
             checked_type = column.type if column.check_type else InferredType.STRING
@@ -342,6 +350,10 @@ class _Block:
                 for index, message in errors_of_column.items():
                     messages.setdefault(index, []).append(message)
                     failed.add(index)
+            if conformer is not None:
+                value_columns[-1] = conformer.column(column.key, values, messages, failed)
+        if conformer is not None:
+            conformer.rows(count, messages, failed)
         self.emitter.budget.take(value_columns, numbers, self.file, self.plan.name, text_chars)
         for index, message in extra.items():
             messages.setdefault(index, []).append(message)

@@ -7,7 +7,8 @@ client's file name must agree with it:
 |--------|------------------------------------------------------------------|-------------------|
 | xlsx   | ZIP with `[Content_Types].xml` and `xl/workbook.xml`             | .xlsx .xlsm       |
 | xlsb   | ZIP with `[Content_Types].xml` and `xl/workbook.bin`             | .xlsb             |
-| xls    | OLE2 compound file (magic `D0 CF 11 E0 A1 B1 1A E1`)             | .xls              |
+| xls    | OLE2 compound file (magic `D0 CF 11 E0 A1 B1 1A E1`), or a bare  | .xls              |
+|        | BIFF2-4 worksheet stream (Excel 2.x-4.0, see below)              |                   |
 | ods    | ZIP whose `mimetype` member says OpenDocument spreadsheet (any   | .ods              |
 |        | position), or without one, whose `content.xml` is described by   |                   |
 |        | `META-INF/manifest.xml` as an OpenDocument spreadsheet           |                   |
@@ -25,6 +26,10 @@ polyglot) is not read as CSV. That lets a few stray NUL characters through (they
 removed later, with a warning) and refuses binary files such as images and UTF-16 text
 without a byte order mark.
 
+A worksheet of Excel 2.x to 4.0 (a bare BIFF2-4 record stream, not OLE2: its first record is
+the BOF of BIFF2, 3 or 4 saying "worksheet") is an xls too, read by `oldbiff`. Their charts,
+macro sheets and Excel 4.0 workbooks are refused with a 415 that names them.
+
 A mismatch (an `.xls` that is really an HTML export, a `.csv` that is a workbook) and an
 unknown extension are `UnsupportedFormat` (415); an empty or unreadable container is
 `CorruptFile` (422). Both name the file.
@@ -34,11 +39,13 @@ from __future__ import annotations
 
 import enum
 import re
+import struct
 import zipfile
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from service import errors
+from service.ingest import oldbiff
 from service.settings import Settings
 
 if TYPE_CHECKING:
@@ -53,6 +60,14 @@ _MANIFEST = "META-INF/manifest.xml"
 _MANIFEST_ENTRY = re.compile(rb"<(?:[\w.-]+:)?file-entry\b[^>]*>")
 _ROOT_PATH = re.compile(rb"""\bfull-path\s*=\s*["']/["']""")
 _MEDIA_TYPE = re.compile(rb"""\bmedia-type\s*=\s*["']([^"']*)["']""")
+_OLD_BIFF = {0x0009: ("2.x", 2), 0x0209: ("3.0", 3), 0x0409: ("4.0", 4)}
+"""The BOF record of each BIFF version before BIFF5, and the Excel that wrote it."""
+_OLD_BIFF_STREAMS = {
+    0x0010: "a worksheet",
+    0x0020: "a chart",
+    0x0040: "a macro sheet",
+    0x0100: "a workbook",
+}
 _UNICODE_BOMS = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")
 _CONTROL_BYTES = frozenset(range(0x20)) - {0x09, 0x0A, 0x0C, 0x0D, 0x1A}
 _BINARY_SHARE = 0.01
@@ -95,6 +110,11 @@ def extension(name: str) -> str:
     return PurePosixPath(name.replace("\\", "/")).suffix.lower()
 
 
+def format_of_name(name: str) -> FileFormat | None:
+    """The format a client file name claims by its extension (`detect_format` checks it)."""
+    return _FORMAT_OF_EXTENSION.get(extension(name))
+
+
 def detect_format(path: Path, name: str) -> FileFormat:
     """The format of the file at `path`, uploaded as `name`, or a 415/422 naming it."""
     expected = _FORMAT_OF_EXTENSION.get(extension(name))
@@ -110,9 +130,12 @@ def detect_format(path: Path, name: str) -> FileFormat:
         suffix = stream.read(SNIFF_BYTES)
     if not prefix:
         raise errors.CorruptFile(f"{name!r} is empty", file=name)
+    _refuse_old_excel(prefix, name)
     found = _content_format(path, name, prefix, suffix)
     if found is not expected:
         content = _CONTENT_DESCRIPTION[found] if found else "not a spreadsheet"
+        if oldbiff.is_old_worksheet(prefix):
+            content = "an Excel 2.x-4.0 worksheet (a legacy .xls)"
         raise errors.UnsupportedFormat(
             f"{name!r} is named {extension(name)} but its content is {content}: "
             "save it in the format its name says",
@@ -121,10 +144,32 @@ def detect_format(path: Path, name: str) -> FileFormat:
     return found
 
 
+def _refuse_old_excel(prefix: bytes, name: str) -> None:
+    """A file of Excel 2.x to 4.0 (1987-1992) is a bare BIFF2-4 record stream, not an OLE2
+    file: it starts with the BOF record of its version, whose body says what the stream holds.
+    A worksheet is an xls (read by `oldbiff`, as python-calamine reads BIFF5 and later only);
+    a chart, a macro sheet or an Excel 4.0 workbook (several sheets in one stream) is refused
+    by name rather than as "not a spreadsheet"."""
+    if len(prefix) < 8:
+        return
+    kind, size, _, sheet = struct.unpack_from("<HHHH", prefix)
+    if kind not in _OLD_BIFF or not 4 <= size <= 16 or sheet not in _OLD_BIFF_STREAMS:
+        return
+    if sheet == oldbiff.WORKSHEET:
+        return  # read by `oldbiff`
+    excel, biff = _OLD_BIFF[kind]
+    raise errors.UnsupportedFormat(
+        f"{name!r} is an Excel {excel} file ({_OLD_BIFF_STREAMS[sheet]}, a BIFF{biff} record "
+        "stream), which is not supported: open it in Excel or LibreOffice and save it as "
+        ".xlsx, or as .xls (Excel 97-2003)",
+        file=name,
+    )
+
+
 def _content_format(path: Path, name: str, prefix: bytes, suffix: bytes) -> FileFormat | None:
     if prefix.startswith(_ZIP_MAGIC):
         return _zip_format(path, name)
-    if prefix.startswith(_OLE2_MAGIC):
+    if prefix.startswith(_OLE2_MAGIC) or oldbiff.is_old_worksheet(prefix):
         return FileFormat.XLS
     if prefix.startswith(_UNICODE_BOMS):
         return FileFormat.CSV

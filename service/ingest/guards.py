@@ -25,7 +25,7 @@ from typing import BinaryIO, Protocol
 from xml.etree import ElementTree
 
 from service import errors
-from service.ingest import biff
+from service.ingest import biff, oldbiff
 from service.ingest.formats import FileFormat
 from service.ingest.keys import cell_address, column_index, column_letter
 from service.settings import Settings
@@ -154,6 +154,9 @@ def inspect_workbook(
     if fmt.is_zip:
         return inspect_archive(path, name, fmt, settings, tap)
     if fmt is FileFormat.XLS:
+        with path.open("rb") as stream:
+            if oldbiff.is_old_worksheet(stream.read(8)):
+                return oldbiff.error_cells(path, name, settings)
         return biff.xls_error_cells(path, name)
     return {}
 

@@ -264,6 +264,7 @@ def _explicit_targets(
     for index, (header, _) in enumerate(columns):
         by_header.setdefault(header, []).append(index)
     targets: dict[int, str | None] = {}
+    named_by: dict[int, str] = {}
     check_mapping(dict(explicit), field_keys)
     for name, field in explicit.items():
         if name in by_key:
@@ -273,7 +274,16 @@ def _explicit_targets(
             if not hits and normalize_key(name) in by_key:
                 hits = [by_key[normalize_key(name)]]
         for index in hits:
+            if index in targets and targets[index] != field:
+                # Two entries for one column ("Nome" by header, "nome" by key) that disagree:
+                # neither silently wins.
+                raise errors.IngestError(
+                    f"the mapping names column {columns[index][0]!r} twice, as "
+                    f"{named_by[index]!r} and as {name!r}, with different fields",
+                    column=columns[index][0],
+                )
             targets.setdefault(index, field)
+            named_by.setdefault(index, name)
     seen: dict[str, int] = {}
     for index, field in sorted(targets.items()):
         if field is None:

@@ -35,6 +35,7 @@ from service.ingest.keys import KeyAllocator
 from service.ingest.matching import ColumnMatch, Matching
 from service.ingest.plans import FilePlan, ParsedRow, Profile, SheetPlan, Source
 from service.ingest.profiling import FormProfiler, ListProfiler, check_header
+from service.schemas import ProjectSchema
 from service.settings import Settings
 
 
@@ -112,6 +113,7 @@ class Parser:
         *,
         sandboxed: bool = False,
         scratch: Path | None = None,
+        schema: ProjectSchema | None = None,
         matching: Matching | None = None,
         row_limit: int | None = None,
     ) -> None:
@@ -121,7 +123,8 @@ class Parser:
         `matching`: a list-mode read's columns go to a schema's fields (`matching`), a
         profile-mode read's forms are read into them by their anchors (`anchors`).
         `row_limit`: a one-pass read stops after this many rows, as if the sheet ended there
-        (a preview, `service.preview`); a two-pass read ignores it."""
+        (a preview, `service.preview`); a two-pass read ignores it.
+        `schema`: the project's, applied to the rows (`conforming`); None: rows as read."""
         _check_request(sources, mode, settings)
         self.sources = sources
         self.mode = mode
@@ -129,6 +132,7 @@ class Parser:
         self.settings = settings
         self.sandboxed = sandboxed
         self.scratch = scratch
+        self.schema = schema
         self.matching = matching if mode is BatchMode.LIST_MODE else None
         self.row_limit = row_limit
         self.form_fields = (
@@ -200,7 +204,9 @@ class Parser:
                 self._profile = anchors.form_profile(self._profile, self.form_fields)
         total = self._profile.row_count
         self._estimate = lambda done: total
-        yield from parse_rows(self.sources, self.mode, self.sheet, self.settings, self._profile)
+        yield from parse_rows(
+            self.sources, self.mode, self.sheet, self.settings, self._profile, self.schema
+        )
 
     def amendments(self) -> Iterator[Amendment]:
         """After `chunks()`: the rows of a one-pass read that gain messages (see `amendments`)."""
@@ -337,7 +343,7 @@ class Parser:
         data_keys = [column.data_key for column in base]
         tracker = self._tracker = Tracker(source.name, name, data_keys, self.settings)
         try:
-            yield from Emitter(provisional, self.settings).body(
+            yield from Emitter(provisional, self.settings, self.schema).body(
                 source.name,
                 plan,
                 rows,
@@ -407,6 +413,7 @@ def parse_rows(
     sheet: str | None,
     settings: Settings,
     profile: Profile,
+    schema: ProjectSchema | None = None,
 ) -> Iterator[list[ParsedRow]]:
     """Pass 2: read the files again and yield every row, validated, in source order
     (files as given, sheets in workbook order, rows top to bottom), in chunks."""
@@ -415,7 +422,7 @@ def parse_rows(
     ):
         raise ValueError("parse_rows needs the sources its profile was made from")
     delimited.allow_fields_up_to(settings.max_cell_chars)
-    emitter = Emitter(profile, settings)
+    emitter = Emitter(profile, settings, schema)
     for source, plan in zip(sources, profile.files, strict=True):
         if mode is BatchMode.LIST_MODE:
             yield from emitter.list_file(source, plan)

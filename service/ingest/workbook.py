@@ -1,4 +1,5 @@
-"""Workbooks (xlsx, xlsm, xlsb, xls, ods) read through python-calamine.
+"""Workbooks (xlsx, xlsm, xlsb, xls, ods) read through python-calamine (and the worksheets of
+Excel 2.x-4.0, which calamine does not read, through `oldbiff`, shaped as calamine's).
 
 - Sheets: worksheets only (chart, dialog and macro sheets have no cells), in workbook
   order. Hidden and very hidden sheets are skipped, unless named by the `sheet` option:
@@ -17,7 +18,10 @@
   the sheet stores it, and the other cells are empty (so they may draw an `empty` warning
   in a column that is otherwise filled). Spreading the value would invent data the sheet
   does not hold.
-- Any calamine failure, a password included, becomes `CorruptFile` naming file and sheet.
+- Any calamine failure, a password included, becomes `CorruptFile` naming file and sheet;
+  but first, an ods that calamine cannot open, or an xlsx sheet it cannot load, is read again
+  from a repaired copy (`repair`: the shapes of XML LibreOffice reads and calamine 0.9.1
+  does not), when there is something to repair.
 
 calamine holds a whole sheet in memory while it is read (about 0.9 GiB for 1M x 12), so a
 read loads one sheet at a time. A workbook of one sheet is read in one pass (see `parse`) and
@@ -32,7 +36,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import os
 import shutil
 import tempfile
 import threading
@@ -46,8 +49,8 @@ import python_calamine
 from python_calamine import CalamineSheet, CalamineWorkbook, SheetTypeEnum, SheetVisibleEnum
 
 from service import errors
-from service.ingest import parts
-from service.ingest.formats import ODS_MIMETYPE
+from service.ingest import formats, oldbiff, parts, repair
+from service.ingest.formats import FileFormat
 from service.ingest.keys import column_letter, split_address
 from service.ingest.plans import Source
 from service.settings import Settings
@@ -59,27 +62,21 @@ Cell = Any
 datetime, time or timedelta."""
 
 
-def _lacks_mimetype(path: Path) -> bool:
-    """Whether the file is an OpenDocument archive without its `mimetype` member."""
-    try:
-        with zipfile.ZipFile(path) as archive:
-            names = set(archive.namelist())
-    except (zipfile.BadZipFile, OSError):
-        return False
-    return "mimetype" not in names and "content.xml" in names
-
-
 class Workbook:
     """An open workbook; use as a context manager."""
 
     def __init__(self, path: Path, file: str) -> None:
         self.path = path
         self.file = file
-        self._opened: CalamineWorkbook | None = None
+        self.format = formats.format_of_name(file)
+        self._opened: CalamineWorkbook | oldbiff.OldWorkbook | None = None
+        self._replaced: list[CalamineWorkbook | oldbiff.OldWorkbook] = []
         self._copy: Path | None = None
+        self._repair_tried = False
+        self._link: Path | None = None
 
     @property
-    def _book(self) -> CalamineWorkbook:
+    def _book(self) -> CalamineWorkbook | oldbiff.OldWorkbook:
         if self._opened is None:
             try:
                 self._opened = self._open()
@@ -103,22 +100,66 @@ class Workbook:
                 raise errors.CorruptFile(f"{self.file!r} cannot be read", file=self.file) from None
         return self._opened
 
-    def _open(self) -> CalamineWorkbook:
+    def _open(self) -> CalamineWorkbook | oldbiff.OldWorkbook:
+        if self.format is FileFormat.XLS:
+            with self.path.open("rb") as stream:
+                if oldbiff.is_old_worksheet(stream.read(8)):
+                    return oldbiff.OldWorkbook(self.path, self.file)
         try:
-            return CalamineWorkbook.from_path(self.path)
+            return CalamineWorkbook.from_path(self._named_path())
         except python_calamine.CalamineError:
-            if not _lacks_mimetype(self.path):
+            # An ods that LibreOffice reads but calamine does not (no `mimetype` member,
+            # whitespace between cells): its repaired copy, if there is one (`repair`).
+            repaired = self._repaired() if self.format is FileFormat.ODS else None
+            if repaired is None:
                 raise
-        # An OpenDocument spreadsheet without its `mimetype` member, which `formats` knows by
-        # its manifest and LibreOffice reads, but calamine insists on: it reads a copy with
-        # that member appended (the other members are copied as they are, not inflated).
-        handle, copy = tempfile.mkstemp(prefix="mimetype-", suffix=".ods")
-        os.close(handle)
-        self._copy = Path(copy)
-        shutil.copyfile(self.path, self._copy)
-        with zipfile.ZipFile(self._copy, "a") as archive:
-            archive.writestr("mimetype", ODS_MIMETYPE, compress_type=zipfile.ZIP_STORED)
-        return CalamineWorkbook.from_path(self._copy)
+            return repaired
+
+    def _named_path(self) -> Path:
+        """The file under a name whose extension is its format's: calamine picks its reader
+        by the extension, and without one tries each reader in turn and reports only "Cannot
+        detect file format". An upload is spooled under such a name (`uploads.spool`); any
+        other path is given one through a symbolic link."""
+        suffix = formats.extension(self.file)
+        if self.format is None or self.path.suffix.lower() == suffix:
+            return self.path
+        self._link = Path(tempfile.mkdtemp(prefix="workbook-")) / f"workbook{suffix}"
+        self._link.symlink_to(self.path.resolve())
+        return self._link
+
+    def _repaired(self) -> CalamineWorkbook | None:
+        """The workbook opened from its repaired copy (`repair`), once; `None` when there is
+        nothing to repair, or the copy does not open either (then the original's error
+        stands). Only after calamine failed on the original: the common case pays nothing."""
+        if self._repair_tried or self.format is None:
+            return None
+        self._repair_tried = True
+        self._copy = repair.repaired_copy(self.path, self.format)
+        if self._copy is None:
+            return None
+        try:
+            return CalamineWorkbook.from_path(self._copy)
+        except python_calamine.CalamineError as error:
+            logger.info("the repaired copy of %r cannot be read either: %s", self.file, error)
+            return None
+
+    def _sheet(self, sheet: str, settings: Settings) -> CalamineSheet | oldbiff.OldSheet:
+        """One sheet, from the repaired copy of an xlsx whose sheet calamine cannot read."""
+        book = self._book
+        if isinstance(book, oldbiff.OldWorkbook):
+            return book.load(sheet, settings)
+        try:
+            return book.get_sheet_by_name(sheet)
+        except python_calamine.WorksheetNotFound:
+            raise
+        except python_calamine.CalamineError:
+            repaired = self._repaired() if self.format is FileFormat.XLSX else None
+            if repaired is None:
+                raise
+        if self._opened is not None:
+            self._replaced.append(self._opened)  # its sheets already loaded stay valid
+        self._opened = repaired
+        return repaired.get_sheet_by_name(sheet)
 
     def __enter__(self) -> Workbook:
         return self
@@ -132,10 +173,13 @@ class Workbook:
         self.close()
 
     def close(self) -> None:
-        if self._opened is not None:
-            self._opened.close()
+        for book in [*self._replaced, self._opened]:
+            if book is not None:
+                book.close()
         if self._copy is not None:
             self._copy.unlink(missing_ok=True)
+        if self._link is not None:
+            shutil.rmtree(self._link.parent, ignore_errors=True)
 
     def select(self, sheet: str | None, *, first_only: bool) -> list[str]:
         """Names of the sheets to read: the named one, else the visible worksheets (only
@@ -160,7 +204,7 @@ class Workbook:
     def load(self, sheet: str, settings: Settings) -> LoadedSheet:
         """Load one sheet and check its width."""
         try:
-            loaded = self._book.get_sheet_by_name(sheet)
+            loaded = self._sheet(sheet, settings)
         except python_calamine.WorksheetNotFound:
             # Listed by the workbook, but its part is missing from the archive.
             raise errors.CorruptFile(
@@ -225,7 +269,11 @@ class LoadedSheet:
     rows, first column, width and height."""
 
     def __init__(
-        self, file: str, name: str, pieces: Sequence[CalamineSheet], settings: Settings
+        self,
+        file: str,
+        name: str,
+        pieces: Sequence[CalamineSheet | oldbiff.OldSheet],
+        settings: Settings,
     ) -> None:
         self.name = name
         # Each piece with its first and last cells, (row, column) from 0; empty ones dropped.

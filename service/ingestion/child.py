@@ -21,6 +21,7 @@ import operator
 import os
 import resource
 import sys
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -64,6 +65,10 @@ def run(request: Request, channel: BinaryIO) -> None:
     """Parse the request's files (or only check them, or preview them) and write every frame
     to `channel`."""
     sources = [ingest.Source(path=Path(path), name=name) for path, name in request.sources]
+    if request.scratch:
+        # Every temporary file of the read (a workbook's repaired copy, see `ingest.repair`)
+        # goes where the parent removes it however this process ends.
+        tempfile.tempdir = request.scratch
     try:
         done: DoneFrame | PreviewFrame
         if request.checks_only:
@@ -129,6 +134,7 @@ def _parser(request: Request, sources: list[ingest.Source]) -> ingest.Parser:
         scratch=Path(request.scratch) if request.scratch else None,
         matching=matching(request),
         row_limit=request.preview_rows or None,
+        schema=request.schema,
     )
 
 

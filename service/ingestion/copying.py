@@ -15,12 +15,22 @@ from typing import TypeVar
 from uuid import UUID
 
 import asyncpg
+import msgspec
 
-from service import errors, timeline
+from service import error_budget, errors, rule_checks, timeline
 from service.db import CLIENT_GRACE_SECONDS, Connection, Pool, connection_lost
-from service.entities import Batch, BatchMode, CopyRecord
+from service.entities import (
+    Batch,
+    BatchMode,
+    BatchStatus,
+    ColumnMetadata,
+    CopyRecord,
+    ErrorBudget,
+    StatusCounts,
+)
 from service.ingestion import protocol
 from service.ingestion.sandbox import Worker
+from service.schemas import ProjectSchema
 from service.settings import Settings
 from service.store import batches, projects, rows
 
@@ -41,6 +51,8 @@ async def store(
     settings: Settings,
     on_rows: Callable[[int, int], None] | None,
     on_created: Callable[[Connection, Batch], Awaitable[None]] | None,
+    schema: ProjectSchema | None = None,
+    budget: ErrorBudget | None = None,
 ) -> Batch:
     # Nothing is written, and no connection held, until the worker has read a first chunk.
     # `frames` holds one frame: the next one to store.
@@ -84,13 +96,20 @@ async def store(
                         f"{', '.join(worker.names)}: the file changed while it was being read",
                         file=", ".join(worker.names),
                     )
+                counts = frame.counts
+                if schema is not None:
+                    counts = await _whole_batch_rules(conn, batch.id, schema, frame, counts)
+                overrun = error_budget.overrun(budget, counts)
                 await projects.hold_open_for_upload(conn, project_id)
                 finished = await batches.finish(
                     conn,
                     batch.id,
                     row_count=copied,
                     column_metadata=frame.columns,
-                    counts=frame.counts,
+                    counts=counts,
+                    schema_version=None if schema is None else schema.version,
+                    status=BatchStatus.PENDING_REVIEW if overrun is None else BatchStatus.FAILED,
+                    review_note=overrun,
                 )
             committed = finished  # the COMMIT has answered: the batch is stored
             timeline.mark("committed")
@@ -128,6 +147,22 @@ async def store(
         ) from error
     finally:
         await feed.close()
+
+
+async def _whole_batch_rules(
+    conn: Connection,
+    batch_id: UUID,
+    schema: ProjectSchema,
+    done: protocol.DoneFrame,
+    counts: StatusCounts,
+) -> StatusCounts:
+    """The schema's rules that need every row (`unique`), once every row is stored; the
+    status counts after them."""
+    keys = [column.normalized_key for column in _columns.decode(done.columns)]
+    return rule_checks.plus(counts, await rule_checks.mark_repeated(conn, batch_id, schema, keys))
+
+
+_columns = msgspec.json.Decoder(list[ColumnMetadata])
 
 
 class Watchdog:

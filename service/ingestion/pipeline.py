@@ -28,7 +28,7 @@ import msgspec
 
 from service import errors, fields, logs, metrics
 from service.db import Connection, Pool
-from service.entities import Batch, BatchMode
+from service.entities import Batch, BatchMode, ErrorBudget
 from service.ingest import Source
 from service.ingest.matching import ColumnMapping
 from service.ingestion import copying, protocol
@@ -58,6 +58,7 @@ async def ingest(
     spare: SpareWorker | None = None,
     conn: Connection | None = None,
     schema: ProjectSchema | None = None,
+    budget: ErrorBudget | None = None,
     mapping: ColumnMapping | None = None,
     saved: dict[str, ColumnMapping] | None = None,
 ) -> Batch:
@@ -71,6 +72,7 @@ async def ingest(
     `conn`: run the transaction on this connection (the upload's own, which holds its slots,
     see `service.admission`) rather than on one taken from `pool`.
     `schema`: the project's current schema, which the rows follow (None: no schema).
+    `budget`: the project's error budget; a batch over it is stored `failed` (`error_budget`).
     `mapping`, `saved`: the upload's explicit mapping of columns to the schema's fields and the
     project's remembered ones (`ingest.matching`).
     """
@@ -86,7 +88,17 @@ async def ingest(
         try:
             async with deadline:
                 batch = await copying.store(
-                    pool, conn, worker, project_id, user_id, mode, settings, on_rows, on_created
+                    pool,
+                    conn,
+                    worker,
+                    project_id,
+                    user_id,
+                    mode,
+                    settings,
+                    on_rows,
+                    on_created,
+                    schema=schema,
+                    budget=budget,
                 )
         except TimeoutError:
             if not deadline.expired():

@@ -48,9 +48,14 @@ async def finish(
     row_count: int,
     column_metadata: list[ColumnMetadata] | msgspec.Raw,
     counts: StatusCounts,
+    schema_version: int | None = None,
+    status: BatchStatus = BatchStatus.PENDING_REVIEW,
+    review_note: str | None = None,
 ) -> Batch:
-    """Record the row count, the columns and the rows' status counts; call it in the
-    transaction that copied the rows. `column_metadata` may be JSON already (`msgspec.Raw`)."""
+    """Record the row count, the columns, the rows' status counts and the schema version
+    they follow; call it in the transaction that copied the rows. `column_metadata` may be
+    JSON already (`msgspec.Raw`). `status`/`review_note`: an upload over its project's error
+    budget is failed at once, and says why."""
     batch = await queries.one(
         db,
         "finish_batch",
@@ -60,6 +65,9 @@ async def finish(
         counts.valid,
         counts.warning,
         counts.error,
+        schema_version,
+        status,
+        review_note,
         into=Batch,
     )
     assert batch is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from uuid import UUID
 
 import msgspec
@@ -10,6 +11,8 @@ from service import queries
 from service.db import CLIENT_GRACE_SECONDS, Executor, Pool, transaction
 from service.entities import FieldStats, ValuePage
 from service.store import rows
+
+logger = logging.getLogger("sheetflow.fields")
 
 
 async def saved_stats(db: Executor, batch_id: UUID) -> list[FieldStats] | None:
@@ -36,6 +39,7 @@ async def stats(pool: Pool, batch_id: UUID, *, seconds: float) -> list[FieldStat
         saved = await saved_stats(conn, batch_id)
         if saved is None:
             kept = await queries.scalar(conn, "save_field_stats", batch_id, guard_seconds=guard)
+            logger.info("computed the field statistics of batch %s", batch_id)
             # None: the batch is gone (deleted for good), so there is nothing to describe.
             saved = [] if kept is None else msgspec.convert(kept, list[FieldStats])
     return saved

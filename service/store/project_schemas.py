@@ -32,7 +32,7 @@ async def create_version(
     """A new current version of the schema; run it in a transaction (the project row stays
     locked until its end). `NotFound` when the project is not the owner's live one."""
     if await queries.scalar(db, "lock_project_for_schema", project_id, owner_id) is None:
-        raise errors.NotFound("project not found")
+        raise errors.NotFound(f"project {project_id} not found")
     schema = await queries.one(
         db, "create_schema_version", project_id, list(fields), owner_id, into=ProjectSchema
     )

@@ -9,7 +9,7 @@ import msgspec
 
 from service import errors, queries
 from service.db import Executor, Pool, transaction
-from service.entities import EventKind, Project, ProjectStatus
+from service.entities import ErrorBudget, EventKind, Project, ProjectStatus
 from service.store import constraint_errors
 
 
@@ -41,8 +41,10 @@ async def update(
     name: str | msgspec.UnsetType = msgspec.UNSET,
     description: str | msgspec.UnsetType | None = msgspec.UNSET,
     status: ProjectStatus | msgspec.UnsetType = msgspec.UNSET,
+    error_budget: ErrorBudget | msgspec.UnsetType | None = msgspec.UNSET,
 ) -> Project | None:
-    """Change only the fields given (UNSET = leave alone; `description=None` clears it)."""
+    """Change only the fields given (UNSET = leave alone; `description=None` clears it,
+    `error_budget=None` too)."""
     with constraint_errors():
         return await queries.one(
             db,
@@ -55,6 +57,9 @@ async def update(
             None if description is msgspec.UNSET else description,
             status is not msgspec.UNSET,
             None if status is msgspec.UNSET else status,
+            error_budget is not msgspec.UNSET,
+            None if not isinstance(error_budget, ErrorBudget) else error_budget.max_error_rows,
+            None if not isinstance(error_budget, ErrorBudget) else error_budget.max_error_ratio,
             into=Project,
         )
 

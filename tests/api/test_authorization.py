@@ -10,7 +10,8 @@ import uuid
 
 import pytest
 
-from service.store import users
+from service.schemas import SchemaField
+from service.store import project_schemas, users
 from tests.factories import make_batch, make_project
 
 PUBLIC = {"/health", "/ready", "/metrics"}  # /metrics: no tenant data (README, Deployment)
@@ -36,6 +37,8 @@ def request_for(method, path):
         return {"json": {"limit": 1}}
     if method == "PATCH":
         return {"json": {"name": "taken over", "description": None, "status": "archived"}}
+    if method == "PUT" and path.endswith("/schema"):
+        return {"json": {"fields": [{"key": "nome", "required": True}]}}
     if method == "POST" and path.endswith(("/batches", "/batches/preview")):
         return {"data": {"mode": "list_mode"}, "files": {"files": ("x.csv", CSV, "text/csv")}}
     return {}
@@ -66,12 +69,15 @@ async def test_every_route_is_404_for_another_user_and_changes_nothing(app, clie
     batch = await make_batch(
         pool, project=project, records=[{"nome": "Ana", "idade": 30}, {"nome": "Bia", "idade": 7}]
     )
+    async with pool.acquire() as conn, conn.transaction():
+        await project_schemas.create_version(conn, owner.id, project.id, [SchemaField(key="nome")])
     row_id = await pool.fetchval(
         "SELECT id FROM ingestion_rows WHERE batch_id = $1 ORDER BY position LIMIT 1", batch.id
     )
     ids = {"project_id": project.id, "batch_id": batch.id, "row_id": row_id, "key": "nome"}
     absent = {"project_id": uuid.uuid4(), "batch_id": uuid.uuid4(), "row_id": uuid.uuid4()}
     absent["key"] = "nome"
+    ids["version"] = absent["version"] = 1
 
     async def snapshot():
         return [
@@ -82,7 +88,9 @@ async def test_every_route_is_404_for_another_user_and_changes_nothing(app, clie
                 "SELECT 'b', id::text, status::text || coalesce(deleted_at::text, '') "
                 "|| name || column_metadata::text FROM ingestion_batches UNION ALL "
                 "SELECT 'r', id::text, data::text || delivery_status::text FROM ingestion_rows "
-                "ORDER BY 1, 2"
+                "UNION ALL "
+                "SELECT 's', version::text, coalesce(retired_at::text, '') "
+                "FROM project_schemas ORDER BY 1, 2"
             )
         ]
 

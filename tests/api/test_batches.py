@@ -46,10 +46,13 @@ async def test_get_and_list_batches_with_status_counts(client, auth, owned):
         "identifierFieldKey",
         "secondaryFieldKey",
         "deliveryCounts",
+        "schemaVersion",
+        "reviewNote",
         "createdAt",
         "updatedAt",
     }
     assert (body["name"], body["deliveryCounts"]) == ("people.csv", None)
+    assert (body["schemaVersion"], body["reviewNote"]) == (None, None)
     assert body["statusCounts"] == {"valid": 1, "warning": 2, "error": 1}
     assert body["columnMetadata"][0] == {
         "normalizedKey": "nome",

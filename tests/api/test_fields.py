@@ -4,6 +4,7 @@ that take longer than the statement timeout to compute."""
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import asyncpg
 import pytest
@@ -116,3 +117,44 @@ async def test_statistics_longer_than_the_statement_timeout_are_200(
         ("column_c", 0, 3, 0),
         ("observacoes", 0, 3, 0),
     ]
+
+
+async def test_concurrent_first_requests_share_one_computation(
+    client, auth, project, app, database_url, caplog
+):
+    """Two first requests for a batch's statistics, both waiting while the computation runs
+    elsewhere (here: its lock held by another session), compute them once between them: the
+    first to get the lock computes and saves, the other re-checks under the lock and reads
+    what was saved. Counted by the log line each computation writes."""
+    url = await upload(client, auth, project, "pessoas.csv", CSV)
+    pool = app.state.pool
+    await fields.settled(pool)
+    batch_id = url.rsplit("/", 1)[1]
+    await pool.execute(
+        "UPDATE ingestion_batches SET field_stats = NULL WHERE id = $1::uuid", batch_id
+    )
+    computed = f"computed the field statistics of batch {batch_id}"
+    locker = await asyncpg.connect(database_url)
+    try:
+        with caplog.at_level(logging.INFO, logger="sheetflow.fields"):
+            async with locker.transaction():
+                await locker.execute(queries.QUERIES["lock_field_stats"].sql, batch_id)
+                requests = [
+                    asyncio.create_task(client.get(url + "/fields", headers=auth()))
+                    for _ in range(2)
+                ]
+                # Both requests wait for the lock before it is let go.
+                waiting = (
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE wait_event = 'advisory' AND datname = current_database()"
+                )
+                while await locker.fetchval(waiting) < 2:
+                    done, _ = await asyncio.wait(requests, timeout=0.02)
+                    assert not done, [task.result().text for task in done]
+            responses = await asyncio.gather(*requests)
+    finally:
+        await locker.close()
+
+    assert [response.status_code for response in responses] == [200, 200]
+    assert responses[0].json() == responses[1].json()
+    assert [r.getMessage() for r in caplog.records].count(computed) == 1

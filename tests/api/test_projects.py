@@ -15,7 +15,17 @@ async def test_create_answers_201_with_location_and_camel_case(client, auth):
     assert response.status_code == 201
     body = response.json()
     assert response.headers["location"] == f"/projects/{body['id']}"
-    assert set(body) == {"id", "userId", "name", "description", "status", "createdAt", "updatedAt"}
+    assert set(body) == {
+        "id",
+        "userId",
+        "name",
+        "description",
+        "status",
+        "errorBudget",
+        "createdAt",
+        "updatedAt",
+    }
+    assert body["errorBudget"] is None
     assert (body["name"], body["description"], body["status"]) == (
         "Clientes",
         "Planilhas de 2026",

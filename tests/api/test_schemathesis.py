@@ -82,6 +82,10 @@ def excluded(case):
     again with another body is rightly refused (422). And for a bulk update (below)."""
     if case.method == "POST" and case.path.endswith(("/batches", "/batches/preview")):
         return [positive_data_acceptance]
+    if case.method == "PUT" and case.path.endswith("/schema"):
+        # A schema of the documented shape is still refused for what it means (422: a key
+        # not normalized, enum values not of the field's type, a pattern RE2 refuses…).
+        return [positive_data_acceptance]
     if "Idempotency-Key" in (case.headers or {}):
         return [positive_data_acceptance]
     if case.path.endswith("/rows/bulk-update"):

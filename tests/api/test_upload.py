@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import io
+import struct
 import zipfile
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import xlsxwriter
 from service.api.app import create_app
 from service.settings import Settings
 from tests.api.conftest import SECRET, counts, running
+from tests.ingest.uploads import indented_ods, ods_archive, ods_content, padded, two_sheets
 from tests.terminator import Terminator
 
 CSV = "nome;idade;cidade\r\nAna;30;São Paulo\r\nBia;41;Lisboa\r\n".encode()
@@ -272,3 +274,53 @@ async def test_an_ods_without_its_mimetype_member_is_read(client, auth, project)
     assert without.status_code == 201, without.text
     assert without.json()["rowCount"] == with_mimetype.json()["rowCount"]
     assert without.json()["columnMetadata"] == with_mimetype.json()["columnMetadata"]
+
+
+XLRD = Path(__file__).parent.parent / "data" / "xlrd"
+
+
+async def test_files_libreoffice_reads_and_calamine_did_not_are_read(
+    client, auth, project, tmp_path
+):
+    """Issue 13: an Excel 4.0 worksheet (415 before), an ods indented as KSpread writes it
+    (422), an xlsx with numbers written `<v> 41</v>` as R's openxlsx writes them, among other
+    sheets (422, which refused the whole list-mode upload)."""
+    excel4 = (XLRD / "biff4_no_format_no_window2.xls").read_bytes()
+    response = await upload(client, auth, project, [("biff4.xls", excel4, "x")])
+    assert response.status_code == 201, response.text
+    assert response.json()["rowCount"] == 26
+
+    kspread = indented_ods(tmp_path).read_bytes()
+    response = await upload(client, auth, project, [("pythagoras-kspread.ods", kspread, "x")])
+    assert response.status_code == 201, response.text
+    rows = await client.get(response.headers["location"] + "/rows", headers=auth())
+    assert [row["data"] for row in rows.json()["items"]] == [
+        {"cidade": "New York", "hab": 8.3},
+        {"cidade": "Rio\nde Janeiro", "hab": 6},
+    ]
+
+    datasets = padded(two_sheets(tmp_path), "datasets.xlsx").path.read_bytes()
+    response = await upload(client, auth, project, [("datasets.xlsx", datasets, "x")])
+    assert response.status_code == 201, response.text
+    rows = await client.get(response.headers["location"] + "/rows", headers=auth())
+    assert [row["data"]["stations"] for row in rows.json()["items"]] == [None, 41, 15]
+
+
+async def test_a_damaged_ods_is_refused_saying_what_calamine_found(client, auth, project):
+    """Not "Cannot detect file format": the spooled upload is named with its extension."""
+    content = ods_content(
+        b'<table:table table:name="S"><table:table-row>'
+        b'<table:table-cell office:value-type="float" office:value="x1"><text:p>1</text:p>'
+        b"</table:table-cell></table:table-row></table:table>"
+    )
+    response = await upload(client, auth, project, [("broken.ods", ods_archive(content), "x")])
+    assert response.status_code == 422, response.text
+    assert "Parse float error" in response.json()["detail"]
+    assert "Cannot detect" not in response.json()["detail"]
+
+
+async def test_an_excel_4_workbook_is_refused_saying_so(client, auth, project):
+    bof = struct.pack("<HHHHH", 0x0409, 6, 0, 0x0100, 0)
+    response = await upload(client, auth, project, [("w4.xls", bof + b"\x0a\x00\x00\x00", "x")])
+    assert response.status_code == 415, response.text
+    assert "is an Excel 4.0 file (a workbook" in response.json()["detail"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import struct
 import zipfile
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from tests.ingest.uploads import (
     read,
     table_xlsx,
     write_bytes,
+    xls_record,
     zip_source,
 )
 
@@ -199,3 +201,58 @@ def test_other_opendocument_files_are_not_spreadsheets(
     source = zip_source(tmp_path, "doc.ods", members)
     with pytest.raises(errors.UnsupportedFormat, match="not a spreadsheet"):
         detect_format(source.path, source.name)
+
+
+def old_excel_worksheet(bof: int, body: bytes) -> bytes:
+    """A bare BIFF2-4 worksheet stream (Excel 2.x to 4.0): BOF, one NUMBER cell, EOF."""
+    number = 0x0003 if bof == 0x0009 else 0x0203
+    cell = struct.pack("<HH", 0, 0) + (b"\x00\x00\x00" if bof == 0x0009 else b"\x0f\x00")
+    return (
+        xls_record(bof, body)
+        + xls_record(number, cell + struct.pack("<d", 41.0))
+        + xls_record(0x000A)
+    )
+
+
+@pytest.mark.parametrize(
+    ("bof", "body"),
+    [
+        (0x0409, struct.pack("<HHH", 0, 0x0010, 0)),
+        (0x0209, struct.pack("<HHH", 0, 0x0010, 0)),
+        (0x0009, struct.pack("<HH", 2, 0x0010)),
+    ],
+)
+def test_an_excel_2_to_4_worksheet_is_an_xls(tmp_path: Path, bof: int, body: bytes) -> None:
+    """A bare BIFF2-4 worksheet stream, not OLE2 (issue 13: 415 "not a spreadsheet" before)."""
+    source = write_bytes(tmp_path, "old.xls", old_excel_worksheet(bof, body))
+    assert detect_format(source.path, source.name) is FileFormat.XLS
+    misnamed = write_bytes(tmp_path, "old.xlsx", old_excel_worksheet(bof, body))
+    with pytest.raises(errors.UnsupportedFormat) as refused:
+        detect_format(misnamed.path, misnamed.name)
+    assert "its content is an Excel 2.x-4.0 worksheet" in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("sheet", "said"),
+    [
+        (0x0100, "Excel 4.0 file (a workbook, a BIFF4 record stream)"),
+        (0x0020, "Excel 4.0 file (a chart, a BIFF4 record stream)"),
+        (0x0040, "Excel 4.0 file (a macro sheet, a BIFF4 record stream)"),
+    ],
+)
+@pytest.mark.parametrize("name", ["old.xls", "old.xlsx", "old.csv"])
+def test_an_excel_4_workbook_chart_or_macro_sheet_is_refused_saying_so(
+    tmp_path: Path, sheet: int, said: str, name: str
+) -> None:
+    """Not "not a spreadsheet": which Excel wrote it, and what to do."""
+    data = old_excel_worksheet(0x0409, struct.pack("<HHH", 0, sheet, 0))
+    source = write_bytes(tmp_path, name, data)
+    with pytest.raises(errors.UnsupportedFormat) as refused:
+        detect_format(source.path, source.name)
+    assert said in str(refused.value)
+    assert "save it as .xlsx" in str(refused.value)
+
+
+def test_text_that_starts_like_a_biff_record_is_still_text(tmp_path: Path) -> None:
+    source = csv_source(tmp_path, "a.csv", "\t\x00a,b\n1,2\n")
+    assert detect_format(source.path, source.name) is FileFormat.CSV

@@ -9,6 +9,7 @@ that lie about their sizes, XML entity bombs).
 from __future__ import annotations
 
 import io
+import re
 import struct
 import zipfile
 import zlib
@@ -149,6 +150,80 @@ def ods_archive(document: bytes, extra: dict[str, bytes] | None = None) -> bytes
         for name, data in (extra or {}).items():
             archive.writestr(name, data, zipfile.ZIP_DEFLATED)
     return buffer.getvalue()
+
+
+INDENTED_TABLES = b"""
+   <table:table table:name="Sheet1" table:style-name="ta1">
+ <table:table-column/>
+ <table:table-row>
+  <table:table-cell office:value-type="string">
+   <text:p>Cidade</text:p>
+  </table:table-cell>
+  <table:table-cell office:value-type="string">
+   <text:p>Hab</text:p>
+  </table:table-cell>
+ </table:table-row>
+ <table:table-row>
+  <table:table-cell office:value-type="string">
+   <text:p><text:span>New</text:span> <text:span>York</text:span></text:p>
+  </table:table-cell>
+  <table:table-cell office:value-type="float" office:value="8.3">
+   <text:p>8.3</text:p>
+  </table:table-cell>
+ </table:table-row>
+ <table:table-row>
+  <table:table-cell office:value-type="string">
+   <text:p>Rio</text:p>
+   <text:p>de Janeiro</text:p>
+  </table:table-cell>
+  <table:table-cell office:value-type="float" office:value="6" table:formula="=2*3">
+   <text:p>6</text:p>
+  </table:table-cell>
+ </table:table-row>
+</table:table>
+"""
+
+
+def indented_ods(directory: Path, *, mimetype: bool = True) -> Path:
+    """An ods whose content.xml is indented as KSpread writes it: whitespace between rows
+    and cells, which python-calamine 0.9.1 refuses ("Expecting 'table-cell', found Text")."""
+    data = ods_archive(ods_content(INDENTED_TABLES))
+    path = directory / "upload-kspread"
+    path.write_bytes(data)
+    if mimetype:
+        return path
+    bare = directory / "upload-kspread-bare"
+    with zipfile.ZipFile(path) as whole, zipfile.ZipFile(bare, "w", zipfile.ZIP_DEFLATED) as copy:
+        for member in whole.infolist():
+            if member.filename != "mimetype":
+                copy.writestr(member.filename, whole.read(member))
+    return bare
+
+
+def padded(source: Source, name: str, sheet_part: str = "xl/worksheets/sheet2.xml") -> Source:
+    """`source` with every number of one sheet written `<c r="E2" t="n"><v> 41</v></c>`, as
+    R's openxlsx writes some sheets, which python-calamine 0.9.1 refuses ("Parse float
+    error")."""
+    with zipfile.ZipFile(source.path) as archive:
+        xml = archive.read(sheet_part)
+    spaced = re.sub(
+        rb'(<c r="[A-Z]+[0-9]+")((?: s="[0-9]+")?)><v>([0-9.]+)</v>', rb'\1\2 t="n"><v> \3</v>', xml
+    )
+    assert spaced != xml
+    return rezip(source, name, {sheet_part: spaced})
+
+
+def two_sheets(tmp_path: Path) -> Source:
+    def build(book: xlsxwriter.Workbook) -> None:
+        first = book.add_worksheet("iris")
+        first.write_row(0, 0, ["species", "length"])
+        first.write_row(1, 0, ["setosa", 5.1])
+        second = book.add_worksheet("quakes")
+        second.write_row(0, 0, ["species", "length", "stations"])
+        second.write_row(1, 0, ["virginica", 6.5, 41])
+        second.write_row(2, 0, ["versicolor", 7, 15])
+
+    return xlsx_source(tmp_path, "x.xlsx", build)
 
 
 def encrypted_archive(data: bytes) -> bytes:

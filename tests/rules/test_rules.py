@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from service import rules
 from service.schemas import FieldType, SchemaField, Severity
@@ -145,3 +147,81 @@ def test_unique_message_names_up_to_five_rows():
     message = rules.unique_message("cpf", [2, 3, 4, 5, 6], 2)
     assert message.type == "unique"
     assert message.message == "Value repeated in rows 2, 3, 4, 5, 6 and 2 more"
+
+
+FIELDS = [
+    SchemaField(key="s", required=True, enum=["a", "b", "42"], pattern="^[a-z0-9]+$"),
+    SchemaField(key="s", min_length=2, max_length=3),
+    SchemaField(key="i", type=FieldType.INTEGER, required=True, min=0, max=50, enum=[1, 2, 40]),
+    SchemaField(key="n", type=FieldType.NUMBER, min=-1.5, max=1e3, pattern=r"\."),
+    SchemaField(key="d", type=FieldType.DATE, min="2000-01-01", max="2030-12-31"),
+    SchemaField(key="b", type=FieldType.BOOLEAN, enum=[True]),
+    SchemaField(key="e", type=FieldType.EMAIL, max_length=12),
+]
+VALUES = st.sampled_from(
+    [None, "a", "b", "42", "abc", "", "x y", "1", "-3", "40", "4.5", "1e3", "true", "FALSO",
+     "15/03/2024", "2024-02-30", "1999-12-31", "ana@x.org", "longer@example.org", 0, 1, 40,
+     51, 2.5, -7.25, True, False]
+)  # fmt: skip
+
+
+@given(values=st.lists(VALUES, max_size=40), which=st.sampled_from(range(len(FIELDS))))
+def test_a_column_gets_what_each_value_gets(values, which):
+    field = FIELDS[which]
+    converted, found = rules.rules_of(field).apply(list(values))
+    one_by_one = [rules.validate(field, value) for value in values]
+    assert converted == [value for value, _ in one_by_one]
+    assert [type(value) for value in converted] == [type(value) for value, _ in one_by_one]
+    assert {index: messages for index, messages in found.items()} == {
+        index: messages for index, (_, messages) in enumerate(one_by_one) if messages
+    }
+
+
+@pytest.mark.parametrize(
+    "pattern", [r"^\d{5}-\d{3}$", r"ção", r"(?i)^a", r"\bx\b", "", r"^$", r"\p{Greek}"]
+)
+def test_patterns_answer_as_re2_does(pattern):
+    import re2
+
+    compiled = rules.compile_pattern(pattern)
+    for text in ["12345-678", "1234-678", "ação", "Abc", "a x b", "", "αβ", "x"]:
+        assert compiled.found(text) == (re2.search(pattern, text) is not None), text
+
+
+SHAPED = {
+    FieldType.INTEGER: ["0", "-0", "0042", "123456789012345", "-7", "x"],
+    FieldType.NUMBER: ["1.50", "-0.0", "10", "3.14159", "2e3", "1,5"],
+    FieldType.BOOLEAN: ["true", "FALSE", "Verdadeiro", "falso", "sim"],
+    FieldType.DATE: [
+        "2024-02-29",
+        "2023-02-29",
+        "0999-01-01",
+        "15/03/2024",
+        "31/04/2024",
+        "1/3/2024",
+    ],
+    FieldType.DATETIME: [
+        "2024-03-15T10:20:30",
+        "2024-03-15T24:00:00",
+        "2024-03-15 10:20",
+        "2024-03-15",
+        "2024-02-30",
+    ],
+    FieldType.STRING: ["a", "b"],
+}
+
+
+@given(data=st.data(), type_=st.sampled_from(sorted(SHAPED)))
+def test_chunks_in_the_usual_shape_convert_as_value_by_value(data, type_):
+    """`convert_texts` (a whole chunk at once) agrees with `convert` (one value at a time),
+    on chunks where every text has the usual shape and on chunks where one does not."""
+    pool = SHAPED[type_]
+    if data.draw(st.booleans()):  # a workbook's typed values
+        pool = [7, -3, 0, 2.5, True, False, 9_007_199_254_740_992]
+    values = data.draw(st.lists(st.sampled_from([*pool, None]), min_size=1, max_size=30))
+    field = SchemaField(key="f", type=type_, required=True)
+    converted, found = rules.rules_of(field).apply(list(values))
+    one_by_one = [rules.validate(field, value) for value in values]
+    assert converted == [value for value, _ in one_by_one]
+    assert [type(value) for value in converted] == [type(value) for value, _ in one_by_one]
+    assert found == {index: messages for index, (_, messages) in enumerate(one_by_one) if messages}
