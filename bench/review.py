@@ -1,7 +1,8 @@
 """Benchmark: the review loop, on loopback, against the service as a real process.
 
     uv run python bench/review.py [--rows 200000] [--seconds 15] [--searches 15]
-                                  [--parts search,delivery,copy]
+                                  [--parts search,delivery,copy,bulk,edits]
+    uv run python bench/review.py --parts bulk,edits       # the edits' sections only
 
 Delivery and search (issue 19, items 6 and 7; `delivery_*` and `search_*` below):
 (a) claim/report throughput: 1, 4 and 8 consumers, each claiming 50 rows at a time
@@ -16,14 +17,30 @@ Delivery and search (issue 19, items 6 and 7; `delivery_*` and `search_*` below)
     values (what would serve `q`) against none; `--rows` rows copied into each, rounds
     interleaved, median of `--rounds`.
 
-The machine was shared while this ran: compare the ratios, measured side by side, more than
-the absolute numbers.
+Edits (issue 19, items 1 and 2; `bulk_*` and `edit_*` below):
+(d) bulk update: a batch of `--rows` rows pending review is copied in (the batch's COPY,
+    timed), then every row is edited through `service.review.bulk_update` (one statement:
+    the change, the re-validation, the events and the counts), each variant once per round,
+    values alternating so that rows change every time: `set` of a text column and of an
+    integer column (checked by type in SQL), `replace` `contains` in a text column and in an
+    integer column's text (each result classified in SQL). Medians of `--rounds` interleaved
+    rounds, as a ratio to the median COPY (one more COPY between rounds). "RSS MiB": this
+    process's peak growth during the update (one statement, one answer: flat); "temp MiB":
+    PostgreSQL's temporary files.
+(e) single-row edits: PATCH …/rows/{id} of one key of a random row at 50/s beside 200 reads/s
+    (half GET …/rows/{id}, half GET …/rows?limit=50 at a random offset), open loop (requests
+    leave on schedule, whatever the answers) for `--seconds`, then the edits alone: p50/p99.
+
+`--parts` picks sections, comma-separated (default: all). The machine was shared while this
+ran: compare the ratios, measured side by side, more than the absolute numbers.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import random
+import resource
 import statistics
 import tempfile
 import time
@@ -35,8 +52,9 @@ import httpx
 import loopback
 from load_rows import make_data
 
-from service import db
+from service import db, review
 from service.entities import (
+    Batch,
     BatchMode,
     ColumnMetadata,
     InferredType,
@@ -46,8 +64,10 @@ from service.entities import (
 )
 from service.store import batches
 from service.store import rows as row_store
+from service.store.edits import BulkFilter
 
 PORT = 18350
+PARTS = ("search", "delivery", "copy", "bulk", "edits")
 CLAIM_SIZE = 50
 TYPES = {
     "codigo": InferredType.INTEGER,
@@ -303,6 +323,209 @@ async def copy_cost_table(pool: db.Pool, options: argparse.Namespace) -> list[st
     return lines
 
 
+# Edits (issue 19, items 1 and 2; `bulk_*` and `edit_*` below).
+
+BULK_VARIANTS: dict[str, Any] = {
+    "set text (`municipio`)": lambda n: {"values": {"municipio": ("Niterói", "Belém")[n % 2]}},
+    "set integer (`idade`, checked by type)": lambda n: {"values": {"idade": 30 + n % 2}},
+    "replace contains, text (`nome`)": lambda n: {
+        "replace": review.Replace(
+            field="nome",
+            find=("Silva", "Souza")[n % 2],
+            replace=("Souza", "Silva")[n % 2],
+            match="contains",
+        )
+    },
+    "replace contains, integer (`codigo` as text)": lambda n: {
+        "replace": review.Replace(
+            field="codigo", find=("0", "o")[n % 2], replace=("o", "0")[n % 2], match="contains"
+        )
+    },
+}
+
+
+async def copied_batch(
+    pool: db.Pool, project: str, owner: uuid.UUID, count: int
+) -> tuple[Batch, float]:
+    """A batch pending review of `count` rows, and the seconds its COPY took (in its
+    transaction, as an upload's)."""
+    columns = [
+        ColumnMetadata(
+            normalized_key=key,
+            original_header=key,
+            inferred_type=TYPES.get(key, InferredType.STRING),
+            position=index,
+        )
+        for index, key in enumerate(make_data(0))
+    ]
+    async with db.transaction(pool) as conn:
+        await row_store.allow_long_copy(conn, 3600)
+        batch = await batches.create(
+            conn,
+            project_id=uuid.UUID(project),
+            user_id=owner,
+            mode=BatchMode.LIST_MODE,
+            file_count=1,
+            name="clientes.xlsx",
+        )
+        started = time.perf_counter()
+        await row_store.create_many(conn, records(batch.id, count), guard_seconds=3600)
+        copied = time.perf_counter() - started
+        batch = await batches.finish(
+            conn,
+            batch.id,
+            row_count=count,
+            column_metadata=columns,
+            counts=StatusCounts(valid=count, warning=0, error=0),
+        )
+    await pool.execute("VACUUM ANALYZE ingestion_rows")
+    return batch, copied
+
+
+def rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+async def temp_bytes(pool: db.Pool) -> int:
+    return int(
+        await pool.fetchval(
+            "SELECT temp_bytes FROM pg_stat_database WHERE datname = current_database()"
+        )
+    )
+
+
+async def bulk_table(pool: db.Pool, project: str, options: argparse.Namespace) -> list[str]:
+    owner = await pool.fetchval("SELECT id FROM users WHERE external_id = 'bench'")
+    batch, copied = await copied_batch(pool, project, owner, options.rows)
+    copies = [copied]
+    times: dict[str, list[float]] = {name: [] for name in BULK_VARIANTS}
+    changed: dict[str, int] = {}
+    memory = dict.fromkeys(BULK_VARIANTS, 0.0)
+    spilled = dict.fromkeys(BULK_VARIANTS, 0)
+    for round_number in range(options.rounds):
+        names = list(BULK_VARIANTS)
+        if round_number % 2:
+            names.reverse()
+        for name in names:
+            before_rss, before_temp = rss_mib(), await temp_bytes(pool)
+            started = time.perf_counter()
+            outcome, _ = await review.bulk_update(
+                pool,
+                owner,
+                batch.project_id,
+                batch.id,
+                BulkFilter(),
+                max_chars=32_767,
+                seconds=3600,
+                **BULK_VARIANTS[name](round_number),
+            )
+            times[name].append(time.perf_counter() - started)
+            changed[name] = outcome.rows_changed
+            memory[name] = max(memory[name], rss_mib() - before_rss)
+            spilled[name] = max(spilled[name], await temp_bytes(pool) - before_temp)
+            await pool.execute("VACUUM ingestion_rows")
+        if round_number + 1 < options.rounds:
+            # Another COPY of the same size between rounds: the ratio is of medians of both.
+            copies.append((await copied_batch(pool, project, owner, options.rows))[1])
+    copy = statistics.median(copies)
+    lines = [
+        f"(d) bulk update (`review.bulk_update`, one statement) of every row of a batch of"
+        f" {options.rows:,} rows x 12 columns, against the COPY of such a batch, median of"
+        f" {options.rounds} interleaved rounds",
+        "",
+        "| operation | rows changed | seconds | vs the batch's COPY | RSS MiB | temp MiB |",
+        "|---|---:|---:|---:|---:|---:|",
+        f"| the batch's COPY | {options.rows:,} | {copy:.2f} | 1.00 | | |",
+    ]
+    for name in BULK_VARIANTS:
+        median = statistics.median(times[name])
+        lines.append(
+            f"| {name} | {changed[name]:,} | {median:.2f} | {median / copy:.2f} "
+            f"| {memory[name]:.0f} | {spilled[name] / 2**20:.0f} |"
+        )
+    return lines
+
+
+async def edit_latencies(
+    base: str, url: str, ids: list[uuid.UUID], seconds: float, reads_per_second: int
+) -> dict[str, list[float]]:
+    """Open loop: PATCH of one random row at 50/s and reads at `reads_per_second` (half GET
+    of a row, half a page of 50 at a random offset), leaving on schedule whatever the answers;
+    latencies in ms by kind, and how many failed."""
+    chooser = random.Random(19)
+    latencies: dict[str, list[float]] = {"edit": [], "read": [], "failed": []}
+    limits = httpx.Limits(max_connections=400, max_keepalive_connections=400)
+    async with httpx.AsyncClient(
+        base_url=base, headers=loopback.bearer("bench"), timeout=120, limits=limits
+    ) as client:
+
+        async def timed(kind: str, method: str, path: str, **kwargs: Any) -> None:
+            before = time.perf_counter()
+            try:
+                response = await client.request(method, path, **kwargs)
+            except httpx.TransportError:  # a keep-alive connection closed as it was reused
+                latencies["failed"].append(1.0)
+                return
+            latencies[kind].append((time.perf_counter() - before) * 1000)
+            if response.status_code != 200:
+                latencies["failed"].append(1.0)
+
+        def edit() -> Any:
+            value = chooser.choice([chooser.randint(18, 90), "SP", None])
+            key = "nome" if isinstance(value, str) else "idade"
+            path = f"{url}/rows/{chooser.choice(ids)}"
+            return timed("edit", "PATCH", path, json={"data": {key: value}})
+
+        def read() -> Any:
+            if chooser.random() < 0.5:
+                return timed("read", "GET", f"{url}/rows/{chooser.choice(ids)}")
+            offset = chooser.randrange(0, max(1, len(ids) - 50))
+            return timed("read", "GET", f"{url}/rows", params={"limit": 50, "offset": offset})
+
+        rate = 50 + reads_per_second
+        tasks = []
+        started = time.perf_counter()
+        for tick in range(int(seconds * rate)):
+            await asyncio.sleep(max(0.0, started + tick / rate - time.perf_counter()))
+            is_edit = tick % (rate // 50) == 0
+            tasks.append(asyncio.create_task(edit() if is_edit else read()))
+        await asyncio.gather(*tasks)
+    return latencies
+
+
+async def edit_table(
+    pool: db.Pool, client: httpx.AsyncClient, project: str, options: argparse.Namespace
+) -> list[str]:
+    base = str(client.base_url).rstrip("/")
+    url = await load_batch(pool, client, project, options.rows, complete=False)
+    batch_id = uuid.UUID(url.rsplit("/", 1)[1])
+    ids = [
+        row["id"]
+        for row in await pool.fetch("SELECT id FROM ingestion_rows WHERE batch_id = $1", batch_id)
+    ]
+    mixed = await edit_latencies(base, url, ids, options.seconds, 200)
+    alone = await edit_latencies(base, url, ids, options.seconds, 0)
+    lines = [
+        f"(e) PATCH …/rows/{{id}} (one key of a random row) on a batch of {options.rows:,}"
+        f" rows, open loop for {options.seconds:.0f} s each, client and service on the same"
+        " machine",
+        "",
+        "| load | answered | p50 ms | p99 ms |",
+        "|---|---:|---:|---:|",
+    ]
+    for label, sample in (
+        ("edits at 50/s, beside 200 reads/s", mixed["edit"]),
+        ("reads at 200/s, beside 50 edits/s", mixed["read"]),
+        ("edits at 50/s alone", alone["edit"]),
+    ):
+        lines.append(
+            f"| {label} | {len(sample):,} | {percentile(sample, 0.5):.1f} "
+            f"| {percentile(sample, 0.99):.1f} |"
+        )
+    lines += ["", f"failed: {len(mixed['failed'])} with reads, {len(alone['failed'])} alone"]
+    return lines
+
+
 async def main(options: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as scratch_name:
         scratch = Path(scratch_name)
@@ -317,6 +540,10 @@ async def main(options: argparse.Namespace) -> None:
                     "search": search_table,
                     "delivery": delivery_table,
                     "copy": lambda pool, _client, _project, options: copy_cost_table(pool, options),
+                    "bulk": lambda pool, _client, project, options: bulk_table(
+                        pool, project, options
+                    ),
+                    "edits": edit_table,
                 }
                 sections = [
                     await parts[part](pool, client, project, options)
@@ -335,5 +562,5 @@ if __name__ == "__main__":
     parser.add_argument("--searches", type=int, default=15)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--port", type=int, default=PORT)
-    parser.add_argument("--parts", default="search,delivery,copy", help="which tables, in order")
+    parser.add_argument("--parts", default=",".join(PARTS), help="which tables, in order")
     asyncio.run(main(parser.parse_args()))

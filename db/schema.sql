@@ -109,6 +109,75 @@ CREATE FUNCTION public.sheetflow_is_real_date(t text) RETURNS boolean
 
 
 --
+-- Name: sheetflow_revalidate(jsonb, jsonb, text[], jsonb); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.sheetflow_revalidate(messages jsonb, data jsonb, keys text[], rules jsonb) RETURNS jsonb
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+    AS $$
+DECLARE
+    fresh jsonb[] := '{}';
+    fresh_at integer[] := '{}';
+    key text;
+    rule jsonb;
+    kind text;
+    message jsonb;
+    kept jsonb;
+    kept_at integer;
+    result jsonb := '[]';
+    next_fresh integer := 1;
+BEGIN
+    IF cardinality(keys) > 1 THEN
+        keys := ARRAY(
+            SELECT k FROM unnest(keys) WITH ORDINALITY AS u(k, n)
+            ORDER BY coalesce((rules -> k ->> 'position')::integer, 2147483647), n
+        );
+    END IF;
+    FOREACH key IN ARRAY keys LOOP
+        rule := rules -> key;
+        kind := sheetflow_value_kind(data -> key);
+        IF kind = 'empty' THEN
+            message := rule -> 'empty';
+        ELSIF jsonb_typeof(rule -> 'accepts') = 'array' AND NOT (rule -> 'accepts') ? kind THEN
+            message := rule -> 'mismatch';
+        ELSE
+            message := NULL;
+        END IF;
+        IF jsonb_typeof(message) = 'object' THEN
+            fresh := fresh || message;
+            fresh_at := fresh_at || coalesce((rule ->> 'position')::integer, 2147483647);
+        END IF;
+    END LOOP;
+    FOR i IN 0 .. coalesce(jsonb_array_length(messages), 0) - 1 LOOP
+        kept := messages -> i;
+        IF NOT coalesce(kept ->> 'field' = ANY(keys), false) THEN
+            kept_at := coalesce((rules -> (kept ->> 'field') ->> 'position')::integer, 2147483647);
+            WHILE next_fresh <= cardinality(fresh) AND fresh_at[next_fresh] <= kept_at LOOP
+                result := result || jsonb_build_array(fresh[next_fresh]);
+                next_fresh := next_fresh + 1;
+            END LOOP;
+            result := result || jsonb_build_array(kept);
+        END IF;
+    END LOOP;
+    WHILE next_fresh <= cardinality(fresh) LOOP
+        result := result || jsonb_build_array(fresh[next_fresh]);
+        next_fresh := next_fresh + 1;
+    END LOOP;
+    RETURN result;
+END
+$$;
+
+
+--
+-- Name: sheetflow_row_status(jsonb); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.sheetflow_row_status(messages jsonb) RETURNS public.row_status
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    RETURN CASE WHEN (messages @> '[{"type": "cell_error"}]'::jsonb) THEN 'error'::public.row_status WHEN (jsonb_array_length(messages) > 0) THEN 'warning'::public.row_status ELSE 'valid'::public.row_status END;
+
+
+--
 -- Name: sheetflow_text_kind(text); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -124,24 +193,6 @@ CREATE FUNCTION public.sheetflow_text_kind(t text) RETURNS text
 CREATE FUNCTION public.sheetflow_value_kind(v jsonb) RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     RETURN CASE jsonb_typeof(v) WHEN 'boolean'::text THEN 'boolean'::text WHEN 'number'::text THEN CASE WHEN (((v)::numeric = trunc((v)::numeric)) AND (abs((v)::numeric) <= ('9007199254740992'::bigint)::numeric)) THEN 'integer'::text ELSE 'number'::text END WHEN 'string'::text THEN CASE WHEN ((v #>> '{}'::text[]) = ''::text) THEN 'empty'::text ELSE public.sheetflow_text_kind((v #>> '{}'::text[])) END WHEN 'array'::text THEN 'string'::text WHEN 'object'::text THEN 'string'::text ELSE 'empty'::text END;
-
-
---
--- Name: sheetflow_revalidate(jsonb, jsonb, text[], jsonb); Type: FUNCTION; Schema: public; Owner: -
---
-
-CREATE FUNCTION public.sheetflow_revalidate(messages jsonb, data jsonb, keys text[], rules jsonb) RETURNS jsonb
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    RETURN (SELECT COALESCE(jsonb_agg(m.message ORDER BY m.column_position, m.ordinal), '[]'::jsonb) AS "coalesce" FROM (SELECT kept.message, COALESCE((((sheetflow_revalidate.rules -> (kept.message ->> 'field'::text)) ->> 'position'::text))::integer, 2147483647) AS column_position, kept.ordinal FROM jsonb_array_elements(sheetflow_revalidate.messages) WITH ORDINALITY kept(message, ordinal) WHERE (NOT COALESCE(((kept.message ->> 'field'::text) = ANY (sheetflow_revalidate.keys)), false)) UNION ALL SELECT CASE WHEN (checked.kind = 'empty'::text) THEN ((sheetflow_revalidate.rules -> checked.key) -> 'empty'::text) WHEN ((jsonb_typeof(((sheetflow_revalidate.rules -> checked.key) -> 'accepts'::text)) = 'array'::text) AND (NOT (((sheetflow_revalidate.rules -> checked.key) -> 'accepts'::text) ? checked.kind))) THEN ((sheetflow_revalidate.rules -> checked.key) -> 'mismatch'::text) ELSE NULL::jsonb END AS "case", (((sheetflow_revalidate.rules -> checked.key) ->> 'position'::text))::integer AS int4, 0 FROM (SELECT edited.key, public.sheetflow_value_kind((sheetflow_revalidate.data -> edited.key)) AS kind FROM unnest(sheetflow_revalidate.keys) edited(key)) checked) m WHERE ((m.message IS NOT NULL) AND (jsonb_typeof(m.message) = 'object'::text)));
-
-
---
--- Name: sheetflow_row_status(jsonb); Type: FUNCTION; Schema: public; Owner: -
---
-
-CREATE FUNCTION public.sheetflow_row_status(messages jsonb) RETURNS public.row_status
-    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-    RETURN CASE WHEN (messages @> '[{"type": "cell_error"}]'::jsonb) THEN 'error'::public.row_status WHEN (jsonb_array_length(messages) > 0) THEN 'warning'::public.row_status ELSE 'valid'::public.row_status END;
 
 
 SET default_tablespace = '';
@@ -203,6 +254,7 @@ CREATE TABLE public.ingestion_batches (
     schema_version integer,
     review_note text,
     header_fingerprint text GENERATED ALWAYS AS (public.ingestion_header_fingerprint(column_metadata)) STORED,
+    empty_warned_keys text[],
     delivery_cursor integer DEFAULT 0 NOT NULL,
     name text NOT NULL,
     identifier_field_key text,
@@ -668,6 +720,8 @@ INSERT INTO public.schema_migrations (version) VALUES
     ('20261203122100'),
     ('20261203122200'),
     ('20261203122300'),
+    ('20261203122400'),
+    ('20261203122500'),
     ('20261203123000'),
     ('20261203123100'),
     ('20261203123200');

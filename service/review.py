@@ -1,7 +1,7 @@
 """The review loop: rows corrected in place (one, many by filter, or one patch per row),
 deleted and restored, every change audited, while the batch is pending review.
 
-Every change runs in one transaction that first locks the batch's row (`edits.lock_batch`):
+Every change runs in one transaction that first locks the batch's row (`edit_store.lock_batch`):
 the edits, deletes and verdicts of one batch serialize on it, so an edit racing a review
 either lands before the verdict or finds the batch reviewed (409), and the batch's
 `statusCounts` always equal a recount. Edited rows are re-validated in the statement that
@@ -25,8 +25,20 @@ import msgspec
 
 from service import ownership
 from service.db import Connection, Pool, transaction
-from service.entities import Batch, BatchStatus, ColumnMetadata, Row, StatusCounts
-from service.errors import InvalidTransition, NotFound, PreconditionFailed, Unprocessable
+from service.entities import (
+    Batch,
+    BatchStatus,
+    ColumnMetadata,
+    Row,
+    StatusCounts,
+)
+from service.errors import (
+    InvalidInput,
+    InvalidTransition,
+    NotFound,
+    PreconditionFailed,
+    Unprocessable,
+)
 from service.ingest import validation
 from service.ingest.inference import (
     BOOLEAN,
@@ -40,8 +52,9 @@ from service.ingest.inference import (
     TIME,
     URL,
 )
-from service.ingest.values import MAX_SAFE_INTEGER
-from service.store import batches, edits, rows
+from service.ingest.values import MAX_SAFE_INTEGER, has_surrogates
+from service.store import batches, rows
+from service.store import edits as edit_store
 from service.store.edits import BulkFilter, Changed
 
 KIND_NAMES = {
@@ -81,6 +94,10 @@ def cell_value(key: str, value: Any, max_chars: int) -> Any:
             raise Unprocessable(f"the value of {key!r} must be a finite number")
         return value
     if isinstance(value, str):
+        if "\x00" in value or has_surrogates(value):
+            raise Unprocessable(
+                f"the value of {key!r} must be text without NUL (U+0000) or lone surrogates"
+            )
         text = value.strip()
         if len(text) > max_chars:
             raise Unprocessable(
@@ -139,7 +156,7 @@ def ensure_pending(batch: Batch) -> None:
 
 
 async def _locked_pending(conn: Connection, batch_id: UUID) -> Batch:
-    locked = await edits.lock_batch(conn, batch_id)
+    locked = await edit_store.lock_batch(conn, batch_id)
     if locked is None:
         raise NotFound(f"batch {batch_id} not found")
     ensure_pending(locked)
@@ -156,15 +173,29 @@ async def _rules(
             keys[key] = None
             if value is None:
                 emptied[key] = None
-    warned = await edits.empty_warned_keys(conn, batch.id, list(emptied))
-    return list(keys), edit_rules(batch, keys, warned)
+    warned = await edit_store.empty_warned_keys(conn, batch, list(emptied))
+    return list(keys), await project_schema_rules(conn, batch, edit_rules(batch, keys, warned))
+
+
+async def project_schema_rules(
+    conn: Connection, batch: Batch, rules: dict[str, Any]
+) -> dict[str, Any]:
+    """Where the project schema's rules (issue 18) join the re-validation of edits; every
+    edit path passes its rules through here. Today it returns them as they are, so an edit
+    re-validates by the column's inferred type only and drops the rule messages of the keys
+    it changes (the batch's re-validation, `service.revalidation`, brings them back).
+    TODO(issue 18): for each edited key that is a field of the batch's schema version,
+    convert the value to the field's type and add the field's rule messages (per row: they
+    depend on the value) and its severity, which `sheetflow_revalidate` and
+    `sheetflow_row_status` then need to take."""
+    return rules
 
 
 async def apply_row_edits(
     conn: Connection,
     batch: Batch,
     actor_id: UUID,
-    edits_by_row: Mapping[UUID, Mapping[str, Any]],
+    edits: Mapping[UUID, Mapping[str, Any]],
     *,
     max_chars: int = 32_767,
 ) -> EditOutcome:
@@ -177,11 +208,9 @@ async def apply_row_edits(
     that changes nothing leaves its row (and its version) alone. The caller checks that the
     batch is theirs (`ownership.batch`)."""
     locked = await _locked_pending(conn, batch.id)
-    patches = {
-        row_id: patch_values(locked, patch, max_chars) for row_id, patch in edits_by_row.items()
-    }
+    patches = {row_id: patch_values(locked, patch, max_chars) for row_id, patch in edits.items()}
     _, rules = await _rules(conn, locked, patches.values())
-    changed = await edits.edit_rows(conn, locked.id, patches, actor_id=actor_id, rules=rules)
+    changed = await edit_store.edit_rows(conn, locked.id, patches, actor_id=actor_id, rules=rules)
     after = await batches.find_by_id(conn, locked.id)
     assert after is not None
     return EditOutcome(
@@ -197,6 +226,8 @@ def parse_if_match(header: str | None) -> list[int] | None:
     tags compare (RFC 9110 §13.1.1): a weak `W/"3"` or a malformed tag matches nothing."""
     if header is None or header.strip() == "*":
         return None
+    if "\x00" in header:
+        raise InvalidInput("the If-Match header must be text without NUL (U+0000)")
     versions = []
     for tag in header.split(","):
         tag = tag.strip()
@@ -225,12 +256,12 @@ async def edit_row(
         locked = await _locked_pending(conn, batch_id)
         values = patch_values(locked, patch, max_chars)
         _, rules = await _rules(conn, locked, [values])
-        row = await edits.edit_row(
+        row = await edit_store.edit_row(
             conn, locked.id, row_id, values, versions=if_match, actor_id=owner_id, rules=rules
         )
         if row is not None:
             return row
-        state = await edits.row_state(conn, locked.id, row_id)
+        state = await edit_store.row_state(conn, locked.id, row_id)
         if state is None or not state.live:
             raise missing_row(batch_id, row_id)
         raise PreconditionFailed(
@@ -260,12 +291,16 @@ async def bulk_update(
     values: Mapping[str, Any] | None = None,
     replace: Replace | None = None,
     max_chars: int,
+    seconds: float,
 ) -> tuple[Changed, Batch]:
     """Edit every live row that matches `where` in one set-based statement: merge `values`
-    into it, or `replace` text in one key. Returns what changed and the batch after."""
+    into it, or `replace` text in one key. Returns what changed and the batch after. The
+    statement may run for `seconds` (a batch's rows, like its COPY, take longer than a
+    request's statement timeout allows)."""
     async with transaction(pool) as conn:
         await ownership.batch(conn, owner_id, project_id, batch_id)
         locked = await _locked_pending(conn, batch_id)
+        await rows.allow_long_copy(conn, seconds)
         if where.field is not None:
             check_keys(locked, [where.field])
         if replace is not None:
@@ -273,8 +308,8 @@ async def bulk_update(
             keys = [replace.field]
             exact = cell_value(replace.field, replace.replace, max_chars)
             emptied = [replace.field] if not replace.replace.strip() else []
-            warned = await edits.empty_warned_keys(conn, locked.id, emptied)
-            changed = await edits.bulk_update(
+            warned = await edit_store.empty_warned_keys(conn, locked, emptied)
+            changed = await edit_store.bulk_update(
                 conn,
                 locked.id,
                 where,
@@ -285,13 +320,14 @@ async def bulk_update(
                 replace_text=replace.replace,
                 keys=keys,
                 actor_id=owner_id,
-                rules=edit_rules(locked, keys, warned),
+                rules=await project_schema_rules(conn, locked, edit_rules(locked, keys, warned)),
+                guard_seconds=seconds + 1,
             )
         else:
             assert values is not None
             cells = patch_values(locked, values, max_chars)
             keys, rules = await _rules(conn, locked, [cells])
-            changed = await edits.bulk_update(
+            changed = await edit_store.bulk_update(
                 conn,
                 locked.id,
                 where,
@@ -300,6 +336,7 @@ async def bulk_update(
                 keys=keys,
                 actor_id=owner_id,
                 rules=rules,
+                guard_seconds=seconds + 1,
             )
         after = await batches.find_by_id(conn, locked.id)
         assert after is not None
@@ -313,7 +350,7 @@ async def delete_row(
     async with transaction(pool) as conn:
         await ownership.batch(conn, owner_id, project_id, batch_id)
         locked = await _locked_pending(conn, batch_id)
-        if not await edits.soft_delete_row(conn, locked.id, row_id, owner_id):
+        if not await edit_store.soft_delete_row(conn, locked.id, row_id, owner_id):
             raise missing_row(batch_id, row_id)
 
 
@@ -325,7 +362,7 @@ async def restore_row(
     async with transaction(pool) as conn:
         await ownership.batch(conn, owner_id, project_id, batch_id)
         locked = await _locked_pending(conn, batch_id)
-        await edits.restore_row(conn, locked.id, row_id, owner_id)
+        await edit_store.restore_row(conn, locked.id, row_id, owner_id)
         row = await rows.get(conn, locked.id, row_id)
         if row is None:
             raise missing_row(batch_id, row_id)

@@ -211,7 +211,52 @@ WHERE id = $1::uuid AND deleted_at IS NULL
 RETURNING id;
 
 -- name: soft_delete_batches_for_project :exec
--- Hide every live batch of a project (the project itself is being deleted).
-UPDATE ingestion_batches
-SET deleted_at = now(), deleted_by = $2::uuid, updated_at = now()
-WHERE project_id = $1::uuid AND deleted_at IS NULL;
+-- Hide every live batch of a project (the project itself is being deleted, in this
+-- transaction: the batches get the project's own `deleted_at`, which is how its restore
+-- finds them), with an event of kind $3 each, marked `{"cascade": "project"}`.
+WITH hidden AS (
+    UPDATE ingestion_batches
+    SET deleted_at = now(), deleted_by = $2::uuid, updated_at = now()
+    WHERE project_id = $1::uuid AND deleted_at IS NULL
+    RETURNING id
+)
+INSERT INTO ingestion_events (batch_id, actor_id, kind, after)
+SELECT id, $2::uuid, $3::text, '{"cascade": "project"}'::jsonb FROM hidden;
+
+-- name: restore_batches_for_project :exec
+-- Bring back the batches of project $1 that its deletion at $2 hid (those deleted before
+-- it stay deleted), by actor $3, with an event of kind $4 each, marked as the project's.
+WITH shown AS (
+    UPDATE ingestion_batches
+    SET deleted_at = NULL, deleted_by = NULL, updated_at = now()
+    WHERE project_id = $1::uuid AND deleted_at = $2::timestamptz
+    RETURNING id
+)
+INSERT INTO ingestion_events (batch_id, actor_id, kind, after)
+SELECT id, $3::uuid, $4::text, '{"cascade": "project"}'::jsonb FROM shown;
+
+-- name: restore_batch :one
+-- Bring back soft-deleted batch $1 of live project $2 of owner $3; no row when there is
+-- no such deleted batch.
+UPDATE ingestion_batches AS b
+SET deleted_at = NULL, deleted_by = NULL, updated_at = now()
+FROM projects AS p
+WHERE b.id = $1::uuid AND b.project_id = $2::uuid AND p.id = b.project_id
+    AND p.user_id = $3::uuid AND p.deleted_at IS NULL AND b.deleted_at IS NOT NULL
+RETURNING b.id, b.project_id, b.user_id, b.mode, b.status, b.file_count, b.row_count,
+    b.column_metadata,
+    jsonb_build_object('valid', b.valid_count, 'warning', b.warning_count, 'error', b.error_count)
+        AS status_counts,
+    b.name, b.identifier_field_key, b.secondary_field_key,
+    CASE WHEN b.status = 'completed' THEN (
+        SELECT jsonb_build_object(
+            'pending', b.valid_count + b.warning_count + b.error_count
+                - coalesce(sum(c.in_progress + c.done + c.error), 0),
+            'in_progress', coalesce(sum(c.in_progress), 0),
+            'done', coalesce(sum(c.done), 0),
+            'error', coalesce(sum(c.error), 0)
+        )
+        FROM ingestion_batch_delivery_counts AS c
+        WHERE c.batch_id = b.id
+    ) END AS delivery_counts,
+    b.schema_version, b.review_note, b.created_at, b.updated_at;

@@ -3,7 +3,11 @@
 -- (sheetflow_revalidate, db/migrations/…_create_row_revalidation_functions.sql), appends their
 -- events (INSERT … SELECT from the change) and adjusts the batch's counts, so nothing is ever
 -- half-written. Callers hold the batch's row lock (lock_batch_for_edit) first: edits, deletes
--- and reviews of one batch serialize on it, always batch first, then rows.
+-- and reviews of one batch serialize on it, always batch first, then rows. Rows of a batch
+-- pending review change only under that lock, so the set-based edits read the rows' values
+-- before the change (for the events and counts) without locking each row first.
+-- `OFFSET 0` keeps each row's new data and messages computed once (the planner would
+-- otherwise pull the subquery up and evaluate them again for every use in the UPDATE).
 
 -- name: lock_batch_for_edit :one
 -- Lock one live batch for a change of its rows (waits for a review or an edit under way).
@@ -27,22 +31,33 @@ FROM ingestion_batches
 WHERE id = $1::uuid AND deleted_at IS NULL
 FOR UPDATE;
 
--- name: list_empty_warned_keys :scalar
--- Which of keys $2 warn `empty` in batch $1: those whose every live empty value carries an
--- `empty` message (a cell error aside), i.e. the columns found filled in at least 95 % of
--- their rows at upload (the others hold empty values without one).
-SELECT coalesce(array_agg(k.key ORDER BY k.key), '{}'::text[])
-FROM unnest($2::text[]) AS k(key)
-WHERE NOT EXISTS (
-    SELECT 1
-    FROM ingestion_rows AS r
-    WHERE r.batch_id = $1::uuid AND r.deleted_at IS NULL
-        AND sheetflow_value_kind(r.data -> k.key) = 'empty'
-        AND NOT r.validation_messages @> jsonb_build_array(
-            jsonb_build_object('field', k.key, 'type', 'empty'))
-        AND NOT r.validation_messages @> jsonb_build_array(
-            jsonb_build_object('field', k.key, 'type', 'cell_error'))
-);
+-- name: get_empty_warned_keys :scalar
+-- The keys of batch $1 whose columns warn an empty value, if already found (NULL otherwise).
+SELECT empty_warned_keys FROM ingestion_batches WHERE id = $1::uuid;
+
+-- name: save_empty_warned_keys :scalar
+-- Find and keep which of the keys $2 of batch $1 warn an empty value: those whose every live
+-- empty value (stored as JSON null) carries an `empty` message, a cell error aside, i.e. the
+-- columns found filled in at least 95 % of their rows at upload (the others hold empty
+-- values without one). One read of the batch's rows.
+UPDATE ingestion_batches
+SET empty_warned_keys = (
+    SELECT coalesce(array_agg(k.key ORDER BY k.key), '{}'::text[])
+    FROM unnest($2::text[]) AS k(key)
+    WHERE k.key NOT IN (
+        SELECT DISTINCT e.key
+        FROM ingestion_rows AS r
+        CROSS JOIN LATERAL jsonb_each(r.data) AS e(key, value)
+        WHERE r.batch_id = $1::uuid AND r.deleted_at IS NULL
+            AND (e.value = 'null'::jsonb OR e.value = '""'::jsonb)
+            AND NOT r.validation_messages @> jsonb_build_array(
+                jsonb_build_object('field', e.key, 'type', 'empty'))
+            AND NOT r.validation_messages @> jsonb_build_array(
+                jsonb_build_object('field', e.key, 'type', 'cell_error'))
+    )
+)
+WHERE id = $1::uuid
+RETURNING empty_warned_keys;
 
 -- name: edit_row :one
 -- Apply patch $4 to live row $1 of batch $2 when its version is in $3 (NULL: any), by actor $5,
@@ -98,13 +113,15 @@ WITH target AS (
     ) AS d
     WHERE b.id = $2::uuid AND EXISTS (SELECT 1 FROM changed)
 )
+-- (Rows change only in a batch pending review, which has no delivery state yet.)
 SELECT id, batch_id, position, data, status, validation_messages, source_file_name,
-    source_sheet_name, source_row_index, version, created_at, updated_at
+    source_sheet_name, source_row_index, version, NULL::jsonb AS delivery, created_at,
+    updated_at
 FROM changed
 UNION ALL
 SELECT r.id, r.batch_id, r.position, r.data, r.status, r.validation_messages,
-    r.source_file_name, r.source_sheet_name, r.source_row_index, r.version, r.created_at,
-    r.updated_at
+    r.source_file_name, r.source_sheet_name, r.source_row_index, r.version,
+    NULL::jsonb AS delivery, r.created_at, r.updated_at
 FROM ingestion_rows AS r
 JOIN target AS t ON t.id = r.id
 WHERE NOT EXISTS (SELECT 1 FROM picked);
@@ -115,8 +132,11 @@ WHERE NOT EXISTS (SELECT 1 FROM picked);
 -- changed), the batch's counts adjusted; rows not live in the batch are left out. Returns
 -- how many rows and cells changed.
 WITH picked AS (
-    SELECT r.id, r.data AS old_data, r.status AS old_status, edited.data AS new_data,
-        edited.keys,
+    SELECT r.id, r.status AS old_status, edited.data AS new_data, edited.keys,
+        (SELECT jsonb_object_agg(k, coalesce(r.data -> k, 'null')) FROM unnest(edited.keys) k)
+            AS before,
+        (SELECT jsonb_object_agg(k, coalesce(edited.data -> k, 'null'))
+            FROM unnest(edited.keys) k) AS after,
         sheetflow_revalidate(r.validation_messages, edited.data, edited.keys, $5::jsonb)
             AS new_messages
     FROM unnest($3::uuid[], $4::jsonb[]) AS e(id, patch)
@@ -125,9 +145,10 @@ WITH picked AS (
         SELECT r.data || e.patch AS data,
             ARRAY(SELECT p.key FROM jsonb_each(e.patch) AS p(key, value)
                 WHERE r.data -> p.key IS DISTINCT FROM p.value ORDER BY p.key) AS keys
+        OFFSET 0
     ) AS edited
     WHERE r.batch_id = $1::uuid AND r.deleted_at IS NULL AND cardinality(edited.keys) > 0
-    FOR UPDATE OF r
+    OFFSET 0
 ), changed AS (
     UPDATE ingestion_rows AS r
     SET data = p.new_data, validation_messages = p.new_messages,
@@ -135,12 +156,10 @@ WITH picked AS (
         updated_at = now()
     FROM picked AS p
     WHERE r.id = p.id
-    RETURNING r.id, r.data, r.status, p.old_status, p.old_data, p.keys
+    RETURNING r.id, r.status, p.old_status, p.before, p.after, cardinality(p.keys) AS cells
 ), logged AS (
     INSERT INTO ingestion_events (batch_id, row_id, actor_id, kind, before, after)
-    SELECT $1::uuid, c.id, $2::uuid, $6::text,
-        (SELECT jsonb_object_agg(k, coalesce(c.old_data -> k, 'null')) FROM unnest(c.keys) k),
-        (SELECT jsonb_object_agg(k, coalesce(c.data -> k, 'null')) FROM unnest(c.keys) k)
+    SELECT $1::uuid, c.id, $2::uuid, $6::text, c.before, c.after
     FROM changed AS c
 ), counted AS (
     UPDATE ingestion_batches AS b
@@ -158,10 +177,10 @@ WITH picked AS (
     WHERE b.id = $1::uuid AND EXISTS (SELECT 1 FROM changed)
 )
 SELECT count(*)::integer AS rows_changed,
-    coalesce(sum(cardinality(keys)), 0)::integer AS cells_changed
+    coalesce(sum(cells), 0)::integer AS cells_changed
 FROM changed;
 
--- name: bulk_update_rows :one
+-- name: bulk_update_rows :scalar
 -- One set-based edit of the live rows of batch $1 by actor $2 that match the filter (status
 -- $3, ids $4, key $5 whose text equals $6 (a JSON null: is empty) or contains $7; NULL: no
 -- such condition): `set` ($8 = 'set') merges object $9 into each row; `replace` ($8 =
@@ -169,10 +188,13 @@ FROM changed;
 -- $12 (exact), or with its text where $11 becomes $13, trimmed, empty as null (contains).
 -- Rows that would not change are left out. Re-validated by rules $14 for keys $15, one event
 -- of kind $16 per row changed, the batch's counts adjusted. Returns how many rows and cells
--- changed.
+-- changed, as an array of the two.
 WITH picked AS (
-    SELECT r.id, r.data AS old_data, r.status AS old_status, edited.data AS new_data,
-        edited.keys,
+    SELECT r.id, r.status AS old_status, edited.data AS new_data, edited.keys,
+        (SELECT jsonb_object_agg(k, coalesce(r.data -> k, 'null')) FROM unnest(edited.keys) k)
+            AS before,
+        (SELECT jsonb_object_agg(k, coalesce(edited.data -> k, 'null'))
+            FROM unnest(edited.keys) k) AS after,
         sheetflow_revalidate(r.validation_messages, edited.data, $15::text[], $14::jsonb)
             AS new_messages
     FROM ingestion_rows AS r
@@ -190,6 +212,7 @@ WITH picked AS (
         SELECT changing.data,
             ARRAY(SELECT k FROM unnest($15::text[]) AS k
                 WHERE r.data -> k IS DISTINCT FROM changing.data -> k ORDER BY k) AS keys
+        OFFSET 0
     ) AS edited
     WHERE r.batch_id = $1::uuid AND r.deleted_at IS NULL
         AND ($3::row_status IS NULL OR r.status = $3::row_status)
@@ -204,7 +227,7 @@ WITH picked AS (
             WHEN 'exact' THEN r.data ->> $10::text = $11::text
             ELSE strpos(r.data ->> $10::text, $11::text) > 0 END)
         AND cardinality(edited.keys) > 0
-    FOR UPDATE OF r
+    OFFSET 0
 ), changed AS (
     UPDATE ingestion_rows AS r
     SET data = p.new_data, validation_messages = p.new_messages,
@@ -212,12 +235,10 @@ WITH picked AS (
         updated_at = now()
     FROM picked AS p
     WHERE r.id = p.id
-    RETURNING r.id, r.data, r.status, p.old_status, p.old_data, p.keys
+    RETURNING r.id, r.status, p.old_status, p.before, p.after, cardinality(p.keys) AS cells
 ), logged AS (
     INSERT INTO ingestion_events (batch_id, row_id, actor_id, kind, before, after)
-    SELECT $1::uuid, c.id, $2::uuid, $16::text,
-        (SELECT jsonb_object_agg(k, coalesce(c.old_data -> k, 'null')) FROM unnest(c.keys) k),
-        (SELECT jsonb_object_agg(k, coalesce(c.data -> k, 'null')) FROM unnest(c.keys) k)
+    SELECT $1::uuid, c.id, $2::uuid, $16::text, c.before, c.after
     FROM changed AS c
 ), counted AS (
     UPDATE ingestion_batches AS b
@@ -234,9 +255,7 @@ WITH picked AS (
     ) AS d
     WHERE b.id = $1::uuid AND EXISTS (SELECT 1 FROM changed)
 )
-SELECT count(*)::integer AS rows_changed,
-    coalesce(sum(cardinality(keys)), 0)::integer AS cells_changed
-FROM changed;
+SELECT ARRAY[count(*), coalesce(sum(cells), 0)]::integer[] FROM changed;
 
 -- name: soft_delete_row :scalar
 -- Hide live row $1 of batch $2 (by actor $3, event kind $4), taking it out of the batch's

@@ -37,3 +37,20 @@ LIMIT $2::integer OFFSET $3::integer;
 -- name: count_events_for_batch :scalar
 -- How many events a batch has (its own and its rows').
 SELECT count(*) FROM ingestion_events WHERE batch_id = $1::uuid;
+
+-- name: get_original_row_data :scalar
+-- Row $1's data as uploaded: its data now, with each key that an event of kinds $2 (the
+-- edits) changed put back to the value the first such event found there.
+SELECT r.data || coalesce((
+    SELECT jsonb_object_agg(first.key, first.value)
+    FROM (
+        SELECT DISTINCT ON (kv.key) kv.key, kv.value
+        FROM ingestion_events AS e
+        CROSS JOIN LATERAL jsonb_each(CASE WHEN jsonb_typeof(e.before) = 'object'
+            THEN e.before ELSE '{}'::jsonb END) AS kv(key, value)
+        WHERE e.row_id = r.id AND e.kind = ANY($2::text[])
+        ORDER BY kv.key, e.id
+    ) AS first
+), '{}'::jsonb)
+FROM ingestion_rows AS r
+WHERE r.id = $1::uuid;

@@ -49,6 +49,21 @@ SET deleted_at = now(), deleted_by = $2::uuid, updated_at = now()
 WHERE id = $1::uuid AND user_id = $2::uuid AND deleted_at IS NULL
 RETURNING id;
 
+-- name: lock_deleted_project :scalar
+-- When soft-deleted project $1 of owner $2 was deleted (locked until the end of the
+-- transaction, which restores it); NULL when there is no such deleted project.
+SELECT deleted_at FROM projects
+WHERE id = $1::uuid AND user_id = $2::uuid AND deleted_at IS NOT NULL
+FOR UPDATE;
+
+-- name: restore_project :one
+-- Bring back soft-deleted project $1 of owner $2.
+UPDATE projects
+SET deleted_at = NULL, deleted_by = NULL, updated_at = now()
+WHERE id = $1::uuid AND user_id = $2::uuid AND deleted_at IS NOT NULL
+RETURNING id, user_id, name, description, status, max_error_rows, max_error_ratio, created_at,
+    updated_at;
+
 -- name: get_project_any_owner :one
 -- One live project whoever owns it: for operators (the `sheetflow ingest` command), never HTTP.
 SELECT id, user_id, name, description, status, max_error_rows, max_error_ratio, created_at,

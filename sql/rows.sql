@@ -40,9 +40,12 @@ LIMIT $2::integer OFFSET $3::integer;
 -- The JSON body of GET …/rows: a page of the live rows of batch $1 of project $2 owned by
 -- user $3, in source order, optionally of status $6 only, with the total; NULL when no such
 -- live batch exists. PostgreSQL builds the JSON: the rows' jsonb is never decoded and
--- encoded again by the service. Without a status filter the page is a range of positions
--- (0 to row_count - 1: rows are never deleted one by one), found through the
--- (batch_id, position) index however deep; with one, the matching rows are counted off.
+-- encoded again by the service. Without a status filter the page is a range of positions,
+-- found through the (batch_id, position) index however deep: the row at offset k is at
+-- position k plus the number of rows deleted one by one before it (counted from the
+-- partial index of deleted rows: each deleted row d_i, in position order, comes before it
+-- when the live rows before d_i, d_i - (i - 1), are at most k). With a status filter the
+-- matching rows are counted off.
 -- The page stops before the row that would take its items past $7 bytes of JSON (a running
 -- sum; the first row always comes), and `next` is $8 followed by the offset of the first row
 -- left out, or null when no matching row follows the page.
@@ -65,6 +68,15 @@ CROSS JOIN LATERAL (
         ELSE b.row_count END AS total
 ) AS counted
 CROSS JOIN LATERAL (
+    SELECT $5::integer + count(*)::integer AS position
+    FROM (
+        SELECT position - (row_number() OVER (ORDER BY position) - 1) AS live_before
+        FROM ingestion_rows
+        WHERE batch_id = b.id AND deleted_at IS NOT NULL
+    ) AS deleted
+    WHERE $6::row_status IS NULL AND deleted.live_before <= $5::integer
+) AS start
+CROSS JOIN LATERAL (
     SELECT json_agg(sized.item ORDER BY sized.position) AS items, count(*) AS kept
     FROM (
         SELECT built.position, built.item,
@@ -83,6 +95,7 @@ CROSS JOIN LATERAL (
                 'sourceFileName', r.source_file_name,
                 'sourceSheetName', r.source_sheet_name,
                 'sourceRowIndex', r.source_row_index,
+                'version', r.version,
                 'delivery', CASE WHEN b.status = 'completed' THEN json_build_object(
                     'status', r.delivery_status,
                     'message', r.delivery_message,
@@ -104,12 +117,12 @@ CROSS JOIN LATERAL (
             ) AS item
             FROM (
                 SELECT id, batch_id, position, data, status, validation_messages,
-                    source_file_name, source_sheet_name, source_row_index, delivery_status,
-                    delivery_message, delivery_step, delivery_attempts, delivery_lease_until,
-                    delivery_updated_at, created_at, updated_at
+                    source_file_name, source_sheet_name, source_row_index, version,
+                    delivery_status, delivery_message, delivery_step, delivery_attempts,
+                    delivery_lease_until, delivery_updated_at, created_at, updated_at
                 FROM ingestion_rows
                 WHERE batch_id = b.id AND deleted_at IS NULL
-                    AND position >= CASE WHEN $6::row_status IS NULL THEN $5::integer ELSE 0 END
+                    AND position >= CASE WHEN $6::row_status IS NULL THEN start.position ELSE 0 END
                     AND ($6::row_status IS NULL OR status = $6::row_status)
                 ORDER BY position
                 LIMIT $4::integer

@@ -111,6 +111,9 @@ async def test_an_emptied_value_warns_only_where_its_column_warns_empty(pool):
     assert found[3].validation_messages == [validation.empty("idade")]
     assert [row.status for row in found] == ["warning", "valid", "warning", "warning"]
     assert outcome.counts_after == StatusCounts(valid=1, warning=3, error=0)
+    # Found once for every key, and kept on the batch for the next edits.
+    kept = "SELECT empty_warned_keys FROM ingestion_batches WHERE id = $1"
+    assert await pool.fetchval(kept, batch.id) == ["cidade", "idade", "nome"]
 
 
 async def test_a_patch_that_changes_nothing_leaves_the_row_alone(pool):
@@ -158,4 +161,30 @@ async def test_messages_stay_in_column_order_with_extra_cells_last(pool):
         "b",
         "c",
         "column_e",
+    ]
+
+
+async def test_messages_of_several_edited_keys_merge_into_column_order(pool):
+    owner = await make_user(pool)
+    types = {key: InferredType.INTEGER for key in "abcd"}
+    extra = ValidationMessage(field="column_f", type="extra_cells", message="1 cell dropped")
+    batch = await make_batch(
+        pool,
+        project=await make_project(pool, owner=owner),
+        records=[{"a": 1, "b": 2, "c": 3, "d": 4}],
+        statuses=[RowStatus.WARNING],
+        messages=[[validation.sanitized("b", "fixed"), validation.sanitized("d", "fixed"), extra]],
+        types=types,
+    )
+    (row,) = await rows.find_by_batch_id(pool, batch.id)
+
+    await _apply(pool, batch, owner, {row.id: {"d": "x", "c": "y", "a": "z"}})
+
+    found = (await rows.get(pool, batch.id, row.id)).validation_messages
+    assert [(m.field, m.type) for m in found] == [
+        ("a", "type_mismatch"),
+        ("b", "sanitized"),
+        ("c", "type_mismatch"),
+        ("d", "type_mismatch"),
+        ("column_f", "extra_cells"),
     ]

@@ -16,7 +16,7 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi.spec import Example
 from litestar.params import Body, BodyKwarg, FromPath
 
-from service import batch_settings, ownership
+from service import batch_settings, deletion, ownership
 from service.api import admission, forms, raw_body
 from service.api.admission import Admission
 from service.api.auth import Claims
@@ -231,9 +231,22 @@ async def label_columns(
 async def delete_batch(
     request: AuthRequest, state: State, project_id: FromPath[UUID], batch_id: FromPath[UUID]
 ) -> None:
-    batch = await ownership.batch(state.pool, request.user.id, project_id, batch_id)
-    if not await batches.soft_delete(state.pool, batch.id, request.user.id):
-        raise ownership.missing_batch(project_id, batch_id)
+    await deletion.delete_batch(state.pool, request.user.id, project_id, batch_id)
+
+
+@post(
+    "/projects/{project_id:str}/batches/{batch_id:str}/restore",
+    status_code=200,
+    tags=["batches"],
+    responses=documented(*AUTHENTICATED, 404, 409),
+)
+async def restore_batch(
+    request: AuthRequest, state: State, project_id: FromPath[UUID], batch_id: FromPath[UUID]
+) -> BatchOut:
+    """Bring back a soft-deleted batch of a live project, with its rows as they were (rows
+    deleted one by one stay deleted); 409 when the batch is not deleted."""
+    restored = await deletion.restore_batch(state.pool, request.user.id, project_id, batch_id)
+    return to_wire(restored, BatchOut)
 
 
 @dataclass
@@ -357,4 +370,11 @@ def upload_handler(settings: Settings) -> HTTPRouteHandler:
     )(upload_batch)
 
 
-HANDLERS: list[Any] = [list_batches, get_batch, patch_batch, label_columns, delete_batch]
+HANDLERS: list[Any] = [
+    list_batches,
+    get_batch,
+    patch_batch,
+    label_columns,
+    delete_batch,
+    restore_batch,
+]

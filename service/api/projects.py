@@ -11,7 +11,7 @@ from litestar import Request, Response, delete, get, patch, post
 from litestar.datastructures import State
 from litestar.params import FromPath, JSONBody
 
-from service import idempotency, ownership
+from service import deletion, idempotency, ownership
 from service.api.auth import Claims
 from service.api.idempotency_key import REPLAYED_RESPONSE_HEADERS, IdempotencyKey, created
 from service.api.problems import AUTHENTICATED, documented
@@ -167,4 +167,27 @@ async def delete_project(request: AuthRequest, state: State, project_id: FromPat
         raise ownership.missing_project(project_id)
 
 
-HANDLERS: list[Any] = [create_project, list_projects, get_project, update_project, delete_project]
+@post(
+    "/projects/{project_id:str}/restore",
+    status_code=200,
+    tags=["projects"],
+    responses=documented(*AUTHENTICATED, 404, 409),
+)
+async def restore_project(
+    request: AuthRequest, state: State, project_id: FromPath[UUID]
+) -> ProjectOut:
+    """Bring back a soft-deleted project with exactly the batches its deletion hid (a batch
+    deleted before the project stays deleted); 409 when it is not deleted, or when another
+    live project of yours has its name now."""
+    project = await deletion.restore_project(state.pool, request.user.id, project_id)
+    return to_wire(project, ProjectOut)
+
+
+HANDLERS: list[Any] = [
+    create_project,
+    list_projects,
+    get_project,
+    update_project,
+    delete_project,
+    restore_project,
+]

@@ -7,8 +7,9 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 from uuid import UUID
 
+import msgspec
 from litestar import MediaType, Request, Response, get
-from litestar.datastructures import State
+from litestar.datastructures import ResponseHeader, State
 from litestar.params import FromPath, QueryParameter
 
 from service import ownership, row_filter
@@ -25,7 +26,7 @@ from service.api.wire import (
 from service.entities import DeliveryStatus, RowStatus, User, ValidationMessage
 from service.errors import NotFound
 from service.settings import Settings
-from service.store import rows
+from service.store import events, rows
 
 AuthRequest = Request[User, Claims, State]
 ROWS_PATH = "/projects/{project_id:str}/batches/{batch_id:str}/rows"
@@ -51,6 +52,8 @@ class RowOut(Wire, frozen=True):
     source_file_name: str
     source_sheet_name: str
     source_row_index: int
+    version: int
+    """1 as uploaded, one more with every change; the row's ETag is this, quoted."""
     delivery: DeliveryOut | None
     """The row's delivery state, in a completed batch only (null before)."""
     created_at: datetime
@@ -160,19 +163,40 @@ async def list_rows(
     return Response(page, media_type=MediaType.JSON)  # type: ignore[arg-type]  # RowPage's JSON
 
 
-@get(ROWS_PATH + "/{row_id:str}", tags=["rows"], responses=documented(*AUTHENTICATED, 404))
+@get(
+    ROWS_PATH + "/{row_id:str}",
+    tags=["rows"],
+    responses=documented(*AUTHENTICATED, 404),
+    response_headers=[
+        ResponseHeader(
+            name="ETag",
+            documentation_only=True,
+            description='The row\'s version as a strong tag (`"3"`): send it in If-Match.',
+        )
+    ],
+)
 async def get_row(
     request: AuthRequest,
     state: State,
     project_id: FromPath[UUID],
     batch_id: FromPath[UUID],
     row_id: FromPath[UUID],
-) -> RowOut:
+    original: Annotated[
+        bool,
+        QueryParameter(
+            description="`data` as uploaded, before any edit (status and messages: now)"
+        ),
+    ] = False,
+) -> Response[RowOut]:
     batch = await ownership.batch(state.pool, request.user.id, project_id, batch_id)
     row = await rows.get(state.pool, batch.id, row_id)
     if row is None:
         raise NotFound(f"row {row_id} not found in batch {batch_id}")
-    return to_wire(row, RowOut)
+    out = to_wire(row, RowOut)
+    if original:
+        uploaded = await events.original_data(state.pool, row.id)
+        out = msgspec.structs.replace(out, data=uploaded or out.data)
+    return Response(out, headers={"ETag": f'"{row.version}"'})
 
 
 HANDLERS: list[Any] = [list_rows, get_row]

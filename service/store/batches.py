@@ -106,6 +106,11 @@ async def soft_delete(db: Executor, batch_id: UUID, deleted_by: UUID) -> bool:
     return await queries.scalar(db, "soft_delete_batch", batch_id, deleted_by) is not None
 
 
+async def restore(db: Executor, owner_id: UUID, project_id: UUID, batch_id: UUID) -> Batch | None:
+    """Bring back a soft-deleted batch of the owner's live project; None if there is none."""
+    return await queries.one(db, "restore_batch", batch_id, project_id, owner_id, into=Batch)
+
+
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """What a batch PATCH may change beside its status: each field left `UNSET` stays as it
     is; the keys must be keys of the batch (or None), which the caller checks."""

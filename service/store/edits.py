@@ -52,11 +52,17 @@ async def lock_batch(db: Executor, batch_id: UUID) -> Batch | None:
     return await queries.one(db, "lock_batch_for_edit", batch_id, into=Batch)
 
 
-async def empty_warned_keys(db: Executor, batch_id: UUID, keys: Sequence[str]) -> set[str]:
-    """Those of `keys` whose columns warn an empty value (filled in ≥ 95 % at upload)."""
+async def empty_warned_keys(db: Executor, batch: Batch, keys: Sequence[str]) -> set[str]:
+    """Those of `keys` whose columns warn an empty value (filled in ≥ 95 % at upload). Found
+    for every key of the batch on the first call that needs it (one read of its rows), then
+    kept on the batch; call it holding the batch's lock."""
     if not keys:
         return set()
-    return set(await queries.scalar(db, "list_empty_warned_keys", batch_id, list(keys)))
+    found = await queries.scalar(db, "get_empty_warned_keys", batch.id)
+    if found is None:
+        every_key = [column.normalized_key for column in batch.column_metadata]
+        found = await queries.scalar(db, "save_empty_warned_keys", batch.id, every_key)
+    return set(keys) & set(found)
 
 
 async def edit_row(
@@ -124,12 +130,14 @@ async def bulk_update(
     keys: Sequence[str],
     actor_id: UUID,
     rules: Mapping[str, Any],
+    guard_seconds: float | None = None,
 ) -> Changed:
     """One set-based edit of the rows matching `where`: `set` merges `values`; `exact`
     replaces the value of `field` whose text is `find` with `replacement`; `contains`
     replaces `find` in the text of `field` with `replace_text`. `keys`: the keys it may
-    change (re-validated)."""
-    changed = await queries.one(
+    change (re-validated). `guard_seconds` replaces the connection's client-side statement
+    guard (with `rows.allow_long_copy` for the server's, for a batch of a million rows)."""
+    counted = await queries.scalar(
         db,
         "bulk_update_rows",
         batch_id,
@@ -148,10 +156,9 @@ async def bulk_update(
         dict(rules),
         list(keys),
         EventKind.ROW_BULK_EDITED,
-        into=Changed,
+        guard_seconds=guard_seconds,
     )
-    assert changed is not None
-    return changed
+    return Changed(rows_changed=counted[0], cells_changed=counted[1])
 
 
 async def soft_delete_row(db: Executor, batch_id: UUID, row_id: UUID, actor_id: UUID) -> bool:

@@ -95,3 +95,16 @@ async def find_for_batch(
 
 async def count_for_batch(db: Executor, batch_id: UUID) -> int:
     return int(await queries.scalar(db, "count_events_for_batch", batch_id))
+
+
+EDIT_KINDS = (EventKind.ROW_EDITED, EventKind.ROW_BULK_EDITED)
+"""The kinds whose `before` holds the values an edit replaced."""
+
+
+async def original_data(db: Executor, row_id: UUID) -> dict[str, Any] | None:
+    """The row's data as uploaded, rebuilt from its edits' first `before` of each key (no
+    copy of it is written at upload); None if there is no such row."""
+    data: dict[str, Any] | None = await queries.scalar(
+        db, "get_original_row_data", row_id, list(EDIT_KINDS)
+    )
+    return data

@@ -9,7 +9,7 @@ import msgspec
 
 from service import errors, queries
 from service.db import Executor, Pool, transaction
-from service.entities import ErrorBudget, Project, ProjectStatus
+from service.entities import ErrorBudget, EventKind, Project, ProjectStatus
 from service.store import constraint_errors
 
 
@@ -71,8 +71,31 @@ async def soft_delete(pool: Pool, owner_id: UUID, project_id: UUID) -> bool:
         deleted = await queries.scalar(conn, "soft_delete_project", project_id, owner_id)
         if deleted is None:
             return False
-        await queries.execute(conn, "soft_delete_batches_for_project", project_id, owner_id)
+        await queries.execute(
+            conn, "soft_delete_batches_for_project", project_id, owner_id, EventKind.BATCH_DELETED
+        )
         return True
+
+
+async def restore(db: Executor, owner_id: UUID, project_id: UUID) -> Project | None:
+    """Bring back the owner's soft-deleted project and exactly the batches its deletion
+    hid (the same `deleted_at`), each with a `batch.restored` event; None if there is no
+    such deleted project. Run it in a transaction. `Conflict` when the owner has a live
+    project of the same name now."""
+    deleted_at = await queries.scalar(db, "lock_deleted_project", project_id, owner_id)
+    if deleted_at is None:
+        return None
+    with constraint_errors():
+        project = await queries.one(db, "restore_project", project_id, owner_id, into=Project)
+    await queries.execute(
+        db,
+        "restore_batches_for_project",
+        project_id,
+        deleted_at,
+        owner_id,
+        EventKind.BATCH_RESTORED,
+    )
+    return project
 
 
 async def get_any_owner(db: Executor, project_id: UUID) -> Project | None:

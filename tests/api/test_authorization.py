@@ -25,6 +25,10 @@ def request_for(method, path):
     """Keyword arguments for an intruder's request to this route, with a plausible body."""
     if method == "PATCH" and path.endswith("{batch_id:str}"):
         return {"json": {"status": "failed", "name": "taken over"}}
+    if method == "PATCH" and path.endswith("{row_id:str}"):
+        return {"json": {"data": {"nome": "taken over"}}}
+    if method == "POST" and path.endswith("/bulk-update"):
+        return {"json": {"filter": {}, "set": {"nome": "taken over"}}}
     if method == "PATCH" and path.endswith("/columns"):
         return {"json": {"nome": {"label": "taken over"}}}
     if method == "PATCH" and path.endswith("/delivery"):

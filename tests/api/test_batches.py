@@ -107,6 +107,7 @@ async def test_rows_in_source_order_with_status_filter_and_by_id(client, auth, o
         "sourceFileName",
         "sourceSheetName",
         "sourceRowIndex",
+        "version",
         "delivery",
         "createdAt",
         "updatedAt",

@@ -79,7 +79,7 @@ def excluded(case):
     (415/422/400), so for these only "no 5xx and as documented" is checked, not "a
     schema-valid request is accepted". Likewise for a request with an Idempotency-Key:
     generated keys repeat across generated bodies, and a key sent again with another body is
-    rightly refused (422)."""
+    rightly refused (422). And for a bulk update (below)."""
     if case.method == "POST" and case.path.endswith(
         ("/batches", "/batches/preview", "/corrections")
     ):
@@ -89,6 +89,11 @@ def excluded(case):
         # not normalized, enum values not of the field's type, a pattern RE2 refuses…).
         return [positive_data_acceptance]
     if "Idempotency-Key" in (case.headers or {}):
+        return [positive_data_acceptance]
+    if case.path.endswith("/rows/bulk-update"):
+        # Which members of a bulk update go together (`filter.equals` and `filter.contains`
+        # need `filter.field`, members of the nested objects are closed) is checked by the
+        # service (400 naming them) but not all said in the schema.
         return [positive_data_acceptance]
     return []
 
