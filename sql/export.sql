@@ -22,7 +22,7 @@ SELECT b.id, b.project_id, b.user_id, b.mode, b.status, b.file_count, b.row_coun
         AS status_counts,
     b.name, b.identifier_field_key, b.secondary_field_key,
     NULL::jsonb AS delivery_counts,
-    b.created_at, b.updated_at
+    b.schema_version, b.review_note, b.created_at, b.updated_at
 FROM ingestion_batches AS b
 JOIN projects AS p ON p.id = b.project_id AND p.deleted_at IS NULL
 WHERE b.project_id = $1::uuid AND p.user_id = $2::uuid AND b.deleted_at IS NULL
