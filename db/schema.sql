@@ -206,7 +206,8 @@ CREATE TABLE public.ingestion_batches (
     delivery_cursor integer DEFAULT 0 NOT NULL,
     name text NOT NULL,
     identifier_field_key text,
-    secondary_field_key text
+    secondary_field_key text,
+    reviewed_at timestamp with time zone
 );
 
 
@@ -439,7 +440,7 @@ CREATE INDEX idx_idempotency_keys_expires_at ON public.idempotency_keys USING bt
 -- Name: idx_ingestion_batches_completed_header; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE INDEX idx_ingestion_batches_completed_header ON public.ingestion_batches USING btree (project_id, header_fingerprint, updated_at DESC, id DESC) WHERE ((status = 'completed'::public.batch_status) AND (deleted_at IS NULL));
+CREATE INDEX idx_ingestion_batches_completed_header ON public.ingestion_batches USING btree (project_id, header_fingerprint, reviewed_at DESC, id DESC) WHERE ((status = 'completed'::public.batch_status) AND (deleted_at IS NULL));
 
 
 --
@@ -670,4 +671,5 @@ INSERT INTO public.schema_migrations (version) VALUES
     ('20261203122300'),
     ('20261203123000'),
     ('20261203123100'),
-    ('20261203123200');
+    ('20261203123200'),
+    ('20261203126000');

@@ -13,7 +13,7 @@ from uuid import UUID
 import msgspec
 
 from service import ownership
-from service.db import Pool, transaction
+from service.db import Connection, Pool, transaction
 from service.entities import Batch, BatchStatus, EventKind
 from service.errors import InvalidTransition, Unprocessable
 from service.store import batches, events
@@ -37,16 +37,17 @@ async def change(
 ) -> Batch:
     """Apply `settings` and, with `status`, review the batch, all or nothing; the batch as it
     is then. `InvalidTransition` (409) when the review is not allowed."""
-    batch = await ownership.batch(pool, owner_id, project_id, batch_id)
-    keys = {column.normalized_key for column in batch.column_metadata}
-    for attribute, member in KEY_MEMBERS.items():
-        key = getattr(settings, attribute)
-        if key is not msgspec.UNSET and key is not None and key not in keys:
-            raise Unprocessable(
-                f"{member}: the batch has no key {key!r} (its keys are in columnMetadata)",
-                field=member,
-            )
     async with transaction(pool) as conn:
+        batch = await _locked(conn, owner_id, project_id, batch_id)
+        keys = _data_keys(batch)
+        for attribute, member in KEY_MEMBERS.items():
+            key = getattr(settings, attribute)
+            if key is not msgspec.UNSET and key is not None and key not in keys:
+                raise Unprocessable(
+                    f"{member}: the batch has no key {key!r} (the keys its rows hold: each "
+                    "column's targetField when it has one, else its normalizedKey)",
+                    field=member,
+                )
         changed: Batch | None = batch
         if settings.changes_anything():
             changed = await batches.update_settings(conn, batch.id, settings)
@@ -81,6 +82,19 @@ async def change(
         return changed
 
 
+async def _locked(conn: Connection, owner_id: UUID, project_id: UUID, batch_id: UUID) -> Batch:
+    """The batch, locked against other changes until the transaction ends, so that what a
+    change records as `before` is what it changed (concurrent changes take turns)."""
+    if not await batches.lock_for_owner(conn, owner_id, project_id, batch_id):
+        raise ownership.missing_batch(project_id, batch_id)
+    return await ownership.batch(conn, owner_id, project_id, batch_id)
+
+
+def _data_keys(batch: Batch) -> set[str]:
+    """The keys the batch's rows hold their values under (a matched column's field's)."""
+    return {column.data_key for column in batch.column_metadata}
+
+
 WIRE_NAMES = {"name": "name", **KEY_MEMBERS}
 
 
@@ -98,21 +112,24 @@ def _settings_change(
 async def label_columns(
     pool: Pool, owner_id: UUID, project_id: UUID, batch_id: UUID, labels: dict[str, str | None]
 ) -> Batch:
-    """Set (or, with None, clear) the labels of the columns named; an unknown key is
-    `Unprocessable` and changes nothing."""
-    batch = await ownership.batch(pool, owner_id, project_id, batch_id)
-    keys = {column.normalized_key for column in batch.column_metadata}
-    for key in labels:
-        if key not in keys:
-            raise Unprocessable(
-                f"{key}: the batch has no such key (its keys are in columnMetadata; keys "
-                "cannot be changed, only labelled)",
-                field=key,
-            )
-    if not labels:
-        return batch
-    before = {column.normalized_key: column.label for column in batch.column_metadata}
+    """Set (or, with None, clear) the labels of the columns named by the keys their values
+    are under in the rows (`ColumnMetadata.data_key`: the field's key for a column matched to
+    the project schema, as `identifierFieldKey` and `where.<key>` take them); an unknown key
+    is `Unprocessable` and changes nothing."""
     async with transaction(pool) as conn:
+        batch = await _locked(conn, owner_id, project_id, batch_id)
+        keys = _data_keys(batch)
+        for key in labels:
+            if key not in keys:
+                raise Unprocessable(
+                    f"{key}: the batch has no such key (the keys its rows hold: each column's "
+                    "targetField when it has one, else its normalizedKey; keys cannot be "
+                    "changed, only labelled)",
+                    field=key,
+                )
+        if not labels:
+            return batch
+        before = {column.data_key: column.label for column in batch.column_metadata}
         labelled = await batches.label_columns(conn, batch.id, labels)
         if labelled is None:
             raise ownership.missing_batch(project_id, batch_id)

@@ -73,11 +73,6 @@ async def upload(client, auth, project, content, **fields):
     return response.json()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the remembered mapping is the most recently *updated* completed batch's, so "
-    "renaming or labelling an older batch brings its mapping back; owner i19b",
-)
 async def test_the_remembered_mapping_is_the_last_completed_batchs_not_the_last_touched(
     client, auth, pool
 ):
@@ -193,11 +188,6 @@ async def test_where_filters_a_matched_column_by_the_key_its_values_are_under(cl
         assert [row["data"]["nome"] for row in response.json()["items"]] == expected
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="batch settings check identifierFieldKey against the columns' source keys, not the "
-    "keys the rows hold (a matched column's field): the real key is refused; owner i19b",
-)
 async def test_a_matched_columns_field_can_identify_the_rows(client, auth, pool):
     url = await matched_batch_url(client, auth, pool)
     response = await client.patch(url, json={"identifierFieldKey": "nome"}, headers=auth())
@@ -246,11 +236,6 @@ async def lock_waiters(pool, count):
             await asyncio.sleep(0.01)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="batch settings read the batch outside the transaction that changes it, so the "
-    "audit event of the second of two concurrent renames records a stale `before`; owner i19b",
-)
 async def test_concurrent_renames_leave_an_audit_trail_whose_befores_follow_its_afters(
     client, auth, pool
 ):
