@@ -489,7 +489,7 @@ CREATE INDEX idx_ingestion_rows_batch_id_position_deleted ON public.ingestion_ro
 -- Name: idx_ingestion_rows_redelivery; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE INDEX idx_ingestion_rows_redelivery ON public.ingestion_rows USING btree (batch_id, "position") WHERE ((delivery_attempts > 0) AND (delivery_status <> 'done'::public.delivery_status));
+CREATE INDEX idx_ingestion_rows_redelivery ON public.ingestion_rows USING btree (batch_id, "position") WHERE ((delivery_attempts > 0) AND (delivery_status = ANY (ARRAY['pending'::public.delivery_status, 'in_progress'::public.delivery_status])));
 
 
 --
@@ -672,4 +672,5 @@ INSERT INTO public.schema_migrations (version) VALUES
     ('20261203123000'),
     ('20261203123100'),
     ('20261203123200'),
-    ('20261203126000');
+    ('20261203126000'),
+    ('20261203126100');

@@ -57,9 +57,12 @@ async def claim(
     *,
     limit: int,
     lease_seconds: int,
+    max_bytes: int,
 ) -> list[Row]:
     """Lease up to `limit` rows of the batch to the caller, first pending rows and rows whose
-    lease ran out, in source order; fewer (or none) when fewer are claimable."""
+    lease ran out, in source order; fewer (or none) when fewer are claimable, or when their
+    data would pass `max_bytes` of JSON (one row always comes; the rows left out stay as they
+    were)."""
     async with transaction(pool) as conn:
         turn = await deliveries.lock_batch(conn, owner_id, project_id, batch_id)
         if turn is None:
@@ -73,6 +76,7 @@ async def claim(
             limit=limit,
             lease_seconds=lease_seconds,
             cursor=turn.delivery_cursor,
+            max_bytes=max_bytes,
         )
 
 

@@ -41,11 +41,6 @@ async def test_a_deeply_nested_json_body_is_a_400_not_a_500(client, auth, pool, 
     assert "nested" in response.json()["detail"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a claim that skips a locked never-claimed row moves the delivery cursor past it, "
-    "and the row is never claimable again; owner i19b",
-)
 async def test_a_row_locked_while_a_claim_passes_it_is_still_delivered(client, auth, pool):
     url = await owned_batch(client, auth, pool, 3)
     listed = (await client.get(url + "/rows", headers=auth())).json()["items"]
@@ -141,12 +136,6 @@ async def test_deleting_a_delivered_row_keeps_delivery_counts_equal_to_a_recount
     assert await counts(client, auth, url) == await recount(pool, url)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a claim answers all `limit` rows whatever their size (100 rows of "
-    "SHEETFLOW_MAX_ROW_CHARS: hundreds of MB held for one request), where a page of the rows "
-    "list stops at SHEETFLOW_MAX_PAGE_BYTES; owner i19b",
-)
 async def test_a_claim_is_bounded_by_max_page_bytes_and_leases_only_what_it_answers(
     database_url, token_for, pool, tmp_path
 ):
@@ -266,12 +255,6 @@ def removed_by_filter(plan):
     return removed + sum(removed_by_filter(child) for child in plan.get("Plans", []))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a claim walks every row whose delivery failed (idx_ingestion_rows_redelivery keeps "
-    "`error` rows, which no claim can take) to find the few retries: its cost grows with the "
-    "failures, not with `limit`; owner i19b",
-)
 async def test_a_claim_does_not_read_the_rows_whose_delivery_failed(client, auth, pool):
     url = await owned_batch(client, auth, pool, 2_000)
     batch_id = uuid.UUID(url.rsplit("/", 1)[1])
@@ -295,10 +278,12 @@ async def test_a_claim_does_not_read_the_rows_whose_delivery_failed(client, auth
             found = await conn.fetchval(
                 "EXPLAIN (ANALYZE, FORMAT JSON) " + queries.QUERIES["claim_rows"].sql,
                 batch_id,
-                10,
-                60,
-                2000,
+                10,  # limit
+                60,  # lease seconds
+                2000,  # cursor
                 owner_id,
+                0,  # count slot
+                8 * 1024 * 1024,  # max bytes
             )
         finally:
             await transaction.rollback()
