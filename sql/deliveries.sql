@@ -28,8 +28,9 @@ FOR NO KEY UPDATE OF b;
 -- comes); $4 is the batch's cursor (lock_batch_for_delivery). Bumps their versions, appends a
 -- `row.delivery_claimed` event by actor $5 for each, counts the rows that were pending as in
 -- progress now (in count slot $6) and moves the cursor up to the first never-claimed row it
--- did not claim (skipped or left out), or past the last one it read; returns them.
-WITH candidates AS (
+-- read and did not claim (skipped, or left out), else past the last one it read, or past the
+-- batch's last row when it read every never-claimed row there was; returns them.
+WITH candidates AS MATERIALIZED (
     (
         SELECT r.id, r.position, false AS fresh
         FROM ingestion_rows AS r
@@ -49,7 +50,7 @@ WITH candidates AS (
         LIMIT $2::integer
     )
 ),
-chosen AS MATERIALIZED (
+chosen AS (
     SELECT c.id, c.position, c.fresh FROM candidates AS c ORDER BY c.position LIMIT $2::integer
 ),
 locked AS (
@@ -104,10 +105,13 @@ moved AS (
     UPDATE ingestion_batches
     SET delivery_cursor = coalesce(
         (
-            SELECT min(chosen.position) FROM chosen
-            WHERE chosen.fresh AND chosen.id NOT IN (SELECT picked.id FROM picked)
+            SELECT min(c.position) FROM candidates AS c
+            WHERE c.fresh AND c.id NOT IN (SELECT picked.id FROM picked)
         ),
-        (SELECT max(chosen.position) + 1 FROM chosen WHERE chosen.fresh),
+        CASE WHEN (SELECT count(*) FROM candidates AS c WHERE c.fresh) < $2::integer
+            THEN (SELECT max(r.position) + 1 FROM ingestion_rows AS r WHERE r.batch_id = $1::uuid)
+            ELSE (SELECT max(c.position) + 1 FROM candidates AS c WHERE c.fresh)
+        END,
         delivery_cursor
     )
     WHERE id = $1::uuid
