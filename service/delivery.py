@@ -95,8 +95,10 @@ async def report(
     """Record the outcome of a row's delivery (see the picture above): `InvalidTransition`
     (409) when the row's state does not accept it, its batch is not completed, or `attempt`
     is given and is not the row's claim count (it was claimed again since)."""
-    await ownership.batch(pool, owner_id, project_id, batch_id)
     async with transaction(pool) as conn:
+        # In the transaction, on its connection: the check and the change are one unit of
+        # work (and one connection taken from the pool, not two).
+        await ownership.batch(conn, owner_id, project_id, batch_id)
         turn = await deliveries.lock_row(conn, batch_id, row_id)
         if turn is None:
             raise NotFound(f"row {row_id} not found in batch {batch_id}")
