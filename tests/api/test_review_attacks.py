@@ -183,6 +183,18 @@ async def test_a_matched_columns_field_can_identify_the_rows(client, auth, pool)
     assert response.status_code == 200, response.text
 
 
+async def test_a_matched_columns_label_names_the_key_its_values_are_under(client, auth, pool):
+    url = await matched_batch_url(client, auth, pool)
+    labelled = await client.patch(
+        url + "/columns", json={"nome": {"label": "Nome"}}, headers=auth()
+    )
+    assert labelled.status_code == 200, labelled.text
+    [name, _] = labelled.json()["columnMetadata"]
+    assert (name["targetField"], name["label"]) == ("nome", "Nome")
+    source_key = await client.patch(url + "/columns", json={"name": {"label": "x"}}, headers=auth())
+    assert source_key.status_code == 422, source_key.text
+
+
 async def test_another_users_batch_is_404_whatever_the_request_says(client, auth, pool):
     """Requests that would be a 422 or a 409 on the owner's batch (unknown keys, a batch not
     completed) are a 404 for anyone else: the answer never tells that the batch exists."""
