@@ -7,6 +7,7 @@ when the review is refused (one transaction). Each change appends its event
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 from uuid import UUID
 
@@ -18,6 +19,35 @@ from service.entities import Batch, BatchStatus, EventKind
 from service.errors import InvalidTransition, Unprocessable
 from service.store import batches, events
 from service.store.batches import Settings
+
+MAX_NAME_CHARS = 255
+"""The longest name a batch takes (`PATCH`'s `name` says the same in its schema)."""
+
+UNNAMED = "batch"
+"""The default name of a batch whose first file's name has nothing visible left."""
+
+
+def default_name(file_name: str) -> str:
+    """A batch's first name, from its first file's name, made safe as a name the owner could
+    give (`PATCH`'s `name`): without control or format characters (C0/C1 controls, and the
+    bidirectional overrides and isolates that would make it read as another name), without
+    surrounding spaces, and cut at `MAX_NAME_CHARS`; `UNNAMED` when nothing visible is left."""
+    kept = "".join(_name_character(char) for char in file_name)
+    name = kept.strip()[:MAX_NAME_CHARS].strip()
+    return name or UNNAMED
+
+
+def _name_character(char: str) -> str:
+    """What a character of a file name becomes in a batch's name: a control that is a space
+    (a tab, a line break) a space, any other control or format character (bidi controls,
+    zero-width characters) or lone surrogate nothing, the rest itself."""
+    category = unicodedata.category(char)
+    if category in ("Cf", "Cs"):
+        return ""
+    if category == "Cc":
+        return " " if char.isspace() else ""
+    return char
+
 
 KEY_MEMBERS = {
     "identifier_field_key": "identifierFieldKey",

@@ -16,7 +16,7 @@ from uuid import UUID
 
 import asyncpg
 
-from service import errors, timeline
+from service import batch_settings, errors, timeline
 from service.db import CLIENT_GRACE_SECONDS, Connection, Pool, connection_lost
 from service.entities import Batch, BatchMode, CopyRecord
 from service.ingestion import protocol
@@ -60,7 +60,7 @@ async def store(
                     user_id=user_id,
                     mode=mode,
                     file_count=len(worker.names),
-                    name=worker.names[0],
+                    name=batch_settings.default_name(worker.names[0]),
                 )
                 if on_created is not None:
                     await on_created(conn, batch)
