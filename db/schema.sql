@@ -258,7 +258,8 @@ CREATE TABLE public.ingestion_batches (
     delivery_cursor integer DEFAULT 0 NOT NULL,
     name text NOT NULL,
     identifier_field_key text,
-    secondary_field_key text
+    secondary_field_key text,
+    reviewed_at timestamp with time zone
 );
 
 
@@ -491,7 +492,7 @@ CREATE INDEX idx_idempotency_keys_expires_at ON public.idempotency_keys USING bt
 -- Name: idx_ingestion_batches_completed_header; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE INDEX idx_ingestion_batches_completed_header ON public.ingestion_batches USING btree (project_id, header_fingerprint, updated_at DESC, id DESC) WHERE ((status = 'completed'::public.batch_status) AND (deleted_at IS NULL));
+CREATE INDEX idx_ingestion_batches_completed_header ON public.ingestion_batches USING btree (project_id, header_fingerprint, reviewed_at DESC, id DESC) WHERE ((status = 'completed'::public.batch_status) AND (deleted_at IS NULL));
 
 
 --
@@ -540,7 +541,7 @@ CREATE INDEX idx_ingestion_rows_batch_id_position_deleted ON public.ingestion_ro
 -- Name: idx_ingestion_rows_redelivery; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE INDEX idx_ingestion_rows_redelivery ON public.ingestion_rows USING btree (batch_id, "position") WHERE ((delivery_attempts > 0) AND (delivery_status <> 'done'::public.delivery_status));
+CREATE INDEX idx_ingestion_rows_redelivery ON public.ingestion_rows USING btree (batch_id, "position") WHERE ((delivery_attempts > 0) AND (delivery_status = ANY (ARRAY['pending'::public.delivery_status, 'in_progress'::public.delivery_status])));
 
 
 --
@@ -724,4 +725,6 @@ INSERT INTO public.schema_migrations (version) VALUES
     ('20261203122500'),
     ('20261203123000'),
     ('20261203123100'),
-    ('20261203123200');
+    ('20261203123200'),
+    ('20261203126000'),
+    ('20261203126100');

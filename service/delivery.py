@@ -57,9 +57,12 @@ async def claim(
     *,
     limit: int,
     lease_seconds: int,
+    max_bytes: int,
 ) -> list[Row]:
     """Lease up to `limit` rows of the batch to the caller, first pending rows and rows whose
-    lease ran out, in source order; fewer (or none) when fewer are claimable."""
+    lease ran out, in source order; fewer (or none) when fewer are claimable, or when their
+    data would pass `max_bytes` of JSON (one row always comes; the rows left out stay as they
+    were)."""
     async with transaction(pool) as conn:
         turn = await deliveries.lock_batch(conn, owner_id, project_id, batch_id)
         if turn is None:
@@ -73,6 +76,7 @@ async def claim(
             limit=limit,
             lease_seconds=lease_seconds,
             cursor=turn.delivery_cursor,
+            max_bytes=max_bytes,
         )
 
 
@@ -91,8 +95,10 @@ async def report(
     """Record the outcome of a row's delivery (see the picture above): `InvalidTransition`
     (409) when the row's state does not accept it, its batch is not completed, or `attempt`
     is given and is not the row's claim count (it was claimed again since)."""
-    await ownership.batch(pool, owner_id, project_id, batch_id)
     async with transaction(pool) as conn:
+        # In the transaction, on its connection: the check and the change are one unit of
+        # work (and one connection taken from the pool, not two).
+        await ownership.batch(conn, owner_id, project_id, batch_id)
         turn = await deliveries.lock_row(conn, batch_id, row_id)
         if turn is None:
             raise NotFound(f"row {row_id} not found in batch {batch_id}")

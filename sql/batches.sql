@@ -123,9 +123,10 @@ RETURNING id, project_id, user_id, mode, status, file_count, row_count, column_m
     schema_version, review_note, created_at, updated_at;
 
 -- name: review_batch :one
--- Move a pending batch to completed or failed; no row when it is not pending (or not live).
+-- Move a pending batch to completed or failed, recording when (reviewed_at); no row when it
+-- is not pending (or not live).
 UPDATE ingestion_batches
-SET status = $2::batch_status, updated_at = now()
+SET status = $2::batch_status, reviewed_at = now(), updated_at = now()
 WHERE id = $1::uuid AND status = 'pending_review' AND deleted_at IS NULL
 RETURNING id, project_id, user_id, mode, status, file_count, row_count, column_metadata,
     jsonb_build_object('valid', valid_count, 'warning', warning_count, 'error', error_count)
@@ -143,6 +144,17 @@ RETURNING id, project_id, user_id, mode, status, file_count, row_count, column_m
         WHERE c.batch_id = ingestion_batches.id
     ) END AS delivery_counts,
     schema_version, review_note, created_at, updated_at;
+
+-- name: lock_batch_for_owner :scalar
+-- Lock one live batch of one live project of this owner against other changes until the
+-- transaction ends (read it again after: what it then holds is what a change starts from);
+-- returns its id, or NULL when there is no such batch.
+SELECT b.id
+FROM ingestion_batches AS b
+JOIN projects AS p ON p.id = b.project_id AND p.deleted_at IS NULL
+WHERE b.id = $1::uuid AND b.project_id = $2::uuid AND p.user_id = $3::uuid
+    AND b.deleted_at IS NULL
+FOR NO KEY UPDATE OF b;
 
 -- name: update_batch_settings :one
 -- Change a live batch's name and identifier keys: each is set only when its flag ($2, $4, $6)
@@ -171,18 +183,22 @@ RETURNING id, project_id, user_id, mode, status, file_count, row_count, column_m
     schema_version, review_note, created_at, updated_at;
 
 -- name: label_batch_columns :one
--- Set or clear the labels of some columns of a live batch: $2 maps a key to {"label": text}
--- (a JSON null label clears it); other columns, and the order, stay as they are.
+-- Set or clear the labels of some columns of a live batch: $2 maps a column's data key (its
+-- targetField when matched, else its normalizedKey: the key its values are under in the rows)
+-- to {"label": text} (a JSON null label clears it); other columns, and the order, stay.
 UPDATE ingestion_batches
 SET column_metadata = (
         SELECT coalesce(jsonb_agg(CASE
-            WHEN NOT $2::jsonb ? (c.entry ->> 'normalizedKey') THEN c.entry
-            WHEN jsonb_typeof($2::jsonb -> (c.entry ->> 'normalizedKey') -> 'label') = 'string'
-                THEN jsonb_set(c.entry, '{label}',
-                    $2::jsonb -> (c.entry ->> 'normalizedKey') -> 'label')
+            WHEN NOT $2::jsonb ? c.data_key THEN c.entry
+            WHEN jsonb_typeof($2::jsonb -> c.data_key -> 'label') = 'string'
+                THEN jsonb_set(c.entry, '{label}', $2::jsonb -> c.data_key -> 'label')
             ELSE c.entry - 'label'
         END ORDER BY c.ordinal), '[]'::jsonb)
-        FROM jsonb_array_elements(column_metadata) WITH ORDINALITY AS c(entry, ordinal)
+        FROM jsonb_array_elements(column_metadata) WITH ORDINALITY AS e(entry, ordinal)
+        CROSS JOIN LATERAL (
+            SELECT e.entry, e.ordinal,
+                coalesce(e.entry ->> 'targetField', e.entry ->> 'normalizedKey') AS data_key
+        ) AS c
     ),
     updated_at = now()
 WHERE id = $1::uuid AND deleted_at IS NULL

@@ -2,10 +2,12 @@
 -- lease rows in source order, each to one caller, and reports of each row's outcome. Each
 -- state is counted in ingestion_batch_delivery_counts (one of 16 slots per batch, chosen by
 -- the writer, so that concurrent reports seldom wait for one another), and the batch keeps
--- a cursor: rows at positions from
--- delivery_cursor on were never claimed, so a claim reads them through
--- uq_ingestion_rows_batch_position from there, and the rows claimed before that are not done
--- through idx_ingestion_rows_redelivery; neither reads the rows already delivered.
+-- a cursor: every row before delivery_cursor was claimed at least once, so a claim reads the
+-- never-claimed rows through uq_ingestion_rows_batch_position from there, and the claimed rows
+-- it may take again (retries, leases that may have run out) through
+-- idx_ingestion_rows_redelivery; neither reads the rows done or in error. A claim that skips a
+-- never-claimed row (locked by another transaction) or leaves it out (the answer's size) stops
+-- the cursor there, so a later claim finds it.
 
 -- name: lock_batch_for_delivery :one
 -- Lock a live batch of a live project of owner $3 for a claim (claims of one batch take
@@ -21,38 +23,54 @@ FOR NO KEY UPDATE OF b;
 
 -- name: claim_rows :many
 -- Lease up to $2 claimable rows of batch $1 for $3 seconds, first in source order: pending
--- rows and rows whose lease ran out, skipping any row another transaction holds; $4 is the
--- batch's cursor (lock_batch_for_delivery). Bumps their versions, appends a
+-- rows and rows whose lease ran out, skipping any row another transaction holds, and stopping
+-- before the row whose data would take the answer past $7 bytes of JSON (one row always
+-- comes); $4 is the batch's cursor (lock_batch_for_delivery). Bumps their versions, appends a
 -- `row.delivery_claimed` event by actor $5 for each, counts the rows that were pending as in
--- progress now (in count slot $6) and moves the cursor past the rows claimed; returns them.
-WITH candidates AS (
+-- progress now (in count slot $6) and moves the cursor up to the first never-claimed row it
+-- read and did not claim (skipped, or left out), else past the last one it read, or past the
+-- batch's last row when it read every never-claimed row there was; returns them.
+WITH candidates AS MATERIALIZED (
     (
-        SELECT r.id, r.position
+        SELECT r.id, r.position, false AS fresh
         FROM ingestion_rows AS r
         WHERE r.batch_id = $1::uuid AND r.delivery_attempts > 0
-            AND r.delivery_status <> 'done' AND r.deleted_at IS NULL
-            AND (r.delivery_status = 'pending' OR (r.delivery_status = 'in_progress'
-                AND r.delivery_lease_until <= now()))
+            AND r.delivery_status IN ('pending', 'in_progress') AND r.deleted_at IS NULL
+            AND (r.delivery_status = 'pending' OR r.delivery_lease_until <= now())
         ORDER BY r.position
         LIMIT $2::integer
     )
     UNION ALL
     (
-        SELECT r.id, r.position
+        SELECT r.id, r.position, true AS fresh
         FROM ingestion_rows AS r
-        WHERE r.batch_id = $1::uuid AND r.position >= $4::integer AND r.deleted_at IS NULL
+        WHERE r.batch_id = $1::uuid AND r.position >= $4::integer
+            AND r.delivery_attempts = 0 AND r.deleted_at IS NULL
         ORDER BY r.position
         LIMIT $2::integer
     )
 ),
-picked AS (
-    SELECT r.id, r.position, r.delivery_status AS was
+chosen AS (
+    SELECT c.id, c.position, c.fresh FROM candidates AS c ORDER BY c.position LIMIT $2::integer
+),
+locked AS (
+    SELECT r.id, r.position, r.delivery_status AS was, octet_length(r.data::text) AS size
     FROM ingestion_rows AS r
-    WHERE r.id IN (SELECT c.id FROM candidates AS c ORDER BY c.position LIMIT $2::integer)
+    WHERE r.id IN (SELECT chosen.id FROM chosen)
         AND r.batch_id = $1::uuid AND r.deleted_at IS NULL
         AND (r.delivery_status = 'pending' OR (r.delivery_status = 'in_progress'
             AND r.delivery_lease_until <= now()))
     FOR UPDATE SKIP LOCKED
+),
+picked AS MATERIALIZED (
+    SELECT sized.id, sized.position, sized.was
+    FROM (
+        SELECT locked.id, locked.position, locked.was,
+            row_number() OVER (ORDER BY locked.position) AS ordinal,
+            sum(locked.size) OVER (ORDER BY locked.position) AS bytes
+        FROM locked
+    ) AS sized
+    WHERE sized.ordinal = 1 OR sized.bytes <= $7::bigint
 ),
 claimed AS (
     UPDATE ingestion_rows AS r
@@ -85,8 +103,16 @@ logged AS (
 ),
 moved AS (
     UPDATE ingestion_batches
-    SET delivery_cursor = greatest(
-        delivery_cursor, coalesce((SELECT max(picked.position) + 1 FROM picked), 0)
+    SET delivery_cursor = coalesce(
+        (
+            SELECT min(c.position) FROM candidates AS c
+            WHERE c.fresh AND c.id NOT IN (SELECT picked.id FROM picked)
+        ),
+        CASE WHEN (SELECT count(*) FROM candidates AS c WHERE c.fresh) < $2::integer
+            THEN (SELECT max(r.position) + 1 FROM ingestion_rows AS r WHERE r.batch_id = $1::uuid)
+            ELSE (SELECT max(c.position) + 1 FROM candidates AS c WHERE c.fresh)
+        END,
+        delivery_cursor
     )
     WHERE id = $1::uuid
 ),

@@ -18,6 +18,7 @@ from service.api.problems import AUTHENTICATED, documented
 from service.api.rows import ROWS_PATH, RowOut
 from service.api.wire import MAX_LIMIT, Text, Wire, to_wire
 from service.entities import DeliveryStatus, User
+from service.settings import Settings
 
 AuthRequest = Request[User, Claims, State]
 
@@ -91,8 +92,11 @@ async def claim_rows(
     data: ClaimBody,
 ) -> ClaimedRows:
     """Lease up to `limit` rows of a completed batch to the caller, in source order: pending
-    rows and rows whose lease ran out, each to one caller however many claim at once. 409
-    when the batch is not completed."""
+    rows and rows whose lease ran out, each to one caller however many claim at once. The
+    answer stops before the row whose data would take it past `SHEETFLOW_MAX_PAGE_BYTES`
+    (one row always comes), and only the rows answered are leased. 409 when the batch is not
+    completed."""
+    settings: Settings = state.settings
     claimed = await delivery.claim(
         state.pool,
         request.user.id,
@@ -100,6 +104,7 @@ async def claim_rows(
         batch_id,
         limit=data.limit,
         lease_seconds=data.lease_seconds,
+        max_bytes=settings.max_page_bytes,
     )
     return ClaimedRows(items=[to_wire(row, RowOut) for row in claimed])
 

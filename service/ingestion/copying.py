@@ -17,7 +17,7 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from service import error_budget, errors, rule_checks, timeline
+from service import batch_settings, error_budget, errors, rule_checks, timeline
 from service.db import CLIENT_GRACE_SECONDS, Connection, Pool, connection_lost
 from service.entities import (
     Batch,
@@ -72,7 +72,7 @@ async def store(
                     user_id=user_id,
                     mode=mode,
                     file_count=len(worker.names),
-                    name=worker.names[0],
+                    name=batch_settings.default_name(worker.names[0]),
                 )
                 if on_created is not None:
                     await on_created(conn, batch)

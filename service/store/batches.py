@@ -96,6 +96,14 @@ async def get_for_owner(
     return await queries.one(db, "get_batch_for_owner", batch_id, project_id, owner_id, into=Batch)
 
 
+async def lock_for_owner(db: Executor, owner_id: UUID, project_id: UUID, batch_id: UUID) -> bool:
+    """Lock the batch against other changes until the transaction ends; False unless it is
+    live and belongs to a live project of `owner_id`. Read it after: that is the state a
+    change starts from."""
+    found = await queries.scalar(db, "lock_batch_for_owner", batch_id, project_id, owner_id)
+    return found is not None
+
+
 async def review(db: Executor, batch_id: UUID, status: BatchStatus) -> Batch | None:
     """Move a pending batch to `status`; None when it was not pending review."""
     return await queries.one(db, "review_batch", batch_id, status, into=Batch)
@@ -146,8 +154,9 @@ async def update_settings(db: Executor, batch_id: UUID, settings: Settings) -> B
 async def label_columns(
     db: Executor, batch_id: UUID, labels: dict[str, str | None]
 ) -> Batch | None:
-    """Set (or, with None, clear) the labels of the columns named by `labels`' keys, which
-    the caller has checked are keys of the batch; None when the batch is not live."""
+    """Set (or, with None, clear) the labels of the columns named by `labels`' keys (their
+    data keys, `ColumnMetadata.data_key`), which the caller has checked are keys of the
+    batch; None when the batch is not live."""
     return await queries.one(
         db,
         "label_batch_columns",

@@ -50,12 +50,23 @@ async def claim(
     limit: int,
     lease_seconds: int,
     cursor: int,
+    max_bytes: int,
 ) -> list[Row]:
-    """Lease up to `limit` claimable rows for `lease_seconds`, in source order, with an event
+    """Lease up to `limit` claimable rows for `lease_seconds`, in source order, stopping before
+    the row whose data would take them past `max_bytes` (one row always comes), with an event
     of `actor_id` for each (run it after `lock_batch`, in its transaction, with the cursor it
     returned)."""
     return await queries.many(
-        db, "claim_rows", batch_id, limit, lease_seconds, cursor, actor_id, _slot(), into=Row
+        db,
+        "claim_rows",
+        batch_id,
+        limit,
+        lease_seconds,
+        cursor,
+        actor_id,
+        _slot(),
+        max_bytes,
+        into=Row,
     )
 
 

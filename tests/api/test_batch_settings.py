@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from service import batch_settings
 from service.store import users
 from tests.factories import make_batch, make_project
 
@@ -31,6 +32,41 @@ async def test_an_upload_is_named_after_its_first_file(client, auth, pool):
     )
     assert upload.status_code == 201, upload.text
     assert upload.json()["name"] == "março.csv"
+
+
+async def test_an_uploads_name_is_one_a_patch_could_give(client, auth, pool):
+    """Bidi overrides and controls are dropped and the name is cut at 255 characters, as
+    PATCH's `name` allows; the rows keep the file's name as it came."""
+    await client.get("/users/me", headers=auth())
+    created = await client.post("/projects", json={"name": "p"}, headers=auth())
+    file_name = "\u202eabc\x9b" + "x" * 300 + ".csv"  # a bidi override, a C1 control
+    upload = await client.post(
+        f"/projects/{created.json()['id']}/batches",
+        data={"mode": "profile_mode"},
+        files=[("files", (file_name, b"a\n1\n"))],
+        headers=auth(),
+    )
+    assert upload.status_code == 201, upload.text
+    assert upload.json()["name"] == ("abc" + "x" * 300)[:255]
+    renamed = await client.patch(
+        f"/projects/{created.json()['id']}/batches/{upload.json()['id']}",
+        json={"name": upload.json()["name"]},
+        headers=auth(),
+    )
+    assert renamed.status_code == 200, renamed.text
+
+
+@pytest.mark.parametrize(
+    ("file_name", "expected"),
+    [
+        ("pessoas.csv", "pessoas.csv"),
+        ("a\u202ebc\u2066.csv", "abc.csv"),
+        ("  a\tb\nc.csv ", "a b c.csv"),
+        ("\x01\u200f ", "batch"),
+    ],
+)
+def test_a_default_name_keeps_only_what_a_name_may_hold(file_name, expected):
+    assert batch_settings.default_name(file_name) == expected
 
 
 async def test_settings_are_changed_and_kept(client, auth, url):

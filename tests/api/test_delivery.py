@@ -11,7 +11,10 @@ import uuid
 
 import pytest
 
+from service.api.app import create_app
+from service.settings import Settings
 from service.store import users
+from tests.api.conftest import SECRET, running
 from tests.factories import make_batch, make_project
 
 
@@ -154,6 +157,52 @@ async def test_a_lease_that_ran_out_is_claimed_again(client, auth, pool):
     assert "claimed again" in late.json()["detail"]
     current = await report(client, auth, url, row["id"], "done", attempt=2)
     assert current.status_code == 200, current.text
+
+
+async def test_rows_a_claim_leaves_out_or_skips_are_claimed_next_in_source_order(
+    database_url, token_for, pool, tmp_path
+):
+    """The cursor stops at the first never-claimed row a claim did not take (left out for the
+    answer's size, or locked by another transaction), and a later claim starts there, without
+    handing out again the rows claimed past it."""
+    settings = Settings(data_dir=tmp_path, jwt_secret=SECRET, max_page_bytes=4096)
+    async with running(create_app(settings, database_url)) as client:
+        headers = {"Authorization": f"Bearer {token_for('owner')}"}
+        await client.get("/users/me", headers=headers)
+        owner = await users.upsert_by_external_id(pool, "owner", email=None, name=None)
+        project = await make_project(pool, owner=owner)
+        sizes = [3000, 10, 3000, 10, 10, 10]  # 0 and 2 with the small rows after them: 4 kB
+        batch = await make_batch(
+            pool,
+            project=project,
+            records=[{"n": n, "t": "x" * size} for n, size in enumerate(sizes)],
+        )
+        url = f"/projects/{project.id}/batches/{batch.id}"
+        reviewed = await client.patch(url, json={"status": "completed"}, headers=headers)
+        assert reviewed.status_code == 200, reviewed.text
+
+        def auth(_subject="owner"):
+            return headers
+
+        taken = []
+        async with pool.acquire() as other, other.transaction():
+            await other.execute(
+                "SELECT 1 FROM ingestion_rows WHERE batch_id = $1 AND data ->> 'n' = '3'"
+                " FOR UPDATE",
+                batch.id,
+            )
+            taken.append([row["data"]["n"] for row in await claim(client, auth, url, 10)])
+            taken.append([row["data"]["n"] for row in await claim(client, auth, url, 10)])
+        taken.append([row["data"]["n"] for row in await claim(client, auth, url, 10)])
+        assert taken == [[0, 1], [2, 4, 5], [3]]
+        assert await claim(client, auth, url, 10) == []
+        assert (await counts(client, auth, url))["inProgress"] == len(sizes)
+        # Every never-claimed row was read: the cursor is past the batch's last row.
+        assert await pool.fetchval(
+            "SELECT delivery_cursor FROM ingestion_batches WHERE id = $1", batch.id
+        ) == 1 + await pool.fetchval(
+            "SELECT max(position) FROM ingestion_rows WHERE batch_id = $1", batch.id
+        )
 
 
 async def test_only_a_completed_batch_delivers(client, auth, pool):

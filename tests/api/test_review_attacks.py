@@ -41,11 +41,6 @@ async def test_a_deeply_nested_json_body_is_a_400_not_a_500(client, auth, pool, 
     assert "nested" in response.json()["detail"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a claim that skips a locked never-claimed row moves the delivery cursor past it, "
-    "and the row is never claimable again; owner i19b",
-)
 async def test_a_row_locked_while_a_claim_passes_it_is_still_delivered(client, auth, pool):
     url = await owned_batch(client, auth, pool, 3)
     listed = (await client.get(url + "/rows", headers=auth())).json()["items"]
@@ -73,11 +68,6 @@ async def upload(client, auth, project, content, **fields):
     return response.json()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the remembered mapping is the most recently *updated* completed batch's, so "
-    "renaming or labelling an older batch brings its mapping back; owner i19b",
-)
 async def test_the_remembered_mapping_is_the_last_completed_batchs_not_the_last_touched(
     client, auth, pool
 ):
@@ -146,12 +136,6 @@ async def test_deleting_a_delivered_row_keeps_delivery_counts_equal_to_a_recount
     assert await counts(client, auth, url) == await recount(pool, url)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a claim answers all `limit` rows whatever their size (100 rows of "
-    "SHEETFLOW_MAX_ROW_CHARS: hundreds of MB held for one request), where a page of the rows "
-    "list stops at SHEETFLOW_MAX_PAGE_BYTES; owner i19b",
-)
 async def test_a_claim_is_bounded_by_max_page_bytes_and_leases_only_what_it_answers(
     database_url, token_for, pool, tmp_path
 ):
@@ -193,15 +177,22 @@ async def test_where_filters_a_matched_column_by_the_key_its_values_are_under(cl
         assert [row["data"]["nome"] for row in response.json()["items"]] == expected
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="batch settings check identifierFieldKey against the columns' source keys, not the "
-    "keys the rows hold (a matched column's field): the real key is refused; owner i19b",
-)
 async def test_a_matched_columns_field_can_identify_the_rows(client, auth, pool):
     url = await matched_batch_url(client, auth, pool)
     response = await client.patch(url, json={"identifierFieldKey": "nome"}, headers=auth())
     assert response.status_code == 200, response.text
+
+
+async def test_a_matched_columns_label_names_the_key_its_values_are_under(client, auth, pool):
+    url = await matched_batch_url(client, auth, pool)
+    labelled = await client.patch(
+        url + "/columns", json={"nome": {"label": "Nome"}}, headers=auth()
+    )
+    assert labelled.status_code == 200, labelled.text
+    [name, _] = labelled.json()["columnMetadata"]
+    assert (name["targetField"], name["label"]) == ("nome", "Nome")
+    source_key = await client.patch(url + "/columns", json={"name": {"label": "x"}}, headers=auth())
+    assert source_key.status_code == 422, source_key.text
 
 
 async def test_another_users_batch_is_404_whatever_the_request_says(client, auth, pool):
@@ -246,11 +237,6 @@ async def lock_waiters(pool, count):
             await asyncio.sleep(0.01)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="batch settings read the batch outside the transaction that changes it, so the "
-    "audit event of the second of two concurrent renames records a stale `before`; owner i19b",
-)
 async def test_concurrent_renames_leave_an_audit_trail_whose_befores_follow_its_afters(
     client, auth, pool
 ):
@@ -281,12 +267,6 @@ def removed_by_filter(plan):
     return removed + sum(removed_by_filter(child) for child in plan.get("Plans", []))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a claim walks every row whose delivery failed (idx_ingestion_rows_redelivery keeps "
-    "`error` rows, which no claim can take) to find the few retries: its cost grows with the "
-    "failures, not with `limit`; owner i19b",
-)
 async def test_a_claim_does_not_read_the_rows_whose_delivery_failed(client, auth, pool):
     url = await owned_batch(client, auth, pool, 2_000)
     batch_id = uuid.UUID(url.rsplit("/", 1)[1])
@@ -310,10 +290,12 @@ async def test_a_claim_does_not_read_the_rows_whose_delivery_failed(client, auth
             found = await conn.fetchval(
                 "EXPLAIN (ANALYZE, FORMAT JSON) " + queries.QUERIES["claim_rows"].sql,
                 batch_id,
-                10,
-                60,
-                2000,
+                10,  # limit
+                60,  # lease seconds
+                2000,  # cursor
                 owner_id,
+                0,  # count slot
+                8 * 1024 * 1024,  # max bytes
             )
         finally:
             await transaction.rollback()
