@@ -62,7 +62,9 @@ async def apply_corrections(
     edits re-validated at once; the same file sent back unchanged changes nothing. A file
     that is not that report (another header, a row id missing, repeated or of another
     batch) is a 422 naming the row or column, and nothing is applied; a batch no longer
-    pending review is a 409."""
+    pending review is a 409. The file is read by the sandboxed parsing worker with the
+    upload's limits and pre-checks, and refused as an upload would be (413 past
+    `SHEETFLOW_MAX_FILE_BYTES`, 422 for a zip bomb or a cell past the column limit)."""
     settings: Settings = state.settings
     try:
         if not isinstance(data.file, UploadFile):
@@ -72,8 +74,8 @@ async def apply_corrections(
             state.pool,
             batch,
             request.user.id,
-            data.file.file,
-            max_chars=settings.max_cell_chars,
+            data.file,
+            settings=settings,
         )
     finally:
         if isinstance(data.file, UploadFile):
