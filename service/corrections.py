@@ -31,9 +31,10 @@ from uuid import UUID
 import msgspec
 
 from service import export, review, uploads
-from service.db import Connection, Pool, transaction
+from service.db import Connection
 from service.entities import Batch, BatchMode, StatusCounts
 from service.errors import CorruptFile, LimitExceeded, Unprocessable, UnsupportedFormat
+from service.ingest import values
 from service.ingestion import protocol
 from service.ingestion.pipeline import worker_request
 from service.ingestion.sandbox import Worker
@@ -102,6 +103,8 @@ def stored(read: Any, before: Any) -> Any:
         value: Any = read.isoformat(timespec="seconds")
     elif isinstance(read, dt.date | dt.time):
         value = read.isoformat()
+    elif isinstance(read, dt.timedelta):  # a duration typed in a cell: as the ingestion does
+        value = values.iso_duration(read)
     elif isinstance(read, str):
         value = read.strip()
     else:
@@ -172,7 +175,7 @@ def changes(
 
 
 async def apply(
-    pool: Pool, batch: Batch, actor_id: UUID, part: uploads.Part, *, settings: Settings
+    conn: Connection, batch: Batch, actor_id: UUID, part: uploads.Part, *, settings: Settings
 ) -> Outcome:
     """Read the corrected report and apply its changed cells (see the module's docstring).
 
@@ -180,7 +183,8 @@ async def apply(
     this process: a corrections file is as hostile as any upload, so it gets the upload's
     limits and pre-checks (size, format, zip bomb, far cells, used range), the worker's
     memory and CPU limits, and the upload's deadline, and is refused with the same 4xx.
-    The rows arrive in chunks and are compared chunk by chunk with the stored rows, in the
+    The rows arrive in chunks and are compared chunk by chunk with the stored rows, on
+    `conn` (the one holding the request's upload slots, `service.admission`), in the
     transaction that applies the edits: what this process holds grows with the row ids seen
     (to refuse a repeated one) and the changed cells, never with the sheet.
     """
@@ -195,7 +199,7 @@ async def apply(
         request = worker_request([source], BatchMode.LIST_MODE, None, settings, scratch)
         worker = await Worker.start(msgspec.structs.replace(request, sheet_cells=True))
         try:
-            async with deadline, transaction(pool) as conn:
+            async with deadline, conn.transaction():
                 edits = await _read_changes(conn, worker, batch, expected, columns)
                 if not edits:
                     counts = batch.status_counts

@@ -5,17 +5,21 @@ nothing and says which row or column is wrong."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import os
 import zipfile
 from pathlib import Path
 
+import asyncpg
+import msgspec
 import openpyxl
 import pytest
 
-from service.entities import RowStatus
+from service.entities import InferredType, RowStatus
+from service.ingestion import protocol
 from service.settings import Settings
-from service.store import users
+from service.store import slots, users
 from tests.api.conftest import SECRET
 from tests.factories import make_batch, make_project
 from tests.hostile.builders import lying_member
@@ -268,3 +272,99 @@ async def test_an_error_in_a_later_chunk_applies_nothing_of_the_earlier(client, 
     assert response.status_code == 422
     assert "row 4400 repeats the row id of row 2" in response.json()["detail"]
     assert (await data_of(client, auth, base))[0] == {"nome": "n0", "cidade": "Lisboa"}
+
+
+async def test_corrections_count_among_the_uploads_running_at_once(
+    client, auth, reported, database_url, settings
+):
+    """Reading a corrections file takes a parsing worker, as an upload does: with the user's
+    upload slots all held (here by a bare session, as another host's uploads would), it is a
+    429 answered before anything is read, and nothing is applied."""
+    base, content, project, _ = reported
+    other_host = await asyncpg.connect(database_url)
+    try:
+        for slot in range(settings.max_ingestions_per_user):
+            assert await slots.take_user_slot(other_host, project.user_id, slot)
+        before = await data_of(client, auth, base)
+        refused = await send(client, auth, base, edited(content, ("C2", 40)))
+        assert refused.status_code == 429, refused.text
+        assert refused.json()["limit"] == "max_ingestions_per_user"
+        assert await data_of(client, auth, base) == before
+    finally:
+        await other_host.close()
+    accepted = await send(client, auth, base, edited(content, ("C2", 40)))
+    assert accepted.status_code == 200, accepted.text
+
+
+def test_cells_cross_the_workers_pipe_as_read():
+    """Dates, date-times, times and durations keep their types across the JSON frames (and
+    text its NULs removed, as PostgreSQL cannot store them)."""
+    cells = [
+        "Ana",
+        "a\x00b",
+        "",
+        1.5,
+        7,
+        True,
+        dt.date(2024, 3, 15),
+        dt.datetime(2024, 3, 15, 8, 30, 5),
+        dt.time(8, 30),
+        dt.timedelta(hours=26, seconds=3),
+    ]
+    frame = protocol.CellsFrame(rows=[(2, [protocol.wire_cell(cell) for cell in cells])])
+    decoded = protocol.frame_decoder.decode(msgspec.json.encode(frame))
+    assert isinstance(decoded, protocol.CellsFrame)
+    ((number, read),) = decoded.rows
+    assert number == 2
+    assert [protocol.cell_from_wire(cell) for cell in read] == [
+        "Ana",
+        "ab",
+        "",
+        1.5,
+        7,
+        True,
+        *cells[6:],
+    ]
+    assert [type(protocol.cell_from_wire(cell)) for cell in read][6:] == [
+        dt.date,
+        dt.datetime,
+        dt.time,
+        dt.timedelta,
+    ]
+
+
+async def test_typed_cells_read_back_unchanged_change_nothing(client, auth, pool):
+    """Dates, date-times, times, numbers and booleans, written typed by the report and read
+    back by the worker, compare equal to the stored values; a changed date is stored as the
+    ingestion stores one (ISO text)."""
+    await client.get("/users/me", headers=auth("owner"))
+    owner = await users.upsert_by_external_id(pool, "owner", email=None, name=None)
+    project = await make_project(pool, owner=owner)
+    record = {
+        "dia": "2024-03-15",
+        "momento": "2024-03-15T08:30:05",
+        "hora": "08:30:00",
+        "preco": 12.5,
+        "ativo": True,
+    }
+    types = {
+        "dia": InferredType.DATE,
+        "momento": InferredType.DATETIME,
+        "hora": InferredType.TIME,
+        "preco": InferredType.NUMBER,
+        "ativo": InferredType.BOOLEAN,
+    }
+    batch = await make_batch(
+        pool, project=project, records=[record], statuses=[RowStatus.ERROR], types=types
+    )
+    base = f"/projects/{project.id}/batches/{batch.id}"
+    report = await client.get(f"{base}/export?format=xlsx&report=issues", headers=auth("owner"))
+    assert report.status_code == 200
+    for sent in (report.content, edited(report.content)):
+        response = await send(client, auth, base, sent)
+        assert response.status_code == 200, response.text
+        assert (response.json()["rowsChanged"], response.json()["cellsChanged"]) == (0, 0)
+    response = await send(client, auth, base, edited(report.content, ("B2", dt.date(2025, 1, 2))))
+    assert response.status_code == 200, response.text
+    assert (response.json()["rowsChanged"], response.json()["cellsChanged"]) == (1, 1)
+    assert (await data_of(client, auth, base))[0] == {**record, "dia": "2025-01-02"}
