@@ -16,8 +16,8 @@ import msgspec
 import openpyxl
 import pytest
 
-from service.entities import InferredType, RowStatus
-from service.ingestion import protocol
+from service.entities import BatchMode, InferredType, RowStatus
+from service.ingestion import child, protocol
 from service.settings import Settings
 from service.store import slots, users
 from tests.api.conftest import SECRET
@@ -368,3 +368,42 @@ async def test_typed_cells_read_back_unchanged_change_nothing(client, auth, pool
     assert response.status_code == 200, response.text
     assert (response.json()["rowsChanged"], response.json()["cellsChanged"]) == (1, 1)
     assert (await data_of(client, auth, base))[0] == {**record, "dia": "2025-01-02"}
+
+
+def worker_frames(tmp_path, rows, **limits) -> list[protocol.Frame]:
+    """The frames the worker's side writes for a `sheet_cells` read of an xlsx of `rows`
+    (run here, in this process: the file is a plain one)."""
+    book = openpyxl.Workbook()
+    for row in rows:
+        book.active.append(row)
+    path = tmp_path / "0000.xlsx"
+    book.save(path)
+    request = protocol.Request(
+        sources=[(str(path), "fixed.xlsx")],
+        mode=BatchMode.LIST_MODE,
+        sheet=None,
+        settings=Settings(data_dir=tmp_path, **limits),
+        sheet_cells=True,
+    )
+    channel = io.BytesIO()
+    child.run(request, channel)
+    data, frames = channel.getvalue(), []
+    while data:
+        length = int.from_bytes(data[:4], "big")
+        frames.append(protocol.frame_decoder.decode(data[4 : 4 + length]))
+        data = data[4 + length :]
+    return frames
+
+
+def test_the_worker_sends_the_non_blank_rows_with_their_numbers(tmp_path):
+    frames = worker_frames(tmp_path, [["Row id", "Nome"], [None, None], ["x", "Ana"]])
+    assert [type(frame) for frame in frames] == [protocol.CellsFrame, protocol.DoneFrame]
+    assert frames[0].rows == [(1, ["Row id", "Nome"]), (3, ["x", "Ana"])]
+
+
+def test_the_worker_refuses_more_rows_than_max_rows(tmp_path):
+    frames = worker_frames(tmp_path, [["Row id"], ["a"], ["b"], ["c"]], max_rows=2)
+    assert len(frames) == 1
+    assert isinstance(frames[0], protocol.ErrorFrame)
+    assert (frames[0].kind, frames[0].limit) == ("LimitExceeded", "max_rows")
+    assert "more than 2 rows below its header" in frames[0].detail
