@@ -11,9 +11,10 @@ The `Messages` column is ignored, and so are rows left out of the file. A change
 stored as the ingestion would store it: whole numbers as integers, dates, date-times and
 times as ISO text, text trimmed, empty as null; where the row held text (a CSV batch) the
 new value is stored as text too. Anything wrong with the file is a 422 naming the row or
-column, and nothing is applied: the edits go through `review.apply_row_edits` in one
-transaction (which re-validates exactly the rows changed, and refuses a batch no longer
-pending review with 409).
+column, and nothing is applied (a file that is no workbook is a 422 too; one that the
+upload's pre-checks and limits refuse, the upload's 413 or 422: see `apply`): the edits go
+through `review.apply_row_edits` in one transaction (which re-validates exactly the rows
+changed, and refuses a batch no longer pending review with 409).
 """
 
 from __future__ import annotations
@@ -21,16 +22,23 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import math
+import tempfile
 from collections.abc import Mapping, Sequence
-from typing import IO, Any
+from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 import msgspec
 
-from service import export, review
-from service.db import Pool, transaction
-from service.entities import Batch, StatusCounts
-from service.errors import Unprocessable
+from service import export, review, uploads
+from service.db import Connection
+from service.entities import Batch, BatchMode, StatusCounts
+from service.errors import CorruptFile, LimitExceeded, Unprocessable, UnsupportedFormat
+from service.ingest import values
+from service.ingestion import protocol
+from service.ingestion.pipeline import worker_request
+from service.ingestion.sandbox import Worker
+from service.settings import Settings
 from service.store import export as store
 
 
@@ -48,20 +56,6 @@ def column_letter(index: int) -> str:
         index, remainder = divmod(index - 1, 26)
         letters = chr(65 + remainder) + letters
     return letters
-
-
-def read_sheet(file: IO[bytes]) -> list[list[Any]]:
-    """The first sheet's rows, as python-calamine reads them (blocking: run off the loop)."""
-    import python_calamine
-
-    try:
-        book = python_calamine.CalamineWorkbook.from_filelike(file)
-        rows: list[list[Any]] = book.get_sheet_by_index(0).to_python()
-    except Exception as error:  # calamine raises its own errors for anything unreadable
-        raise Unprocessable(
-            "file: not a readable XLSX workbook (send back the issues report)", field="file"
-        ) from error
-    return rows
 
 
 def expected_headings(batch: Batch) -> list[str]:
@@ -109,6 +103,8 @@ def stored(read: Any, before: Any) -> Any:
         value: Any = read.isoformat(timespec="seconds")
     elif isinstance(read, dt.date | dt.time):
         value = read.isoformat()
+    elif isinstance(read, dt.timedelta):  # a duration typed in a cell: as the ingestion does
+        value = values.iso_duration(read)
     elif isinstance(read, str):
         value = read.strip()
     else:
@@ -136,38 +132,40 @@ def check_header(found: Sequence[Any], expected: Sequence[str]) -> None:
         )
 
 
-def row_ids(rows: Sequence[Sequence[Any]]) -> dict[UUID, int]:
-    """Each data row's id (column A), with its 1-based row number in the sheet."""
-    found: dict[UUID, int] = {}
-    for number, row in enumerate(rows[1:], start=2):
-        if all(_blank(cell) for cell in row):
-            continue
+Row = tuple[int, list[Any]]
+"""A non-blank row of the sheet: its 1-based number, its cells from column A on."""
+
+
+def row_ids(rows: Sequence[Row], seen: dict[UUID, int]) -> dict[UUID, Row]:
+    """Each data row's id (column A) with the row; `seen` holds the ids of the rows before
+    (with their numbers), and takes these in."""
+    found: dict[UUID, Row] = {}
+    for number, cells in rows:
         try:
-            row_id = UUID(str(row[0]).strip())
+            row_id = UUID(str(cells[0]).strip())
         except ValueError:
             raise Unprocessable(
                 f"file: row {number} has no row id in column A (keep the hidden Row id column)",
                 field="file",
             ) from None
-        if row_id in found:
+        if row_id in seen:
             raise Unprocessable(
-                f"file: row {number} repeats the row id of row {found[row_id]}", field="file"
+                f"file: row {number} repeats the row id of row {seen[row_id]}", field="file"
             )
-        found[row_id] = number
+        seen[row_id] = number
+        found[row_id] = (number, cells)
     return found
 
 
 def changes(
-    rows: Sequence[Sequence[Any]],
-    numbers: Mapping[UUID, int],
+    rows: Mapping[UUID, Row],
     current: Mapping[UUID, list[Any]],
     columns: Sequence[export.Column],
 ) -> dict[UUID, dict[str, Any]]:
     """`{row id: {key: new value}}` for the cells that differ from what the report wrote."""
     edits: dict[UUID, dict[str, Any]] = {}
-    for row_id, number in numbers.items():
-        row = list(rows[number - 1])
-        row += [""] * max(0, len(columns) + 1 - len(row))
+    for row_id, (_, cells) in rows.items():
+        row = cells + [""] * max(0, len(columns) + 1 - len(cells))
         for index, column in enumerate(columns):
             before = current[row_id][index]
             read = row[index + 1]
@@ -177,33 +175,95 @@ def changes(
 
 
 async def apply(
-    pool: Pool, batch: Batch, actor_id: UUID, file: IO[bytes], *, max_chars: int
+    conn: Connection, batch: Batch, actor_id: UUID, part: uploads.Part, *, settings: Settings
 ) -> Outcome:
-    """Read the corrected report and apply its changed cells (see the module's docstring)."""
+    """Read the corrected report and apply its changed cells (see the module's docstring).
+
+    The file is spooled to disk and read by a parsing worker (`service.ingestion`), never in
+    this process: a corrections file is as hostile as any upload, so it gets the upload's
+    limits and pre-checks (size, format, zip bomb, far cells, used range), the worker's
+    memory and CPU limits, and the upload's deadline, and is refused with the same 4xx.
+    The rows arrive in chunks and are compared chunk by chunk with the stored rows, on
+    `conn` (the one holding the request's upload slots, `service.admission`), in the
+    transaction that applies the edits: what this process holds grows with the row ids seen
+    (to refuse a repeated one) and the changed cells, never with the sheet.
+    """
     review.ensure_pending(batch)
-    rows = await asyncio.to_thread(read_sheet, file)
-    if not rows:
-        raise Unprocessable("file: the workbook's first sheet is empty", field="file")
-    check_header(rows[0], expected_headings(batch))
-    numbers = row_ids(rows)
+    expected = expected_headings(batch)
     columns = export.plan([batch], export.Options(format=export.Format.XLSX), with_batch=False)
-    async with transaction(pool) as conn:
-        current = await store.cells_by_id(conn, batch.id, list(numbers), [c.key for c in columns])
-        unknown = [row_id for row_id in numbers if row_id not in current]
-        if unknown:
+    deadline = asyncio.timeout(settings.ingest_timeout_seconds)
+    with tempfile.TemporaryDirectory(
+        prefix="sheetflow-corrections-", ignore_cleanup_errors=True
+    ) as scratch:
+        source = await uploads.spool(part, Path(scratch) / uploads.spooled_name(0, part), settings)
+        request = worker_request([source], BatchMode.LIST_MODE, None, settings, scratch)
+        worker = await Worker.start(msgspec.structs.replace(request, sheet_cells=True))
+        try:
+            async with deadline, conn.transaction():
+                edits = await _read_changes(conn, worker, batch, expected, columns)
+                if not edits:
+                    counts = batch.status_counts
+                    return Outcome(rows_changed=0, cells_changed=0, before=counts, after=counts)
+                outcome = await review.apply_row_edits(
+                    conn, batch, actor_id, edits, max_chars=settings.max_cell_chars
+                )
+        except TimeoutError:
+            if not deadline.expired():
+                raise
+            limit = settings.ingest_timeout_seconds
+            raise LimitExceeded(
+                f"{source.name}: reading it took longer than {limit:g} seconds, the limit "
+                "per upload",
+                limit="ingest_timeout_seconds",
+                value=round(limit),
+                file=source.name,
+            ) from None
+        except UnsupportedFormat as error:
             raise Unprocessable(
-                f"file: row {numbers[unknown[0]]} has row id {unknown[0]}, which is no row of "
-                f"batch {batch.id}",
+                f"file: not a readable XLSX workbook (send back the issues report): {error.detail}",
                 field="file",
-            )
-        edits = changes(rows, numbers, current, columns)
-        if not edits:
-            counts = batch.status_counts
-            return Outcome(rows_changed=0, cells_changed=0, before=counts, after=counts)
-        outcome = await review.apply_row_edits(conn, batch, actor_id, edits, max_chars=max_chars)
+            ) from None
+        finally:
+            await worker.close()
     return Outcome(
         rows_changed=outcome.rows_changed,
         cells_changed=outcome.cells_changed,
         before=outcome.counts_before,
         after=outcome.counts_after,
     )
+
+
+async def _read_changes(
+    conn: Connection,
+    worker: Worker,
+    batch: Batch,
+    expected: Sequence[str],
+    columns: Sequence[export.Column],
+) -> dict[UUID, dict[str, Any]]:
+    """The edits of the worker's rows, chunk by chunk: the header checked first, then each
+    chunk's row ids checked and its rows compared with the stored ones."""
+    keys = [column.key for column in columns]
+    seen: dict[UUID, int] = {}
+    edits: dict[UUID, dict[str, Any]] = {}
+    header_checked = False
+    while not isinstance(frame := await worker.frame(), protocol.DoneFrame):
+        if not isinstance(frame, protocol.CellsFrame):
+            raise CorruptFile(f"{', '.join(worker.names)}: the file could not be parsed")
+        rows = [(number, list(map(protocol.cell_from_wire, cells))) for number, cells in frame.rows]
+        if not header_checked:
+            header = rows.pop(0)[1] if rows and rows[0][0] == 1 else []
+            check_header(header, expected)
+            header_checked = True
+        numbered = row_ids(rows, seen)
+        current = await store.cells_by_id(conn, batch.id, list(numbered), keys)
+        unknown = [row_id for row_id in numbered if row_id not in current]
+        if unknown:
+            raise Unprocessable(
+                f"file: row {numbered[unknown[0]][0]} has row id {unknown[0]}, which is no row "
+                f"of batch {batch.id}",
+                field="file",
+            )
+        edits.update(changes(numbered, current, columns))
+    if not header_checked:
+        raise Unprocessable("file: the workbook's first sheet is empty", field="file")
+    return edits

@@ -99,7 +99,7 @@ class Uploads:
                 fingerprint = claim.fingerprint if claim is not None else None
                 sources = [
                     await spool(
-                        part, Path(scratch) / _spooled_name(index, part), self.settings, fingerprint
+                        part, Path(scratch) / spooled_name(index, part), self.settings, fingerprint
                     )
                     for index, part in enumerate(parts)
                 ]
@@ -155,7 +155,7 @@ async def spool(
     return Source(path=path, name=name)
 
 
-def _spooled_name(index: int, part: Part) -> str:
+def spooled_name(index: int, part: Part) -> str:
     """The spooled file's name: its index, and the extension of the client's name when it is
     one the service reads (the parser checks it against the content), as python-calamine
     picks its reader by the extension (and "Cannot detect file format" without one)."""

@@ -11,10 +11,15 @@ from litestar import Request, post
 from litestar.datastructures import State, UploadFile
 from litestar.enums import RequestEncodingType
 from litestar.handlers import HTTPRouteHandler
+from litestar.middleware import DefineMiddleware
 from litestar.params import BodyKwarg, FromPath
 
 from service import corrections, ownership
+from service.api import admission
+from service.api.admission import Admission
 from service.api.auth import Claims
+from service.api.deadlines import BodyArrival
+from service.api.forms import FieldLimit
 from service.api.problems import AUTHENTICATED, documented
 from service.api.wire import Wire
 from service.entities import StatusCounts, User
@@ -62,18 +67,21 @@ async def apply_corrections(
     edits re-validated at once; the same file sent back unchanged changes nothing. A file
     that is not that report (another header, a row id missing, repeated or of another
     batch) is a 422 naming the row or column, and nothing is applied; a batch no longer
-    pending review is a 409."""
+    pending review is a 409. The file is read by the sandboxed parsing worker with the
+    upload's limits and pre-checks, and refused as an upload would be (413 past
+    `SHEETFLOW_MAX_FILE_BYTES`, 422 for a zip bomb or a cell past the column limit)."""
     settings: Settings = state.settings
     try:
         if not isinstance(data.file, UploadFile):
             raise InvalidInput("file: send the corrected report as a file part named `file`")
-        batch = await ownership.batch(state.pool, request.user.id, project_id, batch_id)
+        conn = admission.connection(request)  # holds the slots of an upload
+        batch = await ownership.batch(conn, request.user.id, project_id, batch_id)
         outcome = await corrections.apply(
-            state.pool,
+            conn,
             batch,
             request.user.id,
-            data.file.file,
-            max_chars=settings.max_cell_chars,
+            data.file,
+            settings=settings,
         )
     finally:
         if isinstance(data.file, UploadFile):
@@ -87,11 +95,18 @@ async def apply_corrections(
 
 
 def corrections_handler(settings: Settings) -> HTTPRouteHandler:
-    """The route, with a body limit of one file of `SHEETFLOW_MAX_FILE_BYTES`."""
+    """The route, with a body limit of one file of `SHEETFLOW_MAX_FILE_BYTES`, and the
+    upload's slots, form-field limit and body deadline: it spools and parses a file in a
+    worker as an upload does, so it counts among the uploads running at once."""
     return post(
         "/projects/{project_id:str}/batches/{batch_id:str}/corrections",
         status_code=200,
         tags=["export"],
-        responses=documented(*AUTHENTICATED, 404, 409, 413, 422),
+        responses=documented(*AUTHENTICATED, 404, 408, 409, 413, 422, 429),
         request_max_body_size=settings.max_file_bytes + (1 << 20),
+        middleware=[
+            Admission,
+            DefineMiddleware(FieldLimit, max_field_bytes=settings.max_field_bytes),
+            DefineMiddleware(BodyArrival, timeout_seconds=settings.upload_body_timeout_seconds),
+        ],
     )(apply_corrections)

@@ -8,6 +8,10 @@ file; whatever kills it then (abort, MemoryError, SIGXCPU) kills only it, and th
 reports the upload as unreadable. The pipe gives back-pressure for free: when the parent's
 COPY falls behind, the worker blocks on write instead of piling rows up in memory.
 
+A request marked `sheet_cells` reads one workbook's first sheet as it is, after the same
+pre-checks, and sends its cells (`protocol.CellsFrame`): the corrected issues report of
+`service.corrections`, as hostile as any upload.
+
 A request marked `checks_only` runs only the checks that come before parsing
 (`ingest.precheck`) and answers `done` (no rows) or `error`: the parent asks for that when a
 worker died before its first frame (see `sandbox.Worker.unexpected_end`).
@@ -32,14 +36,17 @@ import msgspec
 
 from service import errors, ingest, logs
 from service.entities import RowStatus, StatusCounts
+from service.ingest import formats, guards, workbook
 from service.ingest.matching import Matching
 from service.ingestion.protocol import (
+    CellsFrame,
     DoneFrame,
     PreviewFrame,
     Request,
     decode_request,
     error_frame,
     send,
+    wire_cell,
 )
 from service.settings import Settings
 
@@ -76,6 +83,8 @@ def run(request: Request, channel: BinaryIO) -> None:
             done = DoneFrame(count=0, counts=_NO_ROWS, columns=msgspec.Raw(b"[]"))
         elif request.preview_rows:
             done = _preview(request, sources)
+        elif request.sheet_cells:
+            done = _sheet_cells(request, sources, channel)
         else:
             done = _parse(request, sources, channel)
         send(channel, _encoder.encode(done))
@@ -122,6 +131,39 @@ def _preview(request: Request, sources: list[ingest.Source]) -> PreviewFrame:
     finally:
         chunks.close()
     return PreviewFrame(rows=rows, columns=parser.columns_read(), matches=parser.matches)
+
+
+def _sheet_cells(request: Request, sources: list[ingest.Source], channel: BinaryIO) -> DoneFrame:
+    """Send the non-blank rows of the one file's first visible sheet, as calamine reads them,
+    in chunks (`CellsFrame`): after the pre-checks of an upload (size, format, and for a ZIP
+    workbook the zip-bomb, far-cell and used-range guards), and at most `max_rows` of them."""
+    (source,) = sources
+    settings = request.settings
+    fmt = formats.open_source(source, settings)
+    if fmt is formats.FileFormat.CSV:
+        raise errors.UnsupportedFormat(
+            f"{source.name!r} is plain text, not a workbook", file=source.name
+        )
+    if fmt.is_zip:
+        guards.inspect_archive(source.path, source.name, fmt, settings)
+    count = 0
+    with workbook.Workbook(source.path, source.name) as book:
+        (name,) = book.select(None, first_only=True)
+        loaded = book.load(name, settings)
+        pad = [""] * loaded.first_column
+        for chunk in _chunks(loaded.rows()):
+            count += len(chunk)
+            if count > settings.max_rows + 1:  # the header row, and at most max_rows below it
+                raise errors.LimitExceeded(
+                    f"{source.name!r} has more than {settings.max_rows:,} rows below its header",
+                    limit="max_rows",
+                    value=settings.max_rows,
+                    file=source.name,
+                    sheet=name,
+                )
+            rows = [(number, [wire_cell(cell) for cell in pad + cells]) for number, cells in chunk]
+            send(channel, _encoder.encode(CellsFrame(rows=rows)))
+    return DoneFrame(count=count, counts=_NO_ROWS, columns=msgspec.Raw(b"[]"))
 
 
 def _parser(request: Request, sources: list[ingest.Source]) -> ingest.Parser:

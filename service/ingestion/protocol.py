@@ -9,6 +9,8 @@ reads length-prefixed JSON frames from its stdout:
     done     how many rows were sent, how many of each status, the batch's columns
     error    a clean refusal (an `IngestError`), with its class and location
     preview  instead of all of the above, for a preview: the first rows, columns, matching
+    cells    instead of rows, for a sheet read as it is (`Request.sheet_cells`): a chunk of
+             the first sheet's non-blank rows, their cells as calamine reads them (`wire_cell`)
 
 Rows travel as JSON arrays whose `data` and `validationMessages` stay raw JSON on the parent's
 side (`msgspec.Raw`): the parent never decodes a cell, it hands the bytes on to COPY.
@@ -16,7 +18,9 @@ side (`msgspec.Raw`): the parent never decodes a cell, it hands the bytes on to 
 
 from __future__ import annotations
 
+import datetime as dt
 import struct
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -64,6 +68,10 @@ class Request(msgspec.Struct, frozen=True, kw_only=True):
     preview_rows: int = 0
     """A preview (`service.preview`): read only this many rows and answer `preview`; 0: a
     whole ingestion."""
+    sheet_cells: bool = False
+    """Read the one file's first visible sheet as it is, after the same pre-checks as an
+    upload, and answer `cells` frames then `done` (no rows): the corrected issues report of
+    `service.corrections`, which is compared cell by cell and never ingested."""
 
 
 class RowsFrame(msgspec.Struct, frozen=True, tag="rows"):
@@ -104,7 +112,15 @@ class PreviewFrame(msgspec.Struct, frozen=True, tag="preview"):
     matches: list[ColumnMatch] | None
 
 
-Frame = RowsFrame | AmendFrame | DoneFrame | ErrorFrame | PreviewFrame
+class CellsFrame(msgspec.Struct, frozen=True, tag="cells"):
+    """A chunk of a sheet read as it is (`Request.sheet_cells`)."""
+
+    rows: list[tuple[int, list[Any]]]
+    """(1-based row number, cells from column A on, each as `wire_cell` writes it) of each
+    non-blank row, top to bottom."""
+
+
+Frame = RowsFrame | AmendFrame | DoneFrame | ErrorFrame | PreviewFrame | CellsFrame
 
 ERROR_KINDS: dict[str, type[errors.IngestError]] = {
     cls.__name__: cls
@@ -144,6 +160,40 @@ def error_from_frame(frame: ErrorFrame) -> errors.SheetflowError:
             frame.detail, limit=frame.limit or "", value=frame.value or 0, **where
         )
     return cls(frame.detail, **where)  # type: ignore[arg-type]
+
+
+_TEMPORAL: dict[str, Callable[[str], Any]] = {
+    "datetime": dt.datetime.fromisoformat,
+    "date": dt.date.fromisoformat,
+    "time": dt.time.fromisoformat,
+}
+
+
+def wire_cell(value: Any) -> Any:
+    """A cell as it crosses the pipe: JSON's own types as they are (NULs removed from text,
+    as PostgreSQL cannot store them), a date, date-time or time as `[kind, ISO text]`, a
+    duration as `["duration", seconds]` (calamine never gives a list, so this is unambiguous)."""
+    if isinstance(value, str):
+        return value.replace("\x00", "") if "\x00" in value else value
+    if isinstance(value, dt.datetime):
+        return ["datetime", value.isoformat()]
+    if isinstance(value, dt.date):
+        return ["date", value.isoformat()]
+    if isinstance(value, dt.time):
+        return ["time", value.isoformat()]
+    if isinstance(value, dt.timedelta):
+        return ["duration", value.total_seconds()]
+    return value
+
+
+def cell_from_wire(value: Any) -> Any:
+    """The cell that `wire_cell` wrote."""
+    if not isinstance(value, list):
+        return value
+    kind, given = value
+    if kind == "duration":
+        return dt.timedelta(seconds=given)
+    return _TEMPORAL[kind](given)
 
 
 def _dec_hook(kind: type, value: Any) -> Any:
