@@ -23,6 +23,7 @@ from tests.api.conftest import SECRET
 from tests.hostile.conftest import Service
 
 DAY = 24 * 3600
+REGISTERED_CLAIMS = frozenset({"iss", "sub", "aud", "exp", "nbf", "iat", "jti"})
 bounded = settings(max_examples=150, deadline=None, database=None, derandomize=True)
 
 
@@ -109,7 +110,13 @@ def at(spec: tuple[str, Any], base: int) -> Any:
     nbf=st.none() | times,
     email=st.none() | names,
     name=st.none() | names,
-    extra=st.dictionaries(st.text(max_size=8), json_values, max_size=3),
+    # Claims of other names: PyJWT refuses to sign a registered claim of the wrong type (an
+    # `iss` that is not text), so those are left to the tests of each claim.
+    extra=st.dictionaries(
+        st.text(max_size=8).filter(lambda key: key not in REGISTERED_CLAIMS),
+        json_values,
+        max_size=3,
+    ),
 )
 @bounded
 async def test_any_signed_claims_are_2xx_or_401(
