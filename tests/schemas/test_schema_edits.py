@@ -6,6 +6,12 @@ type, `unique` rechecked over the batch, counts equal to a recount; and a re-val
 
 from __future__ import annotations
 
+import uuid
+
+from service import review
+from service.db import transaction
+from service.entities import StatusCounts
+from service.store import batches
 from tests.schemas.flows import csv, messages, new_project, put_schema, recount, rows_of, upload
 
 FIELDS = [
@@ -176,3 +182,30 @@ async def test_revalidation_bumps_the_versions_of_the_rows_it_changes(client, au
     edited = await _patch(client, auth, project, batch, rows[0], {"cpf": "333"})
     assert messages(edited, *RULES) == [("cpf", "pattern"), ("cpf", "unique")]
     await _counts_exact(client, auth, project, batch)
+
+
+async def test_the_fix_loops_per_row_edits_follow_the_schema(client, auth, pool):
+    """`review.apply_row_edits` (the corrections fix loop's path) converts and re-checks too."""
+    project, batch, rows = await _setup(client, auth)
+    async with transaction(pool) as conn:
+        stored = await batches.find_by_id(conn, uuid.UUID(batch["id"]))
+        assert stored is not None
+        outcome = await review.apply_row_edits(
+            conn,
+            stored,
+            stored.user_id,
+            {
+                uuid.UUID(rows[0]["id"]): {"idade": "7"},
+                uuid.UUID(rows[1]["id"]): {"cpf": "333"},
+                uuid.UUID(rows[2]["id"]): {"uf": "AM"},
+            },
+        )
+    assert outcome.counts_after == StatusCounts(valid=1, warning=0, error=2)
+    rows = await _counts_exact(client, auth, project, batch)
+    assert rows[0]["data"]["idade"] == 7
+    assert [messages(row, *RULES) for row in rows] == [
+        [],
+        [("cpf", "unique")],
+        [("uf", "enum"), ("cpf", "unique")],
+    ]
+    assert [row["status"] for row in rows] == ["valid", "error", "error"]
