@@ -209,3 +209,13 @@ async def test_the_fix_loops_per_row_edits_follow_the_schema(client, auth, pool)
         [("uf", "enum"), ("cpf", "unique")],
     ]
     assert [row["status"] for row in rows] == ["valid", "error", "error"]
+
+
+async def test_an_uploads_unique_check_leaves_versions_at_one(client, auth):
+    _, _, rows = await _setup(client, auth, data=DATA.replace("333", "111"))
+    assert [messages(row, "unique") for row in rows] == [
+        [("cpf", "unique")],
+        [],
+        [("cpf", "unique")],
+    ]
+    assert [row["version"] for row in rows] == [1, 1, 1]
