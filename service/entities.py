@@ -174,6 +174,8 @@ class EventKind(enum.StrEnum):
     - `row.delivery_claimed`: `{"status": …}` before (pending, or in_progress whose lease ran
       out), `{"status": "in_progress", "attempts": …, "leaseUntil": …}` after.
     - `row.delivery_reported`: `{"status", "message", "step"}` before and after.
+    - `batch.revalidated`: `{"statusCounts", "schemaVersion"}` before (the version it was
+      last validated with, or null) and after, with `changedRows` after.
     """
 
     ROW_EDITED = "row.edited"
@@ -187,6 +189,7 @@ class EventKind(enum.StrEnum):
     BATCH_COLUMNS_LABELLED = "batch.columns_labelled"
     ROW_DELIVERY_CLAIMED = "row.delivery_claimed"
     ROW_DELIVERY_REPORTED = "row.delivery_reported"
+    BATCH_REVALIDATED = "batch.revalidated"
 
 
 class Event(msgspec.Struct, frozen=True, kw_only=True):

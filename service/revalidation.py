@@ -8,7 +8,9 @@ are read in pages of `PAGE_ROWS` by position (the next page read while one is ch
 every other rule message recomputed off the event loop (`rules.rows`), only the rows whose
 messages or status change are written back, and the counts recorded. Memory stays flat (two
 pages at a time) whatever the batch's size. Values are never changed: a re-validation
-rewrites messages and statuses only.
+rewrites messages and statuses only, and each row it changes gets one more `version` (so its
+ETag changes; rows it leaves alone keep theirs); one `batch.revalidated` event records the
+counts and schema version before and after.
 """
 
 from __future__ import annotations
@@ -95,7 +97,16 @@ async def revalidate(
             warning=tally[RowStatus.WARNING],
             error=tally[RowStatus.ERROR],
         )
-        await store.record(conn, batch_id, after, schema.version)
+        await store.record(
+            conn,
+            batch_id,
+            actor_id=user_id,
+            before=locked.status_counts,
+            before_version=locked.schema_version,
+            after=after,
+            schema_version=schema.version,
+            changed_rows=changed,
+        )
     return Outcome(
         before=locked.status_counts,
         after=after,

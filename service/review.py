@@ -8,6 +8,9 @@ either lands before the verdict or finds the batch reviewed (409), and the batch
 edits them (the checks of spec §4.5 that depend on one value: `type_mismatch` by the column's
 inferred type, `empty` where the column warns it; the messages of other keys are kept), and
 an event per row changed goes to the audit trail (`store.events`) in the same statement.
+When the batch was validated with a project schema (`schemaVersion`), edited values are
+converted to their fields' types first and the edited rows re-checked by the schema's rules
+afterwards, in the same transaction (`service.edit_schema`).
 
 Values are cells: null, a boolean, a number or text. Text is trimmed and an empty text is
 null (spec §4.3, as an upload stores it); integers beyond ±2^53 are kept as text, so no
@@ -23,7 +26,7 @@ from uuid import UUID
 
 import msgspec
 
-from service import ownership
+from service import edit_schema, ownership
 from service.db import Connection, Pool, transaction
 from service.entities import (
     Batch,
@@ -148,6 +151,10 @@ def edit_rules(batch: Batch, keys: Iterable[str], empty_warned: set[str]) -> dic
     return rules
 
 
+def _converted(checker: edit_schema.SchemaEdits | None, cells: dict[str, Any]) -> dict[str, Any]:
+    return cells if checker is None else checker.convert(cells)
+
+
 def ensure_pending(batch: Batch) -> None:
     if batch.status is not BatchStatus.PENDING_REVIEW:
         raise InvalidTransition(
@@ -174,21 +181,7 @@ async def _rules(
             if value is None:
                 emptied[key] = None
     warned = await edit_store.empty_warned_keys(conn, batch, list(emptied))
-    return list(keys), await project_schema_rules(conn, batch, edit_rules(batch, keys, warned))
-
-
-async def project_schema_rules(
-    conn: Connection, batch: Batch, rules: dict[str, Any]
-) -> dict[str, Any]:
-    """Where the project schema's rules (issue 18) join the re-validation of edits; every
-    edit path passes its rules through here. Today it returns them as they are, so an edit
-    re-validates by the column's inferred type only and drops the rule messages of the keys
-    it changes (the batch's re-validation, `service.revalidation`, brings them back).
-    TODO(issue 18): for each edited key that is a field of the batch's schema version,
-    convert the value to the field's type and add the field's rule messages (per row: they
-    depend on the value) and its severity, which `sheetflow_revalidate` and
-    `sheetflow_row_status` then need to take."""
-    return rules
+    return list(keys), edit_rules(batch, keys, warned)
 
 
 async def apply_row_edits(
@@ -208,9 +201,15 @@ async def apply_row_edits(
     that changes nothing leaves its row (and its version) alone. The caller checks that the
     batch is theirs (`ownership.batch`)."""
     locked = await _locked_pending(conn, batch.id)
-    patches = {row_id: patch_values(locked, patch, max_chars) for row_id, patch in edits.items()}
-    _, rules = await _rules(conn, locked, patches.values())
+    checker = await edit_schema.for_batch(conn, locked)
+    patches = {
+        row_id: _converted(checker, patch_values(locked, patch, max_chars))
+        for row_id, patch in edits.items()
+    }
+    keys, rules = await _rules(conn, locked, patches.values())
     changed = await edit_store.edit_rows(conn, locked.id, patches, actor_id=actor_id, rules=rules)
+    if checker is not None and changed.rows_changed:
+        await edit_schema.recheck(conn, locked.id, checker, keys)
     after = await batches.find_by_id(conn, locked.id)
     assert after is not None
     return EditOutcome(
@@ -254,13 +253,19 @@ async def edit_row(
     async with transaction(pool) as conn:
         await ownership.batch(conn, owner_id, project_id, batch_id)
         locked = await _locked_pending(conn, batch_id)
-        values = patch_values(locked, patch, max_chars)
-        _, rules = await _rules(conn, locked, [values])
+        checker = await edit_schema.for_batch(conn, locked)
+        values = _converted(checker, patch_values(locked, patch, max_chars))
+        keys, rules = await _rules(conn, locked, [values])
         row = await edit_store.edit_row(
             conn, locked.id, row_id, values, versions=if_match, actor_id=owner_id, rules=rules
         )
         if row is not None:
-            return row
+            if checker is None:
+                return row
+            await edit_schema.recheck(conn, locked.id, checker, keys)
+            rechecked = await rows.get(conn, locked.id, row_id)
+            assert rechecked is not None
+            return rechecked
         state = await edit_store.row_state(conn, locked.id, row_id)
         if state is None or not state.live:
             raise missing_row(batch_id, row_id)
@@ -300,13 +305,16 @@ async def bulk_update(
     async with transaction(pool) as conn:
         await ownership.batch(conn, owner_id, project_id, batch_id)
         locked = await _locked_pending(conn, batch_id)
+        checker = await edit_schema.for_batch(conn, locked)
         await rows.allow_long_copy(conn, seconds)
         if where.field is not None:
             check_keys(locked, [where.field])
         if replace is not None:
             check_keys(locked, [replace.field])
             keys = [replace.field]
-            exact = cell_value(replace.field, replace.replace, max_chars)
+            exact = _converted(
+                checker, {replace.field: cell_value(replace.field, replace.replace, max_chars)}
+            )[replace.field]
             emptied = [replace.field] if not replace.replace.strip() else []
             warned = await edit_store.empty_warned_keys(conn, locked, emptied)
             changed = await edit_store.bulk_update(
@@ -320,12 +328,12 @@ async def bulk_update(
                 replace_text=replace.replace,
                 keys=keys,
                 actor_id=owner_id,
-                rules=await project_schema_rules(conn, locked, edit_rules(locked, keys, warned)),
+                rules=edit_rules(locked, keys, warned),
                 guard_seconds=seconds + 1,
             )
         else:
             assert values is not None
-            cells = patch_values(locked, values, max_chars)
+            cells = _converted(checker, patch_values(locked, values, max_chars))
             keys, rules = await _rules(conn, locked, [cells])
             changed = await edit_store.bulk_update(
                 conn,
@@ -337,6 +345,14 @@ async def bulk_update(
                 actor_id=owner_id,
                 rules=rules,
                 guard_seconds=seconds + 1,
+            )
+        if checker is not None and changed.rows_changed:
+            await edit_schema.recheck(
+                conn,
+                locked.id,
+                checker,
+                keys,
+                convert_keys=keys if replace is not None and replace.match == "contains" else (),
             )
         after = await batches.find_by_id(conn, locked.id)
         assert after is not None

@@ -308,3 +308,48 @@ SELECT id FROM changed;
 SELECT deleted_at IS NULL AS live, version
 FROM ingestion_rows
 WHERE id = $1::uuid AND batch_id = $2::uuid;
+
+-- name: list_edited_rows :many
+-- A page of the live rows of batch $1 that this transaction changed (an edit, or a `unique`
+-- recheck), after position $2 in source order, at most $3: the rows an edit re-checks by
+-- the project schema's rules (one pass over the batch's position index, page by page).
+SELECT id, position, data, status, validation_messages
+FROM ingestion_rows
+WHERE batch_id = $1::uuid AND deleted_at IS NULL AND updated_at = now()
+    AND position > $2::integer
+ORDER BY position
+LIMIT $3::integer;
+
+-- name: rewrite_edited_rows :exec
+-- New data ($3, a JSON array: one object per row), statuses ($4) and messages ($5, a JSON
+-- array of arrays) of rows $2 of batch $1 that this transaction edited (their version went
+-- up with the edit already), the batch's counts adjusted by the statuses that changed.
+WITH changed AS (
+    UPDATE ingestion_rows AS r
+    SET data = $3::jsonb -> (u.ordinal::integer - 1), status = u.status::row_status,
+        validation_messages = $5::jsonb -> (u.ordinal::integer - 1), updated_at = now()
+    FROM unnest($2::uuid[], $4::text[]) WITH ORDINALITY AS u (id, status, ordinal)
+    JOIN ingestion_rows AS o ON o.id = u.id
+    WHERE r.id = u.id AND r.batch_id = $1::uuid
+    RETURNING r.status, o.status AS old_status
+)
+UPDATE ingestion_batches AS b
+SET valid_count = b.valid_count + d.valid, warning_count = b.warning_count + d.warning,
+    error_count = b.error_count + d.error
+FROM (
+    SELECT (count(*) FILTER (WHERE status = 'valid')
+            - count(*) FILTER (WHERE old_status = 'valid'))::integer AS valid,
+        (count(*) FILTER (WHERE status = 'warning')
+            - count(*) FILTER (WHERE old_status = 'warning'))::integer AS warning,
+        (count(*) FILTER (WHERE status = 'error')
+            - count(*) FILTER (WHERE old_status = 'error'))::integer AS error
+    FROM changed
+) AS d
+WHERE b.id = $1::uuid;
+
+-- name: add_batch_status_counts :exec
+-- Add $2 valid, $3 warning and $4 error rows (negative: take away) to the counts of batch $1.
+UPDATE ingestion_batches
+SET valid_count = valid_count + $2::integer, warning_count = warning_count + $3::integer,
+    error_count = error_count + $4::integer
+WHERE id = $1::uuid;

@@ -68,7 +68,8 @@ target AS (
             SELECT jsonb_agg(e.message ORDER BY e.ordinal)
             FROM jsonb_array_elements(t.validation_messages) WITH ORDINALITY AS e (message, ordinal)
             WHERE NOT (e.message ->> 'type' = 'unique' AND e.message ->> 'field' = $3::text)
-        ), '[]'::jsonb) || coalesce(jsonb_build_array(fr.message), '[]'::jsonb) AS messages,
+        ), '[]'::jsonb) || CASE WHEN fr.id IS NULL THEN '[]'::jsonb
+            ELSE jsonb_build_array(fr.message) END AS messages,
         fr.id IS NOT NULL AS flagged
     FROM ingestion_rows AS t
     LEFT JOIN fresh AS fr ON fr.id = t.id
@@ -83,6 +84,9 @@ changed AS (
             WHEN t.status = 'valid' THEN 'warning'::row_status
             ELSE t.status
         END,
+        -- One more version per transaction that changes the row (an edit or a re-validation
+        -- may have bumped it already; an upload's rows are new in this transaction).
+        version = CASE WHEN t.updated_at = now() THEN t.version ELSE t.version + 1 END,
         updated_at = now()
     FROM target
     WHERE t.id = target.id AND t.validation_messages IS DISTINCT FROM target.messages

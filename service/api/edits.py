@@ -144,8 +144,10 @@ async def edit_row(
 ) -> Response[RowOut]:
     """Correct some values of a row: only the keys given change (a key not in the batch is
     422), only while the batch is pending review (else 409). The row is re-validated at
-    once (its status and messages, and the batch's statusCounts, follow); the change goes to
-    its history. With If-Match, a row changed since (another version) is 412."""
+    once, by its column's type and, when the batch was validated with a project schema, by
+    that schema version's rules, values converted to their field's type (its status and
+    messages, and the batch's statusCounts, follow); the change goes to its history. With
+    If-Match, a row changed since (another version) is 412."""
     settings: Settings = state.settings
     row = await review.edit_row(
         state.pool,
@@ -235,7 +237,8 @@ async def bulk_update(
 ) -> BulkUpdateOut:
     """Correct every live row that matches `filter` in one statement, while the batch is
     pending review (else 409): `set` gives keys new values, `replace` rewrites one key's
-    text. The rows changed are re-validated and audited (one `row.bulk_edited` event each);
+    text. The rows changed are re-validated (by the batch's schema version too, when it has
+    one) and audited (one `row.bulk_edited` event each);
     answers how many changed and the batch's statusCounts after."""
     if (data.set_ is msgspec.UNSET) == (data.replace is msgspec.UNSET):
         raise InvalidInput("give exactly one of `set` and `replace`")

@@ -57,9 +57,11 @@ async def validate_batch(
     ] = None,
 ) -> ValidateOut:
     """Check a `pending_review` batch's live rows again against a schema version (the
-    current one by default): statuses and messages are rewritten (values never), the batch's
-    `statusCounts` and `schemaVersion` follow. 409 for a completed or failed batch; 404 for
-    a schema version the project does not have, or no current schema."""
+    current one by default): statuses and messages are rewritten (values never), each row
+    rewritten gets a new version (and ETag), the batch's `statusCounts` and `schemaVersion`
+    follow, and one `batch.revalidated` event goes to the batch's history. 409 for a
+    completed or failed batch; 404 for a schema version the project does not have, or no
+    current schema."""
     outcome = await revalidation.revalidate(
         state.pool,
         request.user.id,

@@ -16,7 +16,7 @@ import msgspec
 
 from service import queries
 from service.db import Executor
-from service.entities import Batch, EventKind, Row, RowStatus
+from service.entities import Batch, EventKind, Row, RowStatus, StatusCounts
 
 
 class Changed(msgspec.Struct, frozen=True, kw_only=True):
@@ -29,6 +29,16 @@ class Changed(msgspec.Struct, frozen=True, kw_only=True):
 class RowState(msgspec.Struct, frozen=True, kw_only=True):
     live: bool
     version: int
+
+
+class EditedRow(msgspec.Struct, frozen=True, kw_only=True):
+    """A row this transaction edited, as the project schema's recheck reads it."""
+
+    id: UUID
+    position: int
+    data: Any
+    status: RowStatus
+    validation_messages: Any
 
 
 class BulkFilter(msgspec.Struct, frozen=True, kw_only=True):
@@ -180,3 +190,32 @@ async def restore_row(db: Executor, batch_id: UUID, row_id: UUID, actor_id: UUID
 async def row_state(db: Executor, batch_id: UUID, row_id: UUID) -> RowState | None:
     """Whether the row (live or deleted) is in the batch, and its version."""
     return await queries.one(db, "row_state", row_id, batch_id, into=RowState)
+
+
+async def edited_rows_after(
+    db: Executor, batch_id: UUID, position: int, limit: int
+) -> list[EditedRow]:
+    """A page of the live rows this transaction changed, after `position`."""
+    return await queries.many(db, "list_edited_rows", batch_id, position, limit, into=EditedRow)
+
+
+async def rewrite_edited_rows(
+    db: Executor,
+    batch_id: UUID,
+    ids: Sequence[UUID],
+    datas: Sequence[Any],
+    statuses: Sequence[RowStatus],
+    messages: Sequence[list[dict[str, Any]]],
+) -> None:
+    """New data, statuses and messages of rows this transaction edited; the batch's counts
+    follow."""
+    await queries.execute(
+        db, "rewrite_edited_rows", batch_id, list(ids), list(datas), list(statuses), list(messages)
+    )
+
+
+async def add_status_counts(db: Executor, batch_id: UUID, change: StatusCounts) -> None:
+    """Add a change of status counts (negative: fewer) to the batch's."""
+    await queries.execute(
+        db, "add_batch_status_counts", batch_id, change.valid, change.warning, change.error
+    )

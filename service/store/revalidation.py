@@ -11,12 +11,13 @@ import msgspec
 
 from service import queries
 from service.db import Executor
-from service.entities import BatchStatus, ColumnMetadata, RowStatus, StatusCounts
+from service.entities import BatchStatus, ColumnMetadata, EventKind, RowStatus, StatusCounts
 
 
 class LockedBatch(msgspec.Struct, frozen=True, kw_only=True):
     status: BatchStatus
     column_metadata: list[ColumnMetadata]
+    schema_version: int | None
     status_counts: StatusCounts
 
 
@@ -56,13 +57,33 @@ async def rewrite(
     )
 
 
-async def record(db: Executor, batch_id: UUID, counts: StatusCounts, schema_version: int) -> None:
+async def record(
+    db: Executor,
+    batch_id: UUID,
+    *,
+    actor_id: UUID,
+    before: StatusCounts,
+    before_version: int | None,
+    after: StatusCounts,
+    schema_version: int,
+    changed_rows: int,
+) -> None:
+    """The batch's counts and schema version after a re-validation, and its
+    `batch.revalidated` event."""
     await queries.execute(
         db,
         "record_batch_validation",
         batch_id,
-        counts.valid,
-        counts.warning,
-        counts.error,
+        after.valid,
+        after.warning,
+        after.error,
         schema_version,
+        actor_id,
+        EventKind.BATCH_REVALIDATED,
+        {"statusCounts": msgspec.to_builtins(before), "schemaVersion": before_version},
+        {
+            "statusCounts": msgspec.to_builtins(after),
+            "schemaVersion": schema_version,
+            "changedRows": changed_rows,
+        },
     )
