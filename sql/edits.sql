@@ -259,12 +259,13 @@ SELECT ARRAY[count(*), coalesce(sum(cells), 0)]::integer[] FROM changed;
 
 -- name: soft_delete_row :scalar
 -- Hide live row $1 of batch $2 (by actor $3, event kind $4), taking it out of the batch's
--- row count and status counts; its id, or NULL when it was not live.
+-- row count, status counts and, for a delivered row, delivery counts; its id, or NULL when
+-- it was not live.
 WITH changed AS (
     UPDATE ingestion_rows
     SET deleted_at = now(), version = version + 1, updated_at = now()
     WHERE id = $1::uuid AND batch_id = $2::uuid AND deleted_at IS NULL
-    RETURNING id, status
+    RETURNING id, status, delivery_status
 ), logged AS (
     INSERT INTO ingestion_events (batch_id, row_id, actor_id, kind)
     SELECT $2::uuid, id, $3::uuid, $4::text FROM changed
@@ -277,17 +278,28 @@ WITH changed AS (
         field_stats = NULL
     FROM changed AS c
     WHERE b.id = $2::uuid
+), delivered AS (
+    -- A delivered row (of a completed batch) leaves or rejoins its delivery counts too.
+    INSERT INTO ingestion_batch_delivery_counts AS d (batch_id, slot, in_progress, done, error)
+    SELECT $2::uuid, 0, -(c.delivery_status = 'in_progress')::integer,
+        -(c.delivery_status = 'done')::integer, -(c.delivery_status = 'error')::integer
+    FROM changed AS c
+    WHERE c.delivery_status <> 'pending'
+    ON CONFLICT (batch_id, slot) DO UPDATE
+    SET in_progress = d.in_progress + excluded.in_progress, done = d.done + excluded.done,
+        error = d.error + excluded.error
 )
 SELECT id FROM changed;
 
 -- name: restore_row :scalar
 -- Bring back soft-deleted row $1 of batch $2 (by actor $3, event kind $4), into the batch's
--- row count and status counts; its id, or NULL when it was not deleted.
+-- row count, status counts and, for a delivered row, delivery counts; its id, or NULL when
+-- it was not deleted.
 WITH changed AS (
     UPDATE ingestion_rows
     SET deleted_at = NULL, version = version + 1, updated_at = now()
     WHERE id = $1::uuid AND batch_id = $2::uuid AND deleted_at IS NOT NULL
-    RETURNING id, status
+    RETURNING id, status, delivery_status
 ), logged AS (
     INSERT INTO ingestion_events (batch_id, row_id, actor_id, kind)
     SELECT $2::uuid, id, $3::uuid, $4::text FROM changed
@@ -300,6 +312,16 @@ WITH changed AS (
         field_stats = NULL
     FROM changed AS c
     WHERE b.id = $2::uuid
+), delivered AS (
+    -- A delivered row (of a completed batch) leaves or rejoins its delivery counts too.
+    INSERT INTO ingestion_batch_delivery_counts AS d (batch_id, slot, in_progress, done, error)
+    SELECT $2::uuid, 0, +(c.delivery_status = 'in_progress')::integer,
+        +(c.delivery_status = 'done')::integer, +(c.delivery_status = 'error')::integer
+    FROM changed AS c
+    WHERE c.delivery_status <> 'pending'
+    ON CONFLICT (batch_id, slot) DO UPDATE
+    SET in_progress = d.in_progress + excluded.in_progress, done = d.done + excluded.done,
+        error = d.error + excluded.error
 )
 SELECT id FROM changed;
 

@@ -2,8 +2,7 @@
 test but the authorization one (another user's batch) failed on main when it was written:
 a 5xx, a key the rows hold refused, counts that disagree with the rows, an audit trail that
 disagrees with itself, work or memory that grows with the batch instead of the request.
-Those whose code is still being built on another branch are `xfail(strict=True)`, naming
-the hole and the branch that owns it."""
+Every hole found is closed now; the tests keep them closed."""
 
 from __future__ import annotations
 
@@ -108,12 +107,6 @@ async def recount(pool, url):
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="soft_delete_row (sql/edits.sql) takes a row out of the status counts but not out "
-    "of the delivery counts: deleting a delivered row of a completed batch makes "
-    "deliveryCounts disagree with the rows (pending goes negative); owner i19a",
-)
 async def test_deleting_a_delivered_row_keeps_delivery_counts_equal_to_a_recount(
     client, auth, pool
 ):
