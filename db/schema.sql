@@ -85,6 +85,76 @@ CREATE FUNCTION public.ingestion_header_fingerprint(columns jsonb) RETURNS text
 $$;
 
 
+SET default_tablespace = '';
+
+SET default_table_access_method = heap;
+
+--
+-- Name: ingestion_batches; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.ingestion_batches (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    project_id uuid NOT NULL,
+    user_id uuid NOT NULL,
+    mode public.batch_mode NOT NULL,
+    status public.batch_status DEFAULT 'pending_review'::public.batch_status NOT NULL,
+    file_count integer NOT NULL,
+    row_count integer NOT NULL,
+    column_metadata jsonb DEFAULT '[]'::jsonb NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    deleted_at timestamp with time zone,
+    deleted_by uuid,
+    valid_count integer DEFAULT 0 NOT NULL,
+    warning_count integer DEFAULT 0 NOT NULL,
+    error_count integer DEFAULT 0 NOT NULL,
+    field_stats jsonb,
+    schema_version integer,
+    review_note text,
+    header_fingerprint text GENERATED ALWAYS AS (public.ingestion_header_fingerprint(column_metadata)) STORED,
+    empty_warned_keys text[],
+    delivery_cursor integer DEFAULT 0 NOT NULL,
+    name text NOT NULL,
+    identifier_field_key text,
+    secondary_field_key text,
+    reviewed_at timestamp with time zone
+);
+
+
+--
+-- Name: batch_delivery_counts(public.ingestion_batches); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.batch_delivery_counts(b public.ingestion_batches) RETURNS jsonb
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT CASE WHEN b.status = 'completed' THEN (
+        SELECT jsonb_build_object(
+            'pending', b.valid_count + b.warning_count + b.error_count
+                - coalesce(sum(c.in_progress + c.done + c.error), 0),
+            'in_progress', coalesce(sum(c.in_progress), 0),
+            'done', coalesce(sum(c.done), 0),
+            'error', coalesce(sum(c.error), 0)
+        )
+        FROM ingestion_batch_delivery_counts AS c
+        WHERE c.batch_id = b.id
+    ) END
+$$;
+
+
+--
+-- Name: batch_status_counts(public.ingestion_batches); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.batch_status_counts(b public.ingestion_batches) RETURNS jsonb
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT jsonb_build_object('valid', b.valid_count, 'warning', b.warning_count,
+        'error', b.error_count)
+$$;
+
+
 --
 -- Name: refuse_ingestion_events_change(); Type: FUNCTION; Schema: public; Owner: -
 --
@@ -195,10 +265,6 @@ CREATE FUNCTION public.sheetflow_value_kind(v jsonb) RETURNS text
     RETURN CASE jsonb_typeof(v) WHEN 'boolean'::text THEN 'boolean'::text WHEN 'number'::text THEN CASE WHEN (((v)::numeric = trunc((v)::numeric)) AND (abs((v)::numeric) <= ('9007199254740992'::bigint)::numeric)) THEN 'integer'::text ELSE 'number'::text END WHEN 'string'::text THEN CASE WHEN ((v #>> '{}'::text[]) = ''::text) THEN 'empty'::text ELSE public.sheetflow_text_kind((v #>> '{}'::text[])) END WHEN 'array'::text THEN 'string'::text WHEN 'object'::text THEN 'string'::text ELSE 'empty'::text END;
 
 
-SET default_tablespace = '';
-
-SET default_table_access_method = heap;
-
 --
 -- Name: idempotency_keys; Type: TABLE; Schema: public; Owner: -
 --
@@ -227,39 +293,6 @@ CREATE TABLE public.ingestion_batch_delivery_counts (
     done integer DEFAULT 0 NOT NULL,
     error integer DEFAULT 0 NOT NULL,
     CONSTRAINT ck_ingestion_batch_delivery_counts_slot CHECK (((slot >= 0) AND (slot <= 15)))
-);
-
-
---
--- Name: ingestion_batches; Type: TABLE; Schema: public; Owner: -
---
-
-CREATE TABLE public.ingestion_batches (
-    id uuid DEFAULT gen_random_uuid() NOT NULL,
-    project_id uuid NOT NULL,
-    user_id uuid NOT NULL,
-    mode public.batch_mode NOT NULL,
-    status public.batch_status DEFAULT 'pending_review'::public.batch_status NOT NULL,
-    file_count integer NOT NULL,
-    row_count integer NOT NULL,
-    column_metadata jsonb DEFAULT '[]'::jsonb NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    deleted_at timestamp with time zone,
-    deleted_by uuid,
-    valid_count integer DEFAULT 0 NOT NULL,
-    warning_count integer DEFAULT 0 NOT NULL,
-    error_count integer DEFAULT 0 NOT NULL,
-    field_stats jsonb,
-    schema_version integer,
-    review_note text,
-    header_fingerprint text GENERATED ALWAYS AS (public.ingestion_header_fingerprint(column_metadata)) STORED,
-    empty_warned_keys text[],
-    delivery_cursor integer DEFAULT 0 NOT NULL,
-    name text NOT NULL,
-    identifier_field_key text,
-    secondary_field_key text,
-    reviewed_at timestamp with time zone
 );
 
 
@@ -727,4 +760,5 @@ INSERT INTO public.schema_migrations (version) VALUES
     ('20261203123100'),
     ('20261203123200'),
     ('20261203126000'),
-    ('20261203126100');
+    ('20261203126100'),
+    ('20261203140000');

@@ -8,39 +8,17 @@ INSERT INTO ingestion_batches
     (project_id, user_id, mode, file_count, row_count, column_metadata, name)
 VALUES ($1::uuid, $2::uuid, $3::batch_mode, $4::integer, $5::integer, $6::jsonb, $7::text)
 RETURNING id, project_id, user_id, mode, status, file_count, row_count, column_metadata,
-    jsonb_build_object('valid', valid_count, 'warning', warning_count, 'error', error_count)
-        AS status_counts,
+    batch_status_counts(ingestion_batches) AS status_counts,
     name, identifier_field_key, secondary_field_key,
-    CASE WHEN status = 'completed' THEN (
-        SELECT jsonb_build_object(
-            'pending', valid_count + warning_count + error_count
-                - coalesce(sum(c.in_progress + c.done + c.error), 0),
-            'in_progress', coalesce(sum(c.in_progress), 0),
-            'done', coalesce(sum(c.done), 0),
-            'error', coalesce(sum(c.error), 0)
-        )
-        FROM ingestion_batch_delivery_counts AS c
-        WHERE c.batch_id = ingestion_batches.id
-    ) END AS delivery_counts,
+    batch_delivery_counts(ingestion_batches) AS delivery_counts,
     schema_version, review_note, created_at, updated_at;
 
 -- name: get_batch :one
 -- One live batch by id.
 SELECT id, project_id, user_id, mode, status, file_count, row_count, column_metadata,
-    jsonb_build_object('valid', valid_count, 'warning', warning_count, 'error', error_count)
-        AS status_counts,
+    batch_status_counts(ingestion_batches) AS status_counts,
     name, identifier_field_key, secondary_field_key,
-    CASE WHEN status = 'completed' THEN (
-        SELECT jsonb_build_object(
-            'pending', valid_count + warning_count + error_count
-                - coalesce(sum(c.in_progress + c.done + c.error), 0),
-            'in_progress', coalesce(sum(c.in_progress), 0),
-            'done', coalesce(sum(c.done), 0),
-            'error', coalesce(sum(c.error), 0)
-        )
-        FROM ingestion_batch_delivery_counts AS c
-        WHERE c.batch_id = ingestion_batches.id
-    ) END AS delivery_counts,
+    batch_delivery_counts(ingestion_batches) AS delivery_counts,
     schema_version, review_note, created_at, updated_at
 FROM ingestion_batches
 WHERE id = $1::uuid AND deleted_at IS NULL;
@@ -48,20 +26,9 @@ WHERE id = $1::uuid AND deleted_at IS NULL;
 -- name: list_batches_for_project :many
 -- A project's live batches, newest first (id breaks ties).
 SELECT id, project_id, user_id, mode, status, file_count, row_count, column_metadata,
-    jsonb_build_object('valid', valid_count, 'warning', warning_count, 'error', error_count)
-        AS status_counts,
+    batch_status_counts(ingestion_batches) AS status_counts,
     name, identifier_field_key, secondary_field_key,
-    CASE WHEN status = 'completed' THEN (
-        SELECT jsonb_build_object(
-            'pending', valid_count + warning_count + error_count
-                - coalesce(sum(c.in_progress + c.done + c.error), 0),
-            'in_progress', coalesce(sum(c.in_progress), 0),
-            'done', coalesce(sum(c.done), 0),
-            'error', coalesce(sum(c.error), 0)
-        )
-        FROM ingestion_batch_delivery_counts AS c
-        WHERE c.batch_id = ingestion_batches.id
-    ) END AS delivery_counts,
+    batch_delivery_counts(ingestion_batches) AS delivery_counts,
     schema_version, review_note, created_at, updated_at
 FROM ingestion_batches
 WHERE project_id = $1::uuid AND deleted_at IS NULL
@@ -76,20 +43,9 @@ SELECT count(*) FROM ingestion_batches WHERE project_id = $1::uuid AND deleted_a
 -- One live batch of one live project of this owner.
 SELECT b.id, b.project_id, b.user_id, b.mode, b.status, b.file_count, b.row_count,
     b.column_metadata,
-    jsonb_build_object('valid', b.valid_count, 'warning', b.warning_count, 'error', b.error_count)
-        AS status_counts,
+    batch_status_counts(b) AS status_counts,
     b.name, b.identifier_field_key, b.secondary_field_key,
-    CASE WHEN b.status = 'completed' THEN (
-        SELECT jsonb_build_object(
-            'pending', b.valid_count + b.warning_count + b.error_count
-                - coalesce(sum(c.in_progress + c.done + c.error), 0),
-            'in_progress', coalesce(sum(c.in_progress), 0),
-            'done', coalesce(sum(c.done), 0),
-            'error', coalesce(sum(c.error), 0)
-        )
-        FROM ingestion_batch_delivery_counts AS c
-        WHERE c.batch_id = b.id
-    ) END AS delivery_counts,
+    batch_delivery_counts(b) AS delivery_counts,
     b.schema_version, b.review_note, b.created_at, b.updated_at
 FROM ingestion_batches AS b
 JOIN projects AS p ON p.id = b.project_id AND p.deleted_at IS NULL
@@ -106,20 +62,9 @@ SET row_count = $2::integer, column_metadata = $3::jsonb, valid_count = $4::inte
     status = $8::batch_status, review_note = $9::text, updated_at = now()
 WHERE id = $1::uuid
 RETURNING id, project_id, user_id, mode, status, file_count, row_count, column_metadata,
-    jsonb_build_object('valid', valid_count, 'warning', warning_count, 'error', error_count)
-        AS status_counts,
+    batch_status_counts(ingestion_batches) AS status_counts,
     name, identifier_field_key, secondary_field_key,
-    CASE WHEN status = 'completed' THEN (
-        SELECT jsonb_build_object(
-            'pending', valid_count + warning_count + error_count
-                - coalesce(sum(c.in_progress + c.done + c.error), 0),
-            'in_progress', coalesce(sum(c.in_progress), 0),
-            'done', coalesce(sum(c.done), 0),
-            'error', coalesce(sum(c.error), 0)
-        )
-        FROM ingestion_batch_delivery_counts AS c
-        WHERE c.batch_id = ingestion_batches.id
-    ) END AS delivery_counts,
+    batch_delivery_counts(ingestion_batches) AS delivery_counts,
     schema_version, review_note, created_at, updated_at;
 
 -- name: review_batch :one
@@ -129,20 +74,9 @@ UPDATE ingestion_batches
 SET status = $2::batch_status, reviewed_at = now(), updated_at = now()
 WHERE id = $1::uuid AND status = 'pending_review' AND deleted_at IS NULL
 RETURNING id, project_id, user_id, mode, status, file_count, row_count, column_metadata,
-    jsonb_build_object('valid', valid_count, 'warning', warning_count, 'error', error_count)
-        AS status_counts,
+    batch_status_counts(ingestion_batches) AS status_counts,
     name, identifier_field_key, secondary_field_key,
-    CASE WHEN status = 'completed' THEN (
-        SELECT jsonb_build_object(
-            'pending', valid_count + warning_count + error_count
-                - coalesce(sum(c.in_progress + c.done + c.error), 0),
-            'in_progress', coalesce(sum(c.in_progress), 0),
-            'done', coalesce(sum(c.done), 0),
-            'error', coalesce(sum(c.error), 0)
-        )
-        FROM ingestion_batch_delivery_counts AS c
-        WHERE c.batch_id = ingestion_batches.id
-    ) END AS delivery_counts,
+    batch_delivery_counts(ingestion_batches) AS delivery_counts,
     schema_version, review_note, created_at, updated_at;
 
 -- name: lock_batch_for_owner :scalar
@@ -166,20 +100,9 @@ SET name = CASE WHEN $2::boolean THEN $3::text ELSE name END,
     updated_at = now()
 WHERE id = $1::uuid AND deleted_at IS NULL
 RETURNING id, project_id, user_id, mode, status, file_count, row_count, column_metadata,
-    jsonb_build_object('valid', valid_count, 'warning', warning_count, 'error', error_count)
-        AS status_counts,
+    batch_status_counts(ingestion_batches) AS status_counts,
     name, identifier_field_key, secondary_field_key,
-    CASE WHEN status = 'completed' THEN (
-        SELECT jsonb_build_object(
-            'pending', valid_count + warning_count + error_count
-                - coalesce(sum(c.in_progress + c.done + c.error), 0),
-            'in_progress', coalesce(sum(c.in_progress), 0),
-            'done', coalesce(sum(c.done), 0),
-            'error', coalesce(sum(c.error), 0)
-        )
-        FROM ingestion_batch_delivery_counts AS c
-        WHERE c.batch_id = ingestion_batches.id
-    ) END AS delivery_counts,
+    batch_delivery_counts(ingestion_batches) AS delivery_counts,
     schema_version, review_note, created_at, updated_at;
 
 -- name: label_batch_columns :one
@@ -203,20 +126,9 @@ SET column_metadata = (
     updated_at = now()
 WHERE id = $1::uuid AND deleted_at IS NULL
 RETURNING id, project_id, user_id, mode, status, file_count, row_count, column_metadata,
-    jsonb_build_object('valid', valid_count, 'warning', warning_count, 'error', error_count)
-        AS status_counts,
+    batch_status_counts(ingestion_batches) AS status_counts,
     name, identifier_field_key, secondary_field_key,
-    CASE WHEN status = 'completed' THEN (
-        SELECT jsonb_build_object(
-            'pending', valid_count + warning_count + error_count
-                - coalesce(sum(c.in_progress + c.done + c.error), 0),
-            'in_progress', coalesce(sum(c.in_progress), 0),
-            'done', coalesce(sum(c.done), 0),
-            'error', coalesce(sum(c.error), 0)
-        )
-        FROM ingestion_batch_delivery_counts AS c
-        WHERE c.batch_id = ingestion_batches.id
-    ) END AS delivery_counts,
+    batch_delivery_counts(ingestion_batches) AS delivery_counts,
     schema_version, review_note, created_at, updated_at;
 
 -- name: soft_delete_batch :scalar
@@ -261,18 +173,7 @@ WHERE b.id = $1::uuid AND b.project_id = $2::uuid AND p.id = b.project_id
     AND p.user_id = $3::uuid AND p.deleted_at IS NULL AND b.deleted_at IS NOT NULL
 RETURNING b.id, b.project_id, b.user_id, b.mode, b.status, b.file_count, b.row_count,
     b.column_metadata,
-    jsonb_build_object('valid', b.valid_count, 'warning', b.warning_count, 'error', b.error_count)
-        AS status_counts,
+    batch_status_counts(b) AS status_counts,
     b.name, b.identifier_field_key, b.secondary_field_key,
-    CASE WHEN b.status = 'completed' THEN (
-        SELECT jsonb_build_object(
-            'pending', b.valid_count + b.warning_count + b.error_count
-                - coalesce(sum(c.in_progress + c.done + c.error), 0),
-            'in_progress', coalesce(sum(c.in_progress), 0),
-            'done', coalesce(sum(c.done), 0),
-            'error', coalesce(sum(c.error), 0)
-        )
-        FROM ingestion_batch_delivery_counts AS c
-        WHERE c.batch_id = b.id
-    ) END AS delivery_counts,
+    batch_delivery_counts(b) AS delivery_counts,
     b.schema_version, b.review_note, b.created_at, b.updated_at;

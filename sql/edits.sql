@@ -12,20 +12,9 @@
 -- name: lock_batch_for_edit :one
 -- Lock one live batch for a change of its rows (waits for a review or an edit under way).
 SELECT id, project_id, user_id, mode, status, file_count, row_count, column_metadata,
-    jsonb_build_object('valid', valid_count, 'warning', warning_count, 'error', error_count)
-        AS status_counts,
+    batch_status_counts(ingestion_batches) AS status_counts,
     name, identifier_field_key, secondary_field_key,
-    CASE WHEN status = 'completed' THEN (
-        SELECT jsonb_build_object(
-            'pending', valid_count + warning_count + error_count
-                - coalesce(sum(c.in_progress + c.done + c.error), 0),
-            'in_progress', coalesce(sum(c.in_progress), 0),
-            'done', coalesce(sum(c.done), 0),
-            'error', coalesce(sum(c.error), 0)
-        )
-        FROM ingestion_batch_delivery_counts AS c
-        WHERE c.batch_id = ingestion_batches.id
-    ) END AS delivery_counts,
+    batch_delivery_counts(ingestion_batches) AS delivery_counts,
     schema_version, review_note, created_at, updated_at
 FROM ingestion_batches
 WHERE id = $1::uuid AND deleted_at IS NULL

@@ -18,8 +18,7 @@ SELECT set_config('statement_timeout', $1::text, true);
 -- project export reads, in that order (without their delivery counts: an export needs none).
 SELECT b.id, b.project_id, b.user_id, b.mode, b.status, b.file_count, b.row_count,
     b.column_metadata,
-    jsonb_build_object('valid', b.valid_count, 'warning', b.warning_count, 'error', b.error_count)
-        AS status_counts,
+    batch_status_counts(b) AS status_counts,
     b.name, b.identifier_field_key, b.secondary_field_key,
     NULL::jsonb AS delivery_counts,
     b.schema_version, b.review_note, b.created_at, b.updated_at

@@ -7,8 +7,7 @@
 -- transaction (a review of the same batch waits for the re-validation, or the other way
 -- round).
 SELECT status, column_metadata, schema_version,
-    jsonb_build_object('valid', valid_count, 'warning', warning_count, 'error', error_count)
-        AS status_counts
+    batch_status_counts(ingestion_batches) AS status_counts
 FROM ingestion_batches
 WHERE id = $1::uuid AND deleted_at IS NULL
 FOR UPDATE;
