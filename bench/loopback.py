@@ -35,14 +35,23 @@ STARTED = b"Application startup complete"
 """What uvicorn logs once a web process's app has started (once per process)."""
 
 # `sheetflow serve`, with the upload's stage marks (`service.timeline`) written to a file.
+# uvicorn's dictConfig resets the children of the loggers it configures (`sheetflow.timeline`
+# is one of `sheetflow`'s): the timeline's handler is put back after each dictConfig.
 TRACED = """
-import logging, sys
+import logging, logging.config, sys
 handler = logging.FileHandler(sys.argv[1])
 handler.setFormatter(logging.Formatter("%(message)s"))
-logger = logging.getLogger("sheetflow.timeline")
-logger.setLevel(logging.DEBUG)
-logger.addHandler(handler)
-logger.propagate = False
+def trace():
+    logger = logging.getLogger("sheetflow.timeline")
+    logger.setLevel(logging.DEBUG)
+    logger.handlers[:] = [handler]
+    logger.propagate = False
+configure = logging.config.dictConfig
+def configure_then_trace(config):
+    configure(config)
+    trace()
+logging.config.dictConfig = configure_then_trace
+trace()
 from service.cli import main
 sys.exit(main(sys.argv[2:]))
 """

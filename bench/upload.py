@@ -65,9 +65,11 @@ def variants(
 
 
 async def main(options: argparse.Namespace) -> None:
-    with tempfile.TemporaryDirectory() as scratch_name:
+    # The timeline lives beside the service's directory, not in it: sheetflow opens its data
+    # directory to the embedded server's user only when it holds nothing but its own files.
+    with tempfile.TemporaryDirectory() as scratch_name, tempfile.TemporaryDirectory() as logs:
         scratch = Path(scratch_name)
-        timeline = scratch / "timeline.log"
+        timeline = Path(logs) / "timeline.log"
         timeline.touch()
         async with loopback.serving(scratch, 1, timeline, options.port) as (url, base, _):
             await run(options, scratch, timeline, url, base)
