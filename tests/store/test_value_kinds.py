@@ -12,30 +12,8 @@ import random
 
 import msgspec
 
-from service.ingest.inference import (
-    BOOLEAN,
-    DATE,
-    DATETIME,
-    EMAIL,
-    INTEGER,
-    NUMBER,
-    STRING,
-    TIME,
-    URL,
-    classify_text,
-)
-
-NAMES = {
-    INTEGER: "integer",
-    NUMBER: "number",
-    BOOLEAN: "boolean",
-    DATE: "date",
-    DATETIME: "datetime",
-    TIME: "time",
-    EMAIL: "email",
-    URL: "url",
-    STRING: "string",
-}
+from service.ingest.inference import classify_text
+from service.review import KIND_NAMES as NAMES
 
 EDGES = [
     "0",
